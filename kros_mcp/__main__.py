@@ -1,0 +1,3 @@
+from kros_mcp.cli import main
+
+raise SystemExit(main())

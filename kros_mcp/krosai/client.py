@@ -1,0 +1,455 @@
+"""Async client for the KrosAI Phone Numbers API."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import anyio
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from ._auth import ApiKeyAuth, mask_api_key
+from ._errors_map import error_from_response, translate_transport_errors
+from ._retry import RETRYABLE_STATUSES, Deadline, RetryPolicy
+from .errors import (
+    APIError,
+    KrosAIError,
+    NotFoundError,
+    PurchaseNotCompleted,
+    PurchaseOutcomeUnknown,
+    RateLimitError,
+    ResponseFormatError,
+    TransportError,
+)
+from .models import (
+    AvailableNumberPage,
+    PhoneNumber,
+    PhoneNumberPage,
+    PurchaseReceipt,
+    ReleaseResult,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "KrosAIClient", "ReconcilePolicy", "UNSET"]
+
+log = logging.getLogger("kros_mcp.krosai")
+
+DEFAULT_BASE_URL: Final = "https://api.krosai.com/v1"
+DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
+PAGE_MAX: Final = 100
+_OFFER_MEMORY = 10_000
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+
+
+@dataclass(frozen=True)
+class ReconcilePolicy:
+    """After an ambiguous purchase: how long to look for the number among owned numbers."""
+
+    # Pauses before each scan of owned numbers; later scans catch a request still in flight.
+    scan_delays: tuple[float, ...] = (0.0, 1.0, 3.0)
+
+
+@dataclass
+class _Attempts:
+    count: int = 0
+    # True once an attempt may have reached the server without us seeing its answer.
+    ambiguous: bool = False
+
+
+def _same_number(a: str, b: str) -> bool:
+    digits = lambda s: "".join(ch for ch in s if ch.isdigit())  # noqa: E731
+    return bool(digits(a)) and digits(a) == digits(b)
+
+
+class KrosAIClient:
+    """Typed async access to `/phone-numbers`: list, get, search, purchase, update, release.
+
+    Reads, PATCH and DELETE are retried on connection errors, 429, 502, 503 and 504 within one
+    deadline per call. A purchase is never re-sent once it may have reached KrosAI: an ambiguous
+    failure is settled by looking for the number among owned numbers.
+    """
+
+    def __init__(
+        self,
+        api_key: str | SecretStr,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        reconcile: ReconcilePolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        available_route: Literal["auto", "path", "action"] = "auto",
+        user_agent: str = "kros-mcp",
+    ) -> None:
+        self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.reconcile = reconcile or ReconcilePolicy()
+        self._available_route = available_route
+        self._offer_numbers: OrderedDict[str, str] = OrderedDict()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + "/",
+            auth=ApiKeyAuth(self._api_key),
+            timeout=timeout,
+            transport=transport,
+            headers={"accept": "application/json", "user-agent": user_agent},
+        )
+
+    def __repr__(self) -> str:
+        return f"KrosAIClient(base_url={self.base_url!r}, api_key={mask_api_key(self._api_key)!r})"
+
+    async def __aenter__(self) -> KrosAIClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def list_numbers(
+        self,
+        *,
+        status: str | None = None,
+        country: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> PhoneNumberPage:
+        """One page of owned numbers (KrosAI allows at most 100 a page)."""
+        params = _drop_none({"status": status, "country": country, "limit": limit, "offset": offset})
+        response = await self._request("GET", "phone-numbers", params=params)
+        return _parse(PhoneNumberPage, response)
+
+    async def iter_numbers(
+        self, *, status: str | None = None, country: str | None = None, page_size: int = PAGE_MAX
+    ) -> AsyncIterator[PhoneNumber]:
+        """Every owned number, fetched page by page."""
+        page_size = max(1, min(PAGE_MAX, page_size))
+        offset = 0
+        seen: set[str] = set()
+        while True:
+            page = await self.list_numbers(status=status, country=country, limit=page_size, offset=offset)
+            for number in page.items:
+                if number.id not in seen:  # pages can shift while numbers are bought or released
+                    seen.add(number.id)
+                    yield number
+            offset += len(page.items)
+            if len(page.items) < page_size or (page.total is not None and offset >= page.total):
+                return
+
+    async def get_number(self, number_id: str) -> PhoneNumber:
+        """One owned number, with its endpoint and SIP details when KrosAI gives them."""
+        response = await self._request("GET", f"phone-numbers/{_segment(number_id)}")
+        return _parse(PhoneNumber, _unwrap_data(response))
+
+    async def search_available(
+        self,
+        country: str,
+        *,
+        type: str | None = None,
+        area_code: str | None = None,
+        limit: int = 20,
+        offset: int | None = None,
+    ) -> AvailableNumberPage:
+        """Numbers for sale in `country` (ISO alpha-2), optionally by type and area code."""
+        params = _drop_none(
+            {"country": country, "type": type, "area_code": area_code, "limit": limit, "offset": offset}
+        )
+        if self._available_route in ("auto", "path"):
+            try:
+                response = await self._request("GET", "phone-numbers/available", params=params)
+            except APIError as exc:
+                # The OpenAPI spec only has ?action=available; fall back to it once and remember.
+                if self._available_route == "path" or exc.status not in (404, 405) or exc.code not in (
+                    "NOT_FOUND", "NUMBER_NOT_FOUND", "PHONE_NUMBER_NOT_FOUND", "HTTP_404", "HTTP_405"
+                ):
+                    raise
+                log.info("GET /phone-numbers/available is not served here; using ?action=available")
+                self._available_route = "action"
+                return await self.search_available(
+                    country, type=type, area_code=area_code, limit=limit, offset=offset
+                )
+        else:
+            response = await self._request("GET", "phone-numbers", params={"action": "available", **params})
+        page = _parse(AvailableNumberPage, response)
+        for item in page.items:
+            self._remember_offer(item.id, item.number)
+        return page
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def purchase(
+        self,
+        inventory_id: str,
+        *,
+        endpoint_id: str | None = None,
+        allow_inbound: bool | None = None,
+        allow_outbound: bool | None = None,
+        idempotency_key: str | None = None,
+        expected_number: str | None = None,
+    ) -> PurchaseReceipt:
+        """Buy an inventory number. Debits setup plus the first month.
+
+        Returns a receipt, or raises: an `APIError` when KrosAI refused (nothing bought),
+        `PurchaseNotCompleted` when reconciliation proved nothing was bought, or
+        `PurchaseOutcomeUnknown` when it could not tell. `expected_number` (E.164) helps
+        reconciliation recognise the number; numbers seen in `search_available` are remembered.
+        """
+        key = idempotency_key or f"kros-mcp-{uuid.uuid4()}"
+        body = _drop_none(
+            {
+                "inventory_id": inventory_id,
+                "endpoint_id": endpoint_id,
+                "allow_inbound": allow_inbound,
+                "allow_outbound": allow_outbound,
+            }
+        )
+        headers = {"Idempotency-Key": key}
+        deadline = Deadline(self.retry.deadline)
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                response = await self._send_once("POST", "phone-numbers", deadline, json=body, headers=headers)
+            except TransportError as exc:
+                if exc.request_sent:
+                    return await self._reconcile_purchase(
+                        inventory_id, expected_number, key, exc, authoritative=False, attempts=attempts
+                    )
+                wait = self.retry.backoff(attempts)
+                if attempts < self.retry.max_attempts and deadline.allows(wait):
+                    log.info("purchase: KrosAI unreachable, nothing sent; retrying in %.2fs", wait)
+                    await anyio.sleep(wait)
+                    continue
+                raise PurchaseNotCompleted(
+                    f"could not reach KrosAI, so nothing was bought: {exc.message}",
+                    inventory_id=inventory_id, idempotency_key=key, cause=exc,
+                ) from exc
+            if response.is_success:
+                number = _parse(PhoneNumber, _unwrap_data(response))
+                return PurchaseReceipt(number=number, idempotency_key=key, attempts=attempts)
+            error = error_from_response(response)
+            if isinstance(error, RateLimitError) and attempts < self.retry.max_attempts:
+                # A 429 is refused before processing, so sending again cannot buy twice.
+                wait = self._wait_for(error, attempts)
+                if wait is not None and deadline.allows(wait):
+                    log.info("purchase rate limited; retrying in %.2fs", wait)
+                    await anyio.sleep(wait)
+                    continue
+            if response.status_code >= 500:
+                # A gateway error (502/504) may hide a request still running behind it.
+                authoritative = response.status_code not in (502, 504)
+                return await self._reconcile_purchase(
+                    inventory_id, expected_number, key, error, authoritative=authoritative, attempts=attempts
+                )
+            raise error
+
+    async def update_number(
+        self,
+        number_id: str,
+        *,
+        endpoint_id: str | None | _Unset = UNSET,
+        allow_inbound: bool | _Unset = UNSET,
+        allow_outbound: bool | _Unset = UNSET,
+    ) -> PhoneNumber:
+        """Change routing. Only the fields given are sent; `endpoint_id=None` detaches the endpoint."""
+        body = {
+            name: value
+            for name, value in (
+                ("endpoint_id", endpoint_id),
+                ("allow_inbound", allow_inbound),
+                ("allow_outbound", allow_outbound),
+            )
+            if value is not UNSET
+        }
+        response = await self._request("PATCH", f"phone-numbers/{_segment(number_id)}", json=body)
+        return _parse(PhoneNumber, _unwrap_data(response))
+
+    async def release_number(self, number_id: str) -> ReleaseResult:
+        """Give a number back to KrosAI. Irreversible: it stops receiving calls at once."""
+        attempts = _Attempts()
+        try:
+            response = await self._request("DELETE", f"phone-numbers/{_segment(number_id)}", attempts=attempts)
+        except NotFoundError:
+            if not attempts.ambiguous:
+                raise
+            # An earlier attempt's answer was lost; the number being gone means it was released.
+            return ReleaseResult(number_id=number_id, confirmed_by_retry=True)
+        body = _json_or_none(response)
+        if isinstance(body, dict):
+            success = body.get("success")
+            message = body.get("message")
+            return ReleaseResult(
+                number_id=number_id,
+                success=success if isinstance(success, bool) else True,
+                message=message if isinstance(message, str) else None,
+            )
+        return ReleaseResult(number_id=number_id)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _remember_offer(self, inventory_id: str, number: str) -> None:
+        self._offer_numbers[inventory_id] = number
+        self._offer_numbers.move_to_end(inventory_id)
+        while len(self._offer_numbers) > _OFFER_MEMORY:
+            self._offer_numbers.popitem(last=False)
+
+    def _wait_for(self, error: APIError, attempt: int) -> float | None:
+        """How long to wait before retrying after `error`, or None to give up now."""
+        if error.retry_after is not None:
+            return error.retry_after if error.retry_after <= self.retry.max_retry_after else None
+        return self.retry.backoff(attempt)
+
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        deadline: Deadline,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise TransportError(f"deadline passed before {method} /{path} could be sent", request_sent=False)
+        with translate_transport_errors(method, "/" + path):
+            # fail_after also bounds transports that ignore httpx timeouts (in-process ASGI).
+            with anyio.fail_after(remaining):
+                return await self._http.request(method, path, params=params, json=json, headers=headers)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        attempts: _Attempts | None = None,
+    ) -> httpx.Response:
+        """Send an idempotent request, retrying what is safe to retry, and return a 2xx answer."""
+        attempts = attempts or _Attempts()
+        deadline = Deadline(self.retry.deadline)
+        while True:
+            attempts.count += 1
+            try:
+                response = await self._send_once(method, path, deadline, params=params, json=json)
+            except TransportError as exc:
+                attempts.ambiguous = attempts.ambiguous or exc.request_sent
+                wait = self.retry.backoff(attempts.count)
+                if attempts.count >= self.retry.max_attempts or not deadline.allows(wait):
+                    raise
+                log.info("%s /%s failed (%s); retry %d in %.2fs", method, path, exc.message, attempts.count, wait)
+                await anyio.sleep(wait)
+                continue
+            if response.is_success:
+                return response
+            error = error_from_response(response)
+            if response.status_code in RETRYABLE_STATUSES and attempts.count < self.retry.max_attempts:
+                attempts.ambiguous = attempts.ambiguous or response.status_code >= 500
+                wait = self._wait_for(error, attempts.count)
+                if wait is not None and deadline.allows(wait):
+                    log.info("%s /%s answered %s; retry %d in %.2fs", method, path, error.code, attempts.count, wait)
+                    await anyio.sleep(wait)
+                    continue
+            raise error
+
+    async def _reconcile_purchase(
+        self,
+        inventory_id: str,
+        expected_number: str | None,
+        key: str,
+        cause: KrosAIError,
+        *,
+        authoritative: bool,
+        attempts: int,
+    ) -> PurchaseReceipt:
+        """Settle an ambiguous purchase by looking for the number among owned numbers."""
+        hint = expected_number or self._offer_numbers.get(inventory_id)
+        log.warning("purchase of %s ended ambiguously (%s); checking owned numbers", inventory_id, cause.message)
+        scan_error: KrosAIError | None = None
+        clean_scan = False
+        for delay in self.reconcile.scan_delays:
+            await anyio.sleep(delay)
+            unidentifiable = False
+            try:
+                async for number in self.iter_numbers():
+                    if number.inventory_id == inventory_id or (hint and _same_number(number.number, hint)):
+                        log.warning("purchase of %s reconciled: bought as %s", inventory_id, number.id)
+                        return PurchaseReceipt(
+                            number=number, idempotency_key=key, reconciled=True, attempts=attempts
+                        )
+                    unidentifiable = unidentifiable or (number.inventory_id is None and hint is None)
+            except KrosAIError as exc:
+                scan_error = exc
+                continue
+            # Without a way to recognise the number, an empty result proves nothing.
+            clean_scan = not unidentifiable
+            if clean_scan and authoritative:
+                break
+        if clean_scan and authoritative:
+            raise PurchaseNotCompleted(
+                f"KrosAI failed the purchase ({cause.message}) and the number is not among owned "
+                "numbers: nothing was bought",
+                inventory_id=inventory_id, idempotency_key=key, cause=cause,
+            ) from cause
+        reason = f"; checking owned numbers failed: {scan_error.message}" if scan_error and not clean_scan else ""
+        raise PurchaseOutcomeUnknown(
+            f"the purchase may or may not have gone through ({cause.message}){reason}. Check owned numbers "
+            "before buying again",
+            inventory_id=inventory_id, idempotency_key=key, cause=cause,
+        ) from cause
+
+
+def _segment(value: str) -> str:
+    """A path segment that cannot escape its route (`../`, `?`, `#`)."""
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _unwrap_data(response: httpx.Response) -> Any:
+    """Single objects may come bare or as `{"data": {...}}` / `{"phone_number": {...}}`."""
+    body = _json_or_none(response)
+    if isinstance(body, dict) and "id" not in body:
+        for key in ("data", "phone_number", "phoneNumber"):
+            inner = body.get(key)
+            if isinstance(inner, dict):
+                return inner
+    return body
+
+
+def _parse(model: Any, payload: Any) -> Any:
+    if isinstance(payload, httpx.Response):
+        payload = _json_or_none(payload)
+    if payload is None:
+        raise ResponseFormatError("KrosAI answered with a body that is not JSON")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in err["loc"]) or "body" for err in exc.errors()[:5])
+        raise ResponseFormatError(f"KrosAI answered with an unexpected {model.__name__} (fields: {fields})") from exc

@@ -1,0 +1,170 @@
+"""Pydantic models for KrosAI phone-number resources.
+
+KrosAI publishes several shapes for the same objects (see ARCHITECTURE.md): `number` or `e164`,
+snake_case or camelCase costs, list wrappers `phone_numbers`, `data` or a bare list. These models
+accept all of them, normalise to one spelling, and keep unknown fields (in `model_extra`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "AvailableNumber",
+    "AvailableNumberPage",
+    "EndpointSummary",
+    "KNOWN_NUMBER_STATUSES",
+    "NUMBER_TYPES",
+    "NumberType",
+    "PhoneNumber",
+    "PhoneNumberPage",
+    "PurchaseReceipt",
+    "ReleaseResult",
+]
+
+NumberType = Literal["local", "mobile", "toll_free"]
+NUMBER_TYPES: tuple[str, ...] = ("local", "mobile", "toll_free")
+# Statuses from the guide and the OpenAPI spec; others are passed through unchanged.
+KNOWN_NUMBER_STATUSES: tuple[str, ...] = ("active", "pending", "suspended", "porting", "inactive")
+
+
+def _aliases(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+
+class EndpointSummary(_Model):
+    """The endpoint a number routes calls to, as embedded in a number's detail view."""
+
+    id: str
+    name: str | None = None
+    type: str | None = None
+    provider: str | None = None
+    url: str | None = None
+    status: str | None = None
+
+
+class PhoneNumber(_Model):
+    """A phone number the organisation owns."""
+
+    id: str
+    number: str = Field(validation_alias=_aliases("number", "e164", "phone_number", "phoneNumber"))
+    country: str | None = None
+    type: str | None = None
+    status: str = "active"
+    endpoint_id: str | None = Field(default=None, validation_alias=_aliases("endpoint_id", "endpointId"))
+    endpoint: EndpointSummary | None = None
+    allow_inbound: bool | None = Field(default=None, validation_alias=_aliases("allow_inbound", "allowInbound"))
+    allow_outbound: bool | None = Field(
+        default=None, validation_alias=_aliases("allow_outbound", "allowOutbound")
+    )
+    setup_cost_cents: int | None = Field(
+        default=None, validation_alias=_aliases("setup_cost_cents", "setupCostCents")
+    )
+    monthly_cost_cents: int | None = Field(
+        default=None, validation_alias=_aliases("monthly_cost_cents", "monthlyCostCents")
+    )
+    total_cost_cents: int | None = Field(
+        default=None, validation_alias=_aliases("total_cost_cents", "totalCostCents")
+    )
+    inventory_id: str | None = Field(default=None, validation_alias=_aliases("inventory_id", "inventoryId"))
+    sip_uri: str | None = Field(default=None, validation_alias=_aliases("sip_uri", "sipUri"))
+    # May hold a SIP password: kept out of reprs.
+    sip_credentials: dict[str, Any] | None = Field(
+        default=None, repr=False, validation_alias=_aliases("sip_credentials", "sipCredentials")
+    )
+    created_at: datetime | None = Field(default=None, validation_alias=_aliases("created_at", "createdAt"))
+    updated_at: datetime | None = Field(default=None, validation_alias=_aliases("updated_at", "updatedAt"))
+
+    @property
+    def is_known_status(self) -> bool:
+        return self.status in KNOWN_NUMBER_STATUSES
+
+
+class AvailableNumber(_Model):
+    """A number in the inventory that can be bought."""
+
+    id: str = Field(validation_alias=_aliases("id", "inventory_id", "inventoryId"))
+    number: str = Field(validation_alias=_aliases("number", "e164", "phone_number", "phoneNumber"))
+    country: str | None = None
+    type: str | None = None
+    area_code: str | None = Field(default=None, validation_alias=_aliases("area_code", "areaCode"))
+    setup_cost_cents: int | None = Field(
+        default=None, validation_alias=_aliases("setup_cost_cents", "setupCostCents")
+    )
+    monthly_cost_cents: int | None = Field(
+        default=None, validation_alias=_aliases("monthly_cost_cents", "monthlyCostCents")
+    )
+    capabilities: dict[str, bool] = Field(default_factory=dict)
+
+    @property
+    def first_charge_cents(self) -> int | None:
+        """Setup plus the first month: what a purchase debits."""
+        if self.setup_cost_cents is None or self.monthly_cost_cents is None:
+            return None
+        return self.setup_cost_cents + self.monthly_cost_cents
+
+
+def _wrap_list(data: Any, keys: tuple[str, ...]) -> Any:
+    """Accept a bare list or any of the published wrapper keys, as `items`."""
+    if isinstance(data, list):
+        return {"items": data}
+    if isinstance(data, dict) and "items" not in data:
+        for key in keys:
+            if isinstance(data.get(key), list):
+                return {**{k: v for k, v in data.items() if k != key}, "items": data[key]}
+    return data
+
+
+class PhoneNumberPage(_Model):
+    """One page of owned numbers."""
+
+    items: list[PhoneNumber]
+    total: int | None = None
+    limit: int | None = None
+    offset: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, data: Any) -> Any:
+        return _wrap_list(data, ("phone_numbers", "phoneNumbers", "data", "numbers", "results"))
+
+
+class AvailableNumberPage(_Model):
+    """Numbers available for purchase matching a search."""
+
+    items: list[AvailableNumber]
+    total: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, data: Any) -> Any:
+        return _wrap_list(
+            data, ("available_numbers", "availableNumbers", "data", "numbers", "phone_numbers", "results")
+        )
+
+
+class PurchaseReceipt(_Model):
+    """The outcome of a purchase that went through."""
+
+    number: PhoneNumber
+    idempotency_key: str
+    # True when the API's answer was lost and the number was found among owned numbers instead.
+    reconciled: bool = False
+    attempts: int = 1
+
+
+class ReleaseResult(_Model):
+    """The outcome of releasing a number."""
+
+    number_id: str
+    success: bool = True
+    message: str | None = None
+    # True when an earlier attempt's answer was lost and a retry found the number already gone.
+    confirmed_by_retry: bool = False
