@@ -126,12 +126,14 @@ def _error_fields(body: Any) -> tuple[str | None, str | None, dict[str, Any], fl
     )
 
 
-def error_from_response(response: httpx.Response) -> APIError:
-    """Build the most specific APIError for an error response."""
+def error_from_response(response: httpx.Response, *, secret: str | None = None) -> APIError:
+    """Build the most specific APIError for an error response, with `secret` blanked if echoed."""
     body: Any = None
     text = ""
     try:
         text = response.text
+        if secret:
+            text = text.replace(secret, "****")
         body = json.loads(text) if text else None
     except (ValueError, UnicodeDecodeError):
         body = None

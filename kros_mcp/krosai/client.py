@@ -58,6 +58,8 @@ class ReconcilePolicy:
 
     # Pauses before each scan of owned numbers; later scans catch a request still in flight.
     scan_delays: tuple[float, ...] = (0.0, 1.0, 3.0)
+    # All scans together stop after this long; the outcome is then reported unknown.
+    max_seconds: float = 90.0
 
 
 @dataclass
@@ -142,12 +144,19 @@ class KrosAIClient:
         seen: set[str] = set()
         while True:
             page = await self.list_numbers(status=status, country=country, limit=page_size, offset=offset)
+            fresh = 0
             for number in page.items:
                 if number.id not in seen:  # pages can shift while numbers are bought or released
                     seen.add(number.id)
+                    fresh += 1
                     yield number
             offset += len(page.items)
-            if len(page.items) < page_size or (page.total is not None and offset >= page.total):
+            # A total, when given, is trusted over the page length: KrosAI may cap pages lower.
+            if page.total is not None:
+                done = offset >= page.total
+            else:
+                done = len(page.items) < page_size
+            if done or not fresh:  # nothing new: an empty page, or a server ignoring `offset`
                 return
 
     async def get_number(self, number_id: str) -> PhoneNumber:
@@ -239,9 +248,15 @@ class KrosAIClient:
                     inventory_id=inventory_id, idempotency_key=key, cause=exc,
                 ) from exc
             if response.is_success:
-                number = _parse(PhoneNumber, _unwrap_data(response))
+                try:
+                    number = _parse(PhoneNumber, _unwrap_data(response))
+                except ResponseFormatError as exc:
+                    # KrosAI accepted the purchase: find the number rather than report a failure.
+                    return await self._reconcile_purchase(
+                        inventory_id, expected_number, key, exc, authoritative=False, attempts=attempts
+                    )
                 return PurchaseReceipt(number=number, idempotency_key=key, attempts=attempts)
-            error = error_from_response(response)
+            error = self._error(response)
             if isinstance(error, RateLimitError) and attempts < self.retry.max_attempts:
                 # A 429 is refused before processing, so sending again cannot buy twice.
                 wait = self._wait_for(error, attempts)
@@ -307,6 +322,10 @@ class KrosAIClient:
         while len(self._offer_numbers) > _OFFER_MEMORY:
             self._offer_numbers.popitem(last=False)
 
+    def _error(self, response: httpx.Response) -> APIError:
+        """The APIError for `response`, with the API key blanked should KrosAI echo it."""
+        return error_from_response(response, secret=self._api_key.get_secret_value())
+
     def _wait_for(self, error: APIError, attempt: int) -> float | None:
         """How long to wait before retrying after `error`, or None to give up now."""
         if error.retry_after is not None:
@@ -357,9 +376,10 @@ class KrosAIClient:
                 continue
             if response.is_success:
                 return response
-            error = error_from_response(response)
+            error = self._error(response)
             if response.status_code in RETRYABLE_STATUSES and attempts.count < self.retry.max_attempts:
-                attempts.ambiguous = attempts.ambiguous or response.status_code >= 500
+                # A gateway error may hide a request that went through; a 503 or 429 was refused.
+                attempts.ambiguous = attempts.ambiguous or response.status_code in (502, 504)
                 wait = self._wait_for(error, attempts.count)
                 if wait is not None and deadline.allows(wait):
                     log.info("%s /%s answered %s; retry %d in %.2fs", method, path, error.code, attempts.count, wait)
@@ -382,24 +402,14 @@ class KrosAIClient:
         log.warning("purchase of %s ended ambiguously (%s); checking owned numbers", inventory_id, cause.message)
         scan_error: KrosAIError | None = None
         clean_scan = False
-        for delay in self.reconcile.scan_delays:
-            await anyio.sleep(delay)
-            unidentifiable = False
-            try:
-                async for number in self.iter_numbers():
-                    if number.inventory_id == inventory_id or (hint and _same_number(number.number, hint)):
-                        log.warning("purchase of %s reconciled: bought as %s", inventory_id, number.id)
-                        return PurchaseReceipt(
-                            number=number, idempotency_key=key, reconciled=True, attempts=attempts
-                        )
-                    unidentifiable = unidentifiable or (number.inventory_id is None and hint is None)
-            except KrosAIError as exc:
-                scan_error = exc
-                continue
-            # Without a way to recognise the number, an empty result proves nothing.
-            clean_scan = not unidentifiable
-            if clean_scan and authoritative:
-                break
+        found: PhoneNumber | None = None
+        with anyio.move_on_after(self.reconcile.max_seconds) as scope:
+            found, clean_scan, scan_error = await self._scan_for_purchase(inventory_id, hint, authoritative)
+        if found is not None:
+            log.warning("purchase of %s reconciled: bought as %s", inventory_id, found.id)
+            return PurchaseReceipt(number=found, idempotency_key=key, reconciled=True, attempts=attempts)
+        if scope.cancelled_caught:
+            clean_scan = False
         if clean_scan and authoritative:
             raise PurchaseNotCompleted(
                 f"KrosAI failed the purchase ({cause.message}) and the number is not among owned "
@@ -413,11 +423,36 @@ class KrosAIClient:
             inventory_id=inventory_id, idempotency_key=key, cause=cause,
         ) from cause
 
+    async def _scan_for_purchase(
+        self, inventory_id: str, hint: str | None, authoritative: bool
+    ) -> tuple[PhoneNumber | None, bool, KrosAIError | None]:
+        """Scan owned numbers (repeatedly, per the policy): (found, clean scan seen, last error)."""
+        scan_error: KrosAIError | None = None
+        clean_scan = False
+        for delay in self.reconcile.scan_delays:
+            await anyio.sleep(delay)
+            unidentifiable = False
+            try:
+                async for number in self.iter_numbers():
+                    if number.inventory_id == inventory_id or (hint and _same_number(number.number, hint)):
+                        return number, True, None
+                    unidentifiable = unidentifiable or (number.inventory_id is None and hint is None)
+            except KrosAIError as exc:
+                scan_error = exc
+                continue
+            # Without a way to recognise the number, an empty result proves nothing.
+            clean_scan = not unidentifiable
+            if clean_scan and authoritative:
+                break
+        return None, clean_scan, scan_error
+
 
 def _segment(value: str) -> str:
     """A path segment that cannot escape its route (`../`, `?`, `#`)."""
     from urllib.parse import quote
 
+    if value in ("", ".", ".."):  # quote() keeps these, and URL normalisation resolves them
+        raise ValueError(f"{value!r} is not a valid id")
     return quote(value, safe="")
 
 

@@ -28,6 +28,7 @@ __all__ = ["Sandbox", "create_app"]
 log = logging.getLogger("kros_mcp.sandbox")
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_OFFSET = 1_000_000_000
 NUMBER_TYPES = ("local", "mobile", "toll_free")
 NUMBER_STATUSES = ("active", "pending", "suspended", "porting", "inactive")
 ENDPOINT_TYPES = ("agent", "webhook", "vapi", "retell", "livekit", "elevenlabs", "vogent", "custom_sip")
@@ -375,7 +376,7 @@ async def list_numbers(request: Request, sandbox: Sandbox, org: Org) -> Response
     status = _choice_param(request, "status", NUMBER_STATUSES)
     country = _country_param(request, required=False)
     limit = _int_param(request, "limit", 20, 1, 100)
-    offset = _int_param(request, "offset", 0, 0, None)
+    offset = _int_param(request, "offset", 0, 0, MAX_OFFSET)
     rows, total = sandbox.db.list_numbers(org.id, status, country, limit, offset)
     return JSONResponse({"phone_numbers": [render_number(r) for r in rows], "total": total,
                          "limit": limit, "offset": offset})
@@ -396,7 +397,7 @@ async def _search(request: Request, sandbox: Sandbox) -> Response:
         if not area_code.isdigit() or not area_code.isascii() or len(area_code) > 5:
             raise _invalid("area_code", "must be 1 to 5 digits")
     limit = _int_param(request, "limit", 20, 1, 100)
-    offset = _int_param(request, "offset", 0, 0, 1_000_000)
+    offset = _int_param(request, "offset", 0, 0, MAX_OFFSET)
     rows, total = sandbox.db.search_inventory(country, number_type, area_code, limit, offset)
     return JSONResponse({"available_numbers": [render_inventory(r) for r in rows], "total": total,
                          "limit": limit, "offset": offset})
@@ -453,7 +454,7 @@ async def release_number(request: Request, sandbox: Sandbox, org: Org) -> Respon
 @kros_route("endpoints")
 async def list_endpoints(request: Request, sandbox: Sandbox, org: Org) -> Response:
     limit = _int_param(request, "limit", 50, 1, 100)
-    offset = _int_param(request, "offset", 0, 0, None)
+    offset = _int_param(request, "offset", 0, 0, MAX_OFFSET)
     rows, total = sandbox.db.list_endpoints(org.id, limit, offset)
     return JSONResponse({"endpoints": [render_endpoint(r) for r in rows], "total": total, "limit": limit,
                          "offset": offset})
