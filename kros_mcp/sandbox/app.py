@@ -318,15 +318,16 @@ def kros_route(operation: str, *, bucket: str = "default") -> Callable[[Handler]
                 org = _authenticate(request, sandbox)
             except SandboxError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.details)
-            try:
-                request.state.raw_body = await _read_body(request)
-            except SandboxError as exc:
-                return error_response(exc.status, exc.code, exc.message, exc.details)
             verdict = sandbox.limiter.check(org.id, bucket)
             limit_headers = verdict.headers()
             if not verdict.allowed:
                 return error_response(429, "RATE_LIMIT_EXCEEDED", "rate limit exceeded", headers=limit_headers,
                                       retry_after=verdict.retry_after)
+            try:
+                # Read before any fault, so a write delayed past the client's timeout still has its body.
+                request.state.raw_body = await _read_body(request)
+            except SandboxError as exc:
+                return error_response(exc.status, exc.code, exc.message, exc.details, headers=limit_headers)
             fault = sandbox.faults.take(operation)
             if fault is not None:
                 early = await _fault_before(fault, limit_headers)
@@ -580,7 +581,8 @@ async def healthz(request: Request) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return error_response(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}")
+        return error_response(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}",
+                              headers=dict(exc.headers or {}))
     return error_response(exc.status_code, "NOT_FOUND", f"no route {request.method} {request.url.path}")
 
 
