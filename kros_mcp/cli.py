@@ -15,6 +15,19 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kros-mcp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    serve = sub.add_parser(
+        "serve",
+        help="serve MCP (the default command)",
+        description="Serve the MCP server. With no KROSAI_API_KEY it uses the local sandbox.",
+    )
+    serve.add_argument("--transport", choices=["stdio"], default="stdio", help="transport (default: stdio)")
+
+    sub.add_parser(
+        "demo",
+        help="a scripted tour through a real MCP client session, on a throwaway sandbox",
+        description="Search, preview, confirm, buy, route and release a number on a throwaway sandbox.",
+    )
+
     sandbox = sub.add_parser(
         "sandbox",
         help="run the local KrosAI-compatible sandbox API over HTTP",
@@ -49,11 +62,40 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_serve(args: argparse.Namespace) -> int:
+    import anyio
+
+    from .config import Settings
+    from .server import build_server
+    from .server.transport import serve_stdio
+
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"kros-mcp: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    anyio.run(serve_stdio, build_server(settings))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # Logs go to stderr: on stdio, stdout is the protocol.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kros_mcp").setLevel(logging.INFO)
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command == "sandbox":
         return _run_sandbox(args)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo()
+    if args.command in (None, "serve"):
+        if args.command is None:
+            args = parser.parse_args(["serve", *(argv or [])])
+        try:
+            return _run_serve(args)
+        except KeyboardInterrupt:
+            return 130
     parser.print_help(sys.stderr)
     return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,38 @@ class Settings(BaseSettings):
         default_factory=default_data_dir, alias="KROS_MCP_DATA_DIR",
         description="Where the sandbox database and local state live.",
     )
+
+    confirmation: Literal["auto", "human", "none"] = Field(
+        default="auto", alias="KROS_MCP_CONFIRMATION",
+        description="How purchases and releases are confirmed: auto (ask the person when the client "
+        "can, else a confirmation token), human (only by asking the person), none (automated pipelines).",
+    )
+    confirmation_ttl: float = Field(
+        default=600.0, ge=30, le=86_400, alias="KROS_MCP_CONFIRMATION_TTL",
+        description="Seconds a confirmation token stays valid.",
+    )
+    offer_ttl: float = Field(
+        default=1800.0, ge=60, le=86_400, alias="KROS_MCP_OFFER_TTL",
+        description="Seconds an offer shown by search_available can be bought at its quoted price.",
+    )
+    secret: SecretStr | None = Field(
+        default=None, alias="KROS_MCP_SECRET",
+        description="Key (32+ bytes) that signs confirmation tokens. Unset: a key file in the data directory.",
+    )
+
+    sandbox_api_key: str = Field(
+        default="kros_test_sandbox", min_length=1, alias="KROS_MCP_SANDBOX_KEY",
+        description="Sandbox only (no KROSAI_API_KEY): the sandbox organisation to act as. The default is the "
+        "built-in one (KYC approved, 100 USD); keys from POST /_sandbox/orgs select others (tests, demos).",
+    )
+
+    @property
+    def state_db_path(self) -> Path:
+        return self.data_dir / "state.sqlite3"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.data_dir / "secret.key"
 
     @property
     def sandbox_db_path(self) -> Path:

@@ -1,0 +1,132 @@
+"""Confirmation tokens: HMAC-signed, expiring, bound to tenant, tool, exact arguments and price.
+
+A token proves that the same arguments were previewed (and their price quoted) moments ago. It is
+single-use: redemption is recorded in the state store, not in the token, so a copy of a used token
+is refused even though its signature is still valid.
+
+Format: `kc1.<payload>.<signature>`, both parts base64url; the payload is compact JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..store.base import StateStore
+
+__all__ = ["ConfirmationError", "ConfirmationTokens", "TokenClaims", "arguments_digest"]
+
+_PREFIX = "kc1"
+RefusalReason = Literal["malformed", "tampered", "expired", "mismatch", "reused"]
+
+
+class ConfirmationError(Exception):
+    """A confirmation token was refused; `reason` says why, the message what to do."""
+
+    def __init__(self, reason: RefusalReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    token_id: str
+    tenant: str
+    tool: str
+    args_digest: str
+    price_cents: int | None
+    expires_at: float
+
+
+def arguments_digest(arguments: Mapping[str, Any]) -> str:
+    """A digest of the exact arguments, independent of key order."""
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _duration(seconds: float) -> str:
+    """'45 seconds', '10 minutes': whole minutes only from two minutes up (a TTL may be 30 s)."""
+    return f"{int(seconds)} seconds" if seconds < 120 else f"{int(seconds // 60)} minutes"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class ConfirmationTokens:
+    """Issues and redeems confirmation tokens. The first key signs; every key verifies (rotation)."""
+
+    def __init__(self, keys: Sequence[bytes], store: StateStore, *, ttl_seconds: float = 600.0,
+                 clock: Any = time.time) -> None:
+        if not keys or any(len(k) < 32 for k in keys):
+            raise ValueError("confirmation keys must be at least 32 bytes each")
+        self._keys = list(keys)
+        self._store = store
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+
+    def _sign(self, key: bytes, payload: str) -> str:
+        return _b64(hmac.new(key, f"{_PREFIX}.{payload}".encode(), hashlib.sha256).digest())
+
+    def issue(self, *, tenant: str, tool: str, arguments: Mapping[str, Any], price_cents: int | None) -> tuple[str, float]:
+        """A new token for exactly these arguments and price, and when it expires (unix time)."""
+        expires_at = round(self._clock() + self.ttl_seconds, 3)
+        claims = {
+            "jti": secrets.token_urlsafe(12),
+            "ten": tenant,
+            "tool": tool,
+            "args": arguments_digest(arguments),
+            "price": price_cents,
+            "exp": expires_at,
+        }
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        return f"{_PREFIX}.{payload}.{self._sign(self._keys[0], payload)}", expires_at
+
+    def verify(self, token: str, *, tenant: str, tool: str, arguments: Mapping[str, Any]) -> TokenClaims:
+        """Check signature, expiry and binding (not single use, not price). Raises ConfirmationError."""
+        parts = token.strip().split(".") if isinstance(token, str) else []
+        if len(parts) != 3 or parts[0] != _PREFIX or len(token) > 2048:
+            raise ConfirmationError("malformed", "the confirmation_token is not one this server issued; "
+                                    "call the tool again without it to get a new one")
+        _, payload, signature = parts
+        if not any(hmac.compare_digest(self._sign(key, payload), signature) for key in self._keys):
+            raise ConfirmationError("tampered", "the confirmation_token's signature does not match (altered or "
+                                    "from another server); call the tool again without it to get a new one")
+        try:
+            raw = json.loads(_unb64(payload))
+            claims = TokenClaims(raw["jti"], raw["ten"], raw["tool"], raw["args"], raw["price"], float(raw["exp"]))
+        except (ValueError, KeyError, TypeError):
+            raise ConfirmationError("malformed", "the confirmation_token could not be read; call the tool "
+                                    "again without it to get a new one") from None
+        if self._clock() > claims.expires_at:
+            raise ConfirmationError("expired", "the confirmation_token has expired (tokens last "
+                                    f"{_duration(self.ttl_seconds)}); call the tool again without it "
+                                    "for a fresh quote and token")
+        if claims.tenant != tenant or claims.tool != tool:
+            raise ConfirmationError("mismatch", f"this confirmation_token was issued for another "
+                                    f"{'tool' if claims.tool != tool else 'organisation'}; call {tool} "
+                                    "without a token to get one for this request")
+        if claims.args_digest != arguments_digest(arguments):
+            raise ConfirmationError("mismatch", "the arguments differ from the ones this confirmation_token was "
+                                    "issued for; repeat the exact previewed arguments, or call again without "
+                                    "a token to preview the new ones")
+        return claims
+
+    async def redeem(self, claims: TokenClaims) -> None:
+        """Consume the token; a second redemption is refused."""
+        if not await self._store.use_token(claims.tenant, claims.token_id, claims.expires_at):
+            raise ConfirmationError("reused", "this confirmation_token was already used. If the earlier call's "
+                                    "answer was lost, call list_numbers to see whether it took effect before "
+                                    "asking for a new token")

@@ -1,0 +1,110 @@
+"""Everything a tool needs, built once per server run and reached through the lifespan context."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..config import Settings
+from ..krosai import KrosAIClient, RetryPolicy
+from ..safety import ConfirmationTokens
+from ..store import SQLiteStateStore, StateStore, tenant_key
+from .notify import Subscribers
+
+__all__ = ["Deps", "open_deps"]
+
+log = logging.getLogger("kros_mcp.server")
+
+SANDBOX_BASE_URL = "http://sandbox.kros-mcp.local/v1"
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    client: KrosAIClient
+    store: StateStore
+    tokens: ConfirmationTokens
+    tenant: str
+    backend: Literal["sandbox", "krosai"]
+    subscribers: Subscribers = field(default_factory=Subscribers)
+    # The in-process sandbox ASGI app (None with the real API). Kept for tests and diagnostics: its
+    # `/_sandbox/...` controls (faults, prices, KYC, balance) act on the very instance the tools use.
+    sandbox_app: Any = None
+
+    @property
+    def confirmation(self) -> str:
+        return self.settings.confirmation
+
+
+def load_signing_key(settings: Settings) -> bytes:
+    """KROS_MCP_SECRET, or a random key kept (0600) in the data directory."""
+    if settings.secret is not None:
+        key = settings.secret.get_secret_value().encode()
+        if len(key) < 32:
+            raise SystemExit("KROS_MCP_SECRET must be at least 32 bytes long")
+        return key
+    path: Path = settings.secret_key_path
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write aside, then link into place: a second process starting at the same moment
+        # either wins or reads the complete winner, never an empty file.
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_text().strip().encode()
+    if len(key) < 32:
+        raise SystemExit(f"the signing key file {path} is damaged (shorter than 32 bytes): delete it to make a new one")
+    return key
+
+
+def _announce(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@asynccontextmanager
+async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
+    """Open the KrosAI client (real API or in-process sandbox), the state store and the token signer."""
+    retry = RetryPolicy(deadline=settings.krosai_deadline)
+    sandbox_app = None
+    if settings.uses_sandbox:
+        from ..sandbox import SandboxTransport, create_app
+
+        sandbox_app = create_app(settings.sandbox_db_path)
+        api_key = settings.sandbox_api_key
+        client = KrosAIClient(api_key, base_url=SANDBOX_BASE_URL, transport=SandboxTransport(sandbox_app),
+                              retry=retry, timeout=settings.krosai_timeout)
+        _announce(
+            "*** kros-mcp is using the SANDBOX: a local imitation of KrosAI (no real numbers, no real money). ***\n"
+            f"*** Set KROSAI_API_KEY to use the real KrosAI API. Sandbox data: {settings.sandbox_db_path} ***"
+        )
+    else:
+        assert settings.krosai_api_key is not None
+        api_key = settings.krosai_api_key.get_secret_value()
+        client = KrosAIClient(settings.krosai_api_key, base_url=settings.krosai_base_url, retry=retry,
+                              timeout=settings.krosai_timeout)
+        _announce(f"kros-mcp is using the KrosAI API at {settings.krosai_base_url}")
+    store = SQLiteStateStore(settings.state_db_path)
+    tokens = ConfirmationTokens([load_signing_key(settings)], store, ttl_seconds=settings.confirmation_ttl)
+    deps = Deps(settings=settings, client=client, store=store, tokens=tokens, tenant=tenant_key(api_key),
+                backend="sandbox" if sandbox_app is not None else "krosai", sandbox_app=sandbox_app)
+    try:
+        yield deps
+    finally:
+        await client.aclose()
+        await store.close()
+        if sandbox_app is not None:
+            sandbox_app.state.sandbox.db.close()

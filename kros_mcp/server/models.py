@@ -1,0 +1,176 @@
+"""What the tools return: compact, typed, and the same shape every time (output schemas)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+
+from ..krosai import AvailableNumber, PhoneNumber
+from ..store import StoredOffer
+from .sanitize import clean_text
+
+__all__ = [
+    "Endpoint",
+    "NumberDetail",
+    "NumberList",
+    "NumberSummary",
+    "Offer",
+    "OfferList",
+    "PurchaseResult",
+    "Quote",
+    "ReleaseResult",
+    "Routing",
+    "RoutingResult",
+]
+
+
+class _Out(BaseModel):
+    """A tool result: fields without a value are left out, not sent as null (fewer tokens)."""
+
+    @model_serializer(mode="wrap")
+    def _drop_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class NumberSummary(_Out):
+    id: str
+    number: str
+    country: str | None
+    type: str | None
+    status: str
+    endpoint_id: str | None
+    monthly_cost_cents: int | None
+
+    @classmethod
+    def of(cls, n: PhoneNumber) -> NumberSummary:
+        return cls(id=n.id, number=n.number, country=n.country, type=n.type, status=clean_text(n.status, limit=40) or "",
+                   endpoint_id=n.endpoint_id, monthly_cost_cents=n.monthly_cost_cents)
+
+
+class NumberList(_Out):
+    numbers: list[NumberSummary]
+    total: int | None
+    next_offset: int | None = None  # absent on the last page
+
+
+class Endpoint(_Out):
+    id: str
+    name: str | None = None
+    type: str | None = None
+    provider: str | None = None
+
+
+class NumberDetail(_Out):
+    id: str
+    number: str
+    country: str | None
+    type: str | None
+    status: str
+    endpoint: Endpoint | None
+    allow_inbound: bool | None
+    allow_outbound: bool | None
+    monthly_cost_cents: int | None
+    sip_uri: str | None = None
+    sip_username: str | None = None  # the SIP password is never shown
+    created_at: str | None = None
+
+    @classmethod
+    def of(cls, n: PhoneNumber) -> NumberDetail:
+        endpoint = None
+        if n.endpoint is not None:
+            endpoint = Endpoint(id=n.endpoint.id, name=clean_text(n.endpoint.name, limit=100),
+                                type=clean_text(n.endpoint.type, limit=40), provider=clean_text(n.endpoint.provider, limit=40))
+        elif n.endpoint_id:
+            endpoint = Endpoint(id=n.endpoint_id)
+        username = (n.sip_credentials or {}).get("username")
+        return cls(
+            id=n.id, number=n.number, country=n.country, type=n.type, status=clean_text(n.status, limit=40) or "",
+            endpoint=endpoint, allow_inbound=n.allow_inbound, allow_outbound=n.allow_outbound,
+            monthly_cost_cents=n.monthly_cost_cents, sip_uri=clean_text(n.sip_uri, limit=200),
+            sip_username=clean_text(username, limit=100) if isinstance(username, str) else None,
+            created_at=n.created_at.isoformat().replace("+00:00", "Z") if n.created_at else None,
+        )
+
+
+class Offer(_Out):
+    inventory_id: str
+    number: str
+    type: str | None
+    area_code: str | None
+    setup_cost_cents: int
+    monthly_cost_cents: int
+    first_charge_cents: int = Field(description="setup + first month")
+    capabilities: list[str]
+
+    @classmethod
+    def of(cls, o: AvailableNumber) -> Offer:
+        setup, monthly = o.setup_cost_cents or 0, o.monthly_cost_cents or 0
+        return cls(inventory_id=o.id, number=o.number, type=o.type, area_code=o.area_code, setup_cost_cents=setup,
+                   monthly_cost_cents=monthly, first_charge_cents=setup + monthly,
+                   capabilities=sorted(k for k, v in o.capabilities.items() if v))
+
+
+class OfferList(_Out):
+    offers: list[Offer]
+    total: int | None
+
+
+class Quote(_Out):
+    inventory_id: str
+    number: str
+    country: str
+    type: str | None
+    setup_cost_cents: int
+    monthly_cost_cents: int
+    first_charge_cents: int = Field(description="Debited now: setup plus the first month")
+
+    @classmethod
+    def of(cls, offer: StoredOffer) -> Quote:
+        return cls(inventory_id=offer.inventory_id, number=offer.number, country=offer.country, type=offer.type,
+                   setup_cost_cents=offer.setup_cost_cents, monthly_cost_cents=offer.monthly_cost_cents,
+                   first_charge_cents=offer.first_charge_cents)
+
+
+PurchaseStatus = Literal["dry_run", "confirmation_required", "declined", "price_changed", "purchased"]
+RoutingStatus = Literal["dry_run", "updated"]
+ReleaseStatus = Literal["dry_run", "confirmation_required", "declined", "released"]
+
+
+class PurchaseResult(_Out):
+    status: PurchaseStatus
+    executed: bool  # True only if the number was bought
+    message: str
+    quote: Quote
+    plan: list[str] = Field(default_factory=list)
+    confirmation_token: str | None = None
+    token_expires_at: str | None = None
+    number: NumberDetail | None = None
+
+
+class Routing(_Out):
+    endpoint_id: str | None
+    allow_inbound: bool | None
+    allow_outbound: bool | None
+
+
+class RoutingResult(_Out):
+    status: RoutingStatus
+    executed: bool
+    message: str
+    number_id: str
+    number: str
+    before: Routing
+    after: Routing
+    effects: list[str] = Field(default_factory=list)
+
+
+class ReleaseResult(_Out):
+    status: ReleaseStatus
+    executed: bool  # True only if the number was released
+    message: str
+    number_id: str
+    number: str
+    plan: list[str] = Field(default_factory=list)
+    confirmation_token: str | None = None
+    token_expires_at: str | None = None

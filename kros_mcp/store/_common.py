@@ -1,0 +1,108 @@
+"""Pieces shared by the SQLite and PostgreSQL state stores: (de)serialisation, checks, purging."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .base import AUDIT_STATUSES, AuditEntry, RequestClaim, StoredOffer, StoreError
+
+Clock = Callable[[], float]
+
+# Expired offers and used tokens are deleted now and then: every PURGE_EVERY_WRITES writes of one
+# store object, or on the first write PURGE_EVERY_SECONDS after the last purge, and on opening.
+PURGE_EVERY_WRITES = 500
+PURGE_EVERY_SECONDS = 600.0
+# A used token is remembered this long past its expiry, against clock skew between replicas: it
+# must stay refused for as long as any replica could still take it for unexpired.
+TOKEN_GRACE_SECONDS = 86_400.0
+
+# The columns of `audit`, in the order `audit_entry` takes them.
+AUDIT_COLUMNS = ("seq, id, tenant, tool, arguments, quote, confirmation, status, outcome, created_at, "
+                 "finished_at")
+
+_OFFER_FIELDS = frozenset(f.name for f in dataclasses.fields(StoredOffer))
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON, the same text for both backends (NaN and infinities are refused by both)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _loaded(value: Any) -> Any:
+    # SQLite hands back the text; psycopg has already parsed a `json` column.
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def offer_json(offer: StoredOffer) -> str:
+    return dump_json(dataclasses.asdict(offer))
+
+
+def offer_from_json(value: Any) -> StoredOffer:
+    data = _loaded(value)
+    # Fields a newer kros-mcp may have added are ignored rather than fatal.
+    data = {k: v for k, v in data.items() if k in _OFFER_FIELDS}
+    data["capabilities"] = tuple(data.get("capabilities") or ())
+    data["query"] = dict(data.get("query") or {})
+    return StoredOffer(**data)
+
+
+def audit_entry(row: tuple[Any, ...] | Any) -> AuditEntry:
+    """An AuditEntry from a row of AUDIT_COLUMNS."""
+    seq, id_, tenant, tool, arguments, quote, confirmation, status, outcome, created_at, finished_at = row
+    return AuditEntry(
+        id=id_, tenant=tenant, tool=tool, arguments=_loaded(arguments),
+        confirmation=confirmation, created_at=float(created_at),
+        quote=None if quote is None else _loaded(quote), status=status,
+        outcome=None if outcome is None else _loaded(outcome),
+        finished_at=None if finished_at is None else float(finished_at), seq=int(seq),
+    )
+
+
+def claim_from_row(digest: str, row_digest: str, state: str, result: Any) -> RequestClaim:
+    if row_digest != digest:
+        return RequestClaim("conflict")
+    if state == "done":
+        return RequestClaim("done", None if result is None else _loaded(result))
+    return RequestClaim("in_progress")
+
+
+def check_amount(amount_cents: int | None, what: str = "amount_cents") -> None:
+    if amount_cents is None:
+        return
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents < 0:
+        raise ValueError(f"{what} must be a non-negative integer, got {amount_cents!r}")
+
+
+def check_status(status: str, *, outcome: bool) -> None:
+    allowed = AUDIT_STATUSES[1:] if outcome else AUDIT_STATUSES
+    if status not in allowed:
+        raise ValueError(f"audit status must be one of {', '.join(allowed)}; got {status!r}")
+
+
+def newer_schema_error(where: str, found: int, latest: int) -> StoreError:
+    return StoreError(
+        f"the state store at {where} has schema version {found}, written by a newer kros-mcp "
+        f"(this one knows versions up to {latest}): upgrade kros-mcp"
+    )
+
+
+class PurgeSchedule:
+    """Says when a store object should delete expired offers and tokens."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._writes = 0
+        self._last = clock()
+
+    def due(self) -> bool:
+        """Count one write; True when it is time to purge (the schedule then restarts)."""
+        self._writes += 1
+        now = self._clock()
+        if self._writes >= PURGE_EVERY_WRITES or now - self._last >= PURGE_EVERY_SECONDS:
+            self._writes = 0
+            self._last = now
+            return True
+        return False

@@ -1,0 +1,386 @@
+"""SQLite state store: a file in the data directory, WAL mode.
+
+Every call is a few short synchronous statements under a lock, on the event loop's own thread (no
+thread hop: a call takes well under a millisecond). Every write runs in a `BEGIN IMMEDIATE`
+transaction, which takes the file's write lock before reading: two processes (or two store objects)
+on one file cannot both pass a budget check, claim one idempotency key or use one token.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ._common import (
+    AUDIT_COLUMNS,
+    TOKEN_GRACE_SECONDS,
+    Clock,
+    PurgeSchedule,
+    audit_entry,
+    check_amount,
+    check_status,
+    claim_from_row,
+    dump_json,
+    newer_schema_error,
+    offer_from_json,
+    offer_json,
+)
+from .base import AuditEntry, AuditStatus, RequestClaim, StoredOffer, StoreError
+
+__all__ = ["SQLiteStateStore"]
+
+log = logging.getLogger("kros_mcp.store")
+
+T = TypeVar("T")
+
+# Ordered migrations: (version, statements). Never edit one that has shipped; append a new one.
+# Version 1 is the layout kros-mcp used before the schema was versioned (hence IF NOT EXISTS: a file
+# from then has these tables and no schema_version, which reads as version 0).
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, (
+        """CREATE TABLE IF NOT EXISTS offers (
+            tenant TEXT NOT NULL,
+            inventory_id TEXT NOT NULL,
+            offer TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (tenant, inventory_id)
+        )""",
+        """CREATE TABLE IF NOT EXISTS used_tokens (
+            tenant TEXT NOT NULL,
+            token_id TEXT NOT NULL,
+            used_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (tenant, token_id)
+        )""",
+    )),
+    (2, (
+        "CREATE INDEX IF NOT EXISTS offers_expires_at ON offers (expires_at)",
+        "CREATE INDEX IF NOT EXISTS used_tokens_expires_at ON used_tokens (expires_at)",
+        """CREATE TABLE IF NOT EXISTS spend (
+            tenant TEXT NOT NULL,
+            reservation_id TEXT NOT NULL,
+            amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),
+            state TEXT NOT NULL CHECK (state IN ('reserved', 'committed')),
+            created_at REAL NOT NULL,
+            PRIMARY KEY (tenant, reservation_id)
+        )""",
+        "CREATE INDEX IF NOT EXISTS spend_tenant_created_at ON spend (tenant, created_at)",
+        """CREATE TABLE IF NOT EXISTS requests (
+            tenant TEXT NOT NULL,
+            key TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('in_progress', 'done')),
+            result TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (tenant, key)
+        )""",
+        """CREATE TABLE IF NOT EXISTS audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            tenant TEXT NOT NULL,
+            tool TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            quote TEXT,
+            confirmation TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('intent', 'succeeded', 'failed', 'unknown', 'reconciled')),
+            outcome TEXT,
+            created_at REAL NOT NULL,
+            finished_at REAL
+        )""",
+        "CREATE INDEX IF NOT EXISTS audit_tenant_seq ON audit (tenant, seq DESC)",
+        "CREATE INDEX IF NOT EXISTS audit_unfinished ON audit (seq) WHERE status = 'intent'",
+    )),
+)
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(conn: sqlite3.Connection, *, target: int | None = None, where: str = "SQLite") -> int:
+    """Bring the schema up to `target` (default: the latest) in one transaction; return the version.
+
+    Raises StoreError if the file was written by a newer kros-mcp. `conn` must be in autocommit mode
+    (`isolation_level=None`)."""
+    target = LATEST_VERSION if target is None else target
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                     "version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+        (current,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+        if current > LATEST_VERSION:
+            raise newer_schema_error(where, current, LATEST_VERSION)
+        for version, statements in MIGRATIONS:
+            if current < version <= target:
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                             (version, time.time()))
+                log.info("state store %s: applied schema migration %d", where, version)
+                current = version
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return int(current)
+
+
+class SQLiteStateStore:
+    """The default state store. Calls are short and synchronous under a lock: no thread hops."""
+
+    def __init__(self, path: str | Path, *, clock: Clock = time.time, busy_timeout: float = 15.0) -> None:
+        self.path = str(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._closed = False
+        memory = self.path == ":memory:"
+        if not memory:
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot create the directory of the SQLite state store {self.path}: {e}") from e
+        try:
+            # busy_timeout: how long a write waits for another process's write lock.
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                         timeout=busy_timeout)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the SQLite state store {self.path}: {e}") from e
+        try:
+            if not memory:
+                mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    log.warning("state store %s: WAL mode unavailable (journal_mode=%s)", self.path, mode)
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self.schema_version = migrate(self._conn, where=self.path)
+            self._purge_expired(self._conn)
+        except sqlite3.Error as e:
+            self._conn.close()
+            raise StoreError(f"cannot open the SQLite state store {self.path}: {e}") from e
+        except BaseException:
+            self._conn.close()
+            raise
+        self._purge = PurgeSchedule(clock)
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStateStore {self.path}>"
+
+    def _now(self) -> float:
+        return float(self._clock())
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _read(self, op: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            self._check_open()
+            try:
+                return fn(self._conn)
+            except sqlite3.Error as e:
+                raise StoreError(f"SQLite state store {self.path}: {op} failed: {e}") from e
+
+    def _write(self, op: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in a BEGIN IMMEDIATE transaction: it holds the file's write lock throughout."""
+        with self._lock:
+            self._check_open()
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as e:
+                raise StoreError(f"SQLite state store {self.path}: {op} failed: {e}") from e
+            if self._purge.due():
+                self._purge_expired(conn)
+            return result
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the SQLite state store {self.path} is closed")
+
+    def _purge_expired(self, conn: sqlite3.Connection) -> None:
+        """Delete expired offers and long-expired used tokens. Best effort: a failure is logged."""
+        now = self._now()
+        try:
+            conn.execute("DELETE FROM offers WHERE expires_at < ?", (now,))
+            conn.execute("DELETE FROM used_tokens WHERE expires_at < ?", (now - TOKEN_GRACE_SECONDS,))
+        except sqlite3.Error as e:
+            log.warning("state store %s: purging expired rows failed: %s", self.path, e)
+
+    async def purge_expired(self) -> None:
+        """Delete expired offers and tokens now (it also happens on its own, now and then)."""
+        with self._lock:
+            self._check_open()
+            self._purge_expired(self._conn)
+
+    # -- offers shown ---------------------------------------------------------------------
+    async def remember_offers(self, tenant: str, offers: list[StoredOffer], ttl_seconds: float) -> None:
+        if not offers:
+            return
+
+        def fn(conn: sqlite3.Connection) -> None:
+            expires = self._now() + ttl_seconds
+            conn.executemany(
+                "INSERT INTO offers (tenant, inventory_id, offer, expires_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (tenant, inventory_id) DO UPDATE SET offer = excluded.offer, "
+                "expires_at = excluded.expires_at",
+                [(tenant, o.inventory_id, offer_json(o), expires) for o in offers],
+            )
+
+        self._write("remember_offers", fn)
+
+    async def get_offer(self, tenant: str, inventory_id: str) -> StoredOffer | None:
+        row = self._read("get_offer", lambda conn: conn.execute(
+            "SELECT offer FROM offers WHERE tenant = ? AND inventory_id = ? AND expires_at >= ?",
+            (tenant, inventory_id, self._now()),
+        ).fetchone())
+        return None if row is None else offer_from_json(row[0])
+
+    # -- confirmation tokens --------------------------------------------------------------
+    async def use_token(self, tenant: str, token_id: str, expires_at: float) -> bool:
+        return self._write("use_token", lambda conn: conn.execute(
+            "INSERT INTO used_tokens (tenant, token_id, used_at, expires_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (tenant, token_id) DO NOTHING",
+            (tenant, token_id, self._now(), expires_at),
+        ).rowcount == 1)
+
+    # -- spend ledger ---------------------------------------------------------------------
+    async def reserve_spend(
+        self, tenant: str, reservation_id: str, amount_cents: int, *, budget_cents: int | None,
+        window_seconds: float,
+    ) -> bool:
+        check_amount(amount_cents)
+
+        def fn(conn: sqlite3.Connection) -> bool:
+            now = self._now()
+            if conn.execute("SELECT 1 FROM spend WHERE tenant = ? AND reservation_id = ?",
+                            (tenant, reservation_id)).fetchone() is not None:
+                return True  # already reserved under this id: idempotent, not counted twice
+            if budget_cents is not None:
+                (total,) = conn.execute(
+                    "SELECT COALESCE(SUM(amount_cents), 0) FROM spend WHERE tenant = ? AND created_at > ?",
+                    (tenant, now - window_seconds),
+                ).fetchone()
+                if total + amount_cents > budget_cents:
+                    return False
+            conn.execute(
+                "INSERT INTO spend (tenant, reservation_id, amount_cents, state, created_at) "
+                "VALUES (?, ?, ?, 'reserved', ?)",
+                (tenant, reservation_id, amount_cents, now),
+            )
+            return True
+
+        return self._write("reserve_spend", fn)
+
+    async def settle_spend(self, tenant: str, reservation_id: str, *, spent: bool,
+                           amount_cents: int | None = None) -> None:
+        check_amount(amount_cents)
+        if spent:
+            self._write("settle_spend", lambda conn: conn.execute(
+                "UPDATE spend SET state = 'committed', amount_cents = COALESCE(?, amount_cents) "
+                "WHERE tenant = ? AND reservation_id = ?",
+                (amount_cents, tenant, reservation_id),
+            ))
+        else:
+            # Only a reservation is dropped: spend already committed stays spent.
+            self._write("settle_spend", lambda conn: conn.execute(
+                "DELETE FROM spend WHERE tenant = ? AND reservation_id = ? AND state = 'reserved'",
+                (tenant, reservation_id),
+            ))
+
+    async def spent_in_window(self, tenant: str, window_seconds: float) -> int:
+        (total,) = self._read("spent_in_window", lambda conn: conn.execute(
+            "SELECT COALESCE(SUM(amount_cents), 0) FROM spend WHERE tenant = ? AND created_at > ?",
+            (tenant, self._now() - window_seconds),
+        ).fetchone())
+        return int(total)
+
+    # -- tool-level idempotency -----------------------------------------------------------
+    async def claim_request(self, tenant: str, key: str, digest: str) -> RequestClaim:
+        def fn(conn: sqlite3.Connection) -> RequestClaim:
+            now = self._now()
+            inserted = conn.execute(
+                "INSERT INTO requests (tenant, key, digest, state, result, created_at, updated_at) "
+                "VALUES (?, ?, ?, 'in_progress', NULL, ?, ?) ON CONFLICT (tenant, key) DO NOTHING",
+                (tenant, key, digest, now, now),
+            ).rowcount
+            if inserted == 1:
+                return RequestClaim("new")
+            row_digest, state, result = conn.execute(
+                "SELECT digest, state, result FROM requests WHERE tenant = ? AND key = ?", (tenant, key)
+            ).fetchone()
+            return claim_from_row(digest, row_digest, state, result)
+
+        return self._write("claim_request", fn)
+
+    async def finish_request(self, tenant: str, key: str, result: dict[str, Any]) -> None:
+        text = dump_json(result)
+        self._write("finish_request", lambda conn: conn.execute(
+            "UPDATE requests SET state = 'done', result = ?, updated_at = ? "
+            "WHERE tenant = ? AND key = ? AND state = 'in_progress'",
+            (text, self._now(), tenant, key),
+        ))
+
+    async def release_request(self, tenant: str, key: str) -> None:
+        self._write("release_request", lambda conn: conn.execute(
+            "DELETE FROM requests WHERE tenant = ? AND key = ? AND state = 'in_progress'", (tenant, key)
+        ))
+
+    # -- audit ----------------------------------------------------------------------------
+    async def audit_intent(self, entry: AuditEntry) -> None:
+        check_status(entry.status, outcome=False)
+        params = (
+            entry.id, entry.tenant, entry.tool, dump_json(entry.arguments),
+            None if entry.quote is None else dump_json(entry.quote), entry.confirmation, entry.status,
+            None if entry.outcome is None else dump_json(entry.outcome), entry.created_at,
+            entry.finished_at,
+        )
+        # The same id twice (a retried call) keeps the first record.
+        self._write("audit_intent", lambda conn: conn.execute(
+            "INSERT INTO audit (id, tenant, tool, arguments, quote, confirmation, status, outcome, "
+            "created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            params,
+        ))
+
+    async def audit_outcome(self, tenant: str, audit_id: str, status: AuditStatus,
+                            outcome: dict[str, Any]) -> None:
+        check_status(status, outcome=True)
+        text = dump_json(outcome)
+        self._write("audit_outcome", lambda conn: conn.execute(
+            "UPDATE audit SET status = ?, outcome = ?, finished_at = ? WHERE tenant = ? AND id = ?",
+            (status, text, self._now(), tenant, audit_id),
+        ))
+
+    async def audit_page(self, tenant: str, *, limit: int, before: int | None = None) -> list[AuditEntry]:
+        if limit <= 0:
+            return []
+        if before is None:
+            sql, params = (f"SELECT {AUDIT_COLUMNS} FROM audit WHERE tenant = ? ORDER BY seq DESC LIMIT ?",
+                           (tenant, limit))
+        else:
+            sql, params = (f"SELECT {AUDIT_COLUMNS} FROM audit WHERE tenant = ? AND seq < ? "
+                           "ORDER BY seq DESC LIMIT ?", (tenant, before, limit))
+        rows = self._read("audit_page", lambda conn: conn.execute(sql, params).fetchall())
+        return [audit_entry(r) for r in rows]
+
+    async def audit_unfinished(self, tenant: str | None = None) -> list[AuditEntry]:
+        if tenant is None:
+            sql, params = f"SELECT {AUDIT_COLUMNS} FROM audit WHERE status = 'intent' ORDER BY seq", ()
+        else:
+            sql, params = (f"SELECT {AUDIT_COLUMNS} FROM audit WHERE status = 'intent' AND tenant = ? "
+                           "ORDER BY seq", (tenant,))
+        rows = self._read("audit_unfinished", lambda conn: conn.execute(sql, params).fetchall())
+        return [audit_entry(r) for r in rows]
+
+    async def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
