@@ -8,6 +8,41 @@ import sys
 from collections.abc import Sequence
 
 
+# (flag, metavar, help): each maps to the Settings field of the same name.
+POLICY_FLAGS = (
+    ("--tools", "NAMES", "comma-separated tool allowlist (KROS_MCP_TOOLS)"),
+    ("--exclude-tools", "NAMES", "comma-separated tools to disable (KROS_MCP_EXCLUDE_TOOLS)"),
+    ("--allowed-countries", "CODES", "countries where numbers may be bought (KROS_MCP_ALLOWED_COUNTRIES)"),
+    ("--max-monthly-cost-cents", "CENTS", "highest monthly cost per number (KROS_MCP_MAX_MONTHLY_COST_CENTS)"),
+    ("--daily-budget-cents", "CENTS", "most spent on purchases in any 24 hours (KROS_MCP_DAILY_BUDGET_CENTS)"),
+    ("--protected-numbers", "NUMBERS", "ids or E.164 numbers never released or re-routed (KROS_MCP_PROTECTED_NUMBERS)"),
+)
+
+
+def _settings(args: argparse.Namespace | None = None) -> object:
+    """Settings from the environment, overridden by any flag given. Exits with a message when invalid."""
+    from pydantic import ValidationError
+
+    from .config import Settings
+
+    overrides = {}
+    if args is not None:
+        for name in ("read_only", "confirmation", "state_url", *(f[0][2:].replace("-", "_") for f in POLICY_FLAGS)):
+            value = getattr(args, name, None)
+            if value is not None:
+                overrides[name] = value
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        def label(name: str) -> str:
+            field = Settings.model_fields.get(name)
+            alias = field.alias if field is not None and field.alias else name
+            return f"--{name.replace('_', '-')}" if name in overrides else alias
+
+        problems = "; ".join(f"{label(str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
+        raise SystemExit(f"kros-mcp: invalid configuration: {problems}") from None
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -21,6 +56,22 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Serve the MCP server. With no KROSAI_API_KEY it uses the local sandbox.",
     )
     serve.add_argument("--transport", choices=["stdio"], default="stdio", help="transport (default: stdio)")
+    policy = serve.add_argument_group("operator policy (flags win over environment variables)")
+    policy.add_argument("--read-only", action="store_true", default=None, help="hide and refuse the write tools")
+    for flag, meta, text in POLICY_FLAGS:
+        policy.add_argument(flag, metavar=meta, default=None, help=text)
+    serve.add_argument("--confirmation", choices=["auto", "human", "none"], default=None,
+                       help="how purchases and releases are confirmed (KROS_MCP_CONFIRMATION)")
+    serve.add_argument("--state-url", default=None, help="state store URL (KROS_MCP_STATE_URL)")
+
+    audit = sub.add_parser(
+        "audit",
+        help="show the audit trail of write attempts",
+        description="Show this organisation's write attempts, most recent first, from the state store.",
+    )
+    audit.add_argument("--limit", type=int, default=20, help="entries to show (default: 20)")
+    audit.add_argument("--before", type=int, default=None, help="show entries older than this seq")
+    audit.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
 
     sub.add_parser(
         "demo",
@@ -65,17 +116,28 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 def _run_serve(args: argparse.Namespace) -> int:
     import anyio
 
-    from .config import Settings
     from .server import build_server
     from .server.transport import serve_stdio
+    from .store import StoreError
 
+    settings = _settings(args)
     try:
-        settings = Settings()
+        server = build_server(settings)  # type: ignore[arg-type]
     except ValueError as exc:
-        print(f"kros-mcp: invalid configuration:\n{exc}", file=sys.stderr)
-        return 2
-    anyio.run(serve_stdio, build_server(settings))
+        raise SystemExit(f"kros-mcp: {exc}") from None
+    try:
+        anyio.run(serve_stdio, server)
+    except StoreError as exc:
+        raise SystemExit(f"kros-mcp: {exc}") from None
     return 0
+
+
+def _run_audit(args: argparse.Namespace) -> int:
+    import anyio
+
+    from .audit_cli import print_audit
+
+    return anyio.run(print_audit, _settings(), args.limit, args.before, args.json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "sandbox":
         return _run_sandbox(args)
+    if args.command == "audit":
+        return _run_audit(args)
     if args.command == "demo":
         from .demo import run_demo
 

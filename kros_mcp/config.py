@@ -70,6 +70,45 @@ class Settings(BaseSettings):
         "built-in one (KYC approved, 100 USD); keys from POST /_sandbox/orgs select others (tests, demos).",
     )
 
+    state_url: str | None = Field(
+        default=None, alias="KROS_MCP_STATE_URL",
+        description="State store: postgresql://... for PostgreSQL (several replicas). Unset: state.sqlite3 "
+        "in the data directory.",
+    )
+    read_only: bool = Field(
+        default=False, alias="KROS_MCP_READ_ONLY",
+        description="Hide and refuse the write tools (purchase_number, update_routing, release_number).",
+    )
+    tools: str | None = Field(
+        default=None, alias="KROS_MCP_TOOLS", description="Comma-separated allowlist of tools. Unset: all tools."
+    )
+    exclude_tools: str | None = Field(
+        default=None, alias="KROS_MCP_EXCLUDE_TOOLS",
+        description="Comma-separated tools to disable; wins over KROS_MCP_TOOLS.",
+    )
+    allowed_countries: str | None = Field(
+        default=None, alias="KROS_MCP_ALLOWED_COUNTRIES",
+        description="Comma-separated ISO codes where numbers may be bought. Unset: any.",
+    )
+    max_monthly_cost_cents: int | None = Field(
+        default=None, ge=0, alias="KROS_MCP_MAX_MONTHLY_COST_CENTS",
+        description="Highest monthly cost, in cents, of a number that may be bought. Unset: no limit.",
+    )
+    daily_budget_cents: int | None = Field(
+        default=None, ge=0, alias="KROS_MCP_DAILY_BUDGET_CENTS",
+        description="Most that purchases (setup plus first month) may spend in any 24 hours, per "
+        "organisation, in cents. Unset: no budget.",
+    )
+    protected_numbers: str | None = Field(
+        default=None, alias="KROS_MCP_PROTECTED_NUMBERS",
+        description="Comma-separated number ids or E.164 numbers that can be neither released nor re-routed.",
+    )
+
+    def list_setting(self, name: str) -> list[str] | None:
+        """A comma-separated setting as a list (None when unset)."""
+        value = getattr(self, name)
+        return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
+
     @property
     def state_db_path(self) -> Path:
         return self.data_dir / "state.sqlite3"

@@ -1,8 +1,8 @@
 """Confirmation tokens: HMAC-signed, expiring, bound to tenant, tool, exact arguments and price.
 
 A token proves that the same arguments were previewed (and their price quoted) moments ago. It is
-single-use: redemption is recorded in the state store, not in the token, so a copy of a used token
-is refused even though its signature is still valid.
+single-use: the server claims its id in the state store before acting (server/guard.py), so a copy
+of a used token never acts twice even though its signature is still valid.
 
 Format: `kc1.<payload>.<signature>`, both parts base64url; the payload is compact JSON.
 """
@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..store.base import StateStore
 
 __all__ = ["ConfirmationError", "ConfirmationTokens", "TokenClaims", "arguments_digest"]
 
@@ -68,12 +67,10 @@ def _unb64(text: str) -> bytes:
 class ConfirmationTokens:
     """Issues and redeems confirmation tokens. The first key signs; every key verifies (rotation)."""
 
-    def __init__(self, keys: Sequence[bytes], store: StateStore, *, ttl_seconds: float = 600.0,
-                 clock: Any = time.time) -> None:
+    def __init__(self, keys: Sequence[bytes], *, ttl_seconds: float = 600.0, clock: Any = time.time) -> None:
         if not keys or any(len(k) < 32 for k in keys):
             raise ValueError("confirmation keys must be at least 32 bytes each")
         self._keys = list(keys)
-        self._store = store
         self.ttl_seconds = ttl_seconds
         self._clock = clock
 
@@ -94,8 +91,9 @@ class ConfirmationTokens:
         payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{_PREFIX}.{payload}.{self._sign(self._keys[0], payload)}", expires_at
 
-    def verify(self, token: str, *, tenant: str, tool: str, arguments: Mapping[str, Any]) -> TokenClaims:
-        """Check signature, expiry and binding (not single use, not price). Raises ConfirmationError."""
+    def verify(self, token: str, *, tenant: str, tool: str, arguments: Mapping[str, Any] | None) -> TokenClaims:
+        """Check signature, expiry and binding to tenant, tool and (unless None) the exact arguments.
+        Single use and price are the caller's to check. Raises ConfirmationError."""
         parts = token.strip().split(".") if isinstance(token, str) else []
         if len(parts) != 3 or parts[0] != _PREFIX or len(token) > 2048:
             raise ConfirmationError("malformed", "the confirmation_token is not one this server issued; "
@@ -118,15 +116,8 @@ class ConfirmationTokens:
             raise ConfirmationError("mismatch", f"this confirmation_token was issued for another "
                                     f"{'tool' if claims.tool != tool else 'organisation'}; call {tool} "
                                     "without a token to get one for this request")
-        if claims.args_digest != arguments_digest(arguments):
+        if arguments is not None and claims.args_digest != arguments_digest(arguments):
             raise ConfirmationError("mismatch", "the arguments differ from the ones this confirmation_token was "
                                     "issued for; repeat the exact previewed arguments, or call again without "
                                     "a token to preview the new ones")
         return claims
-
-    async def redeem(self, claims: TokenClaims) -> None:
-        """Consume the token; a second redemption is refused."""
-        if not await self._store.use_token(claims.tenant, claims.token_id, claims.expires_at):
-            raise ConfirmationError("reused", "this confirmation_token was already used. If the earlier call's "
-                                    "answer was lost, call list_numbers to see whether it took effect before "
-                                    "asking for a new token")

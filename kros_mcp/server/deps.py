@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from ..config import Settings
 from ..krosai import KrosAIClient, RetryPolicy
-from ..safety import ConfirmationTokens
-from ..store import SQLiteStateStore, StateStore, tenant_key
+from ..safety import ConfirmationTokens, Policy
+from ..store import StateStore, open_store, tenant_key
+from .names import TOOL_NAMES
 from .notify import Subscribers
 
 __all__ = ["Deps", "open_deps"]
@@ -33,6 +34,7 @@ class Deps:
     tokens: ConfirmationTokens
     tenant: str
     backend: Literal["sandbox", "krosai"]
+    policy: Policy = field(default_factory=Policy)
     subscribers: Subscribers = field(default_factory=Subscribers)
     # The in-process sandbox ASGI app (None with the real API). Kept for tests and diagnostics: its
     # `/_sandbox/...` controls (faults, prices, KYC, balance) act on the very instance the tools use.
@@ -41,6 +43,20 @@ class Deps:
     @property
     def confirmation(self) -> str:
         return self.settings.confirmation
+
+
+def build_policy(settings: Settings) -> Policy:
+    """The operator's policy from settings. Unknown tool names raise ValueError."""
+    return Policy.build(
+        read_only=settings.read_only,
+        tools=settings.list_setting("tools"),
+        exclude_tools=settings.list_setting("exclude_tools") or (),
+        allowed_countries=settings.list_setting("allowed_countries"),
+        max_monthly_cost_cents=settings.max_monthly_cost_cents,
+        daily_budget_cents=settings.daily_budget_cents,
+        protected_numbers=settings.list_setting("protected_numbers") or (),
+        known_tools=TOOL_NAMES,
+    )
 
 
 def load_signing_key(settings: Settings) -> bytes:
@@ -97,11 +113,20 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
         client = KrosAIClient(settings.krosai_api_key, base_url=settings.krosai_base_url, retry=retry,
                               timeout=settings.krosai_timeout)
         _announce(f"kros-mcp is using the KrosAI API at {settings.krosai_base_url}")
-    store = SQLiteStateStore(settings.state_db_path)
-    tokens = ConfirmationTokens([load_signing_key(settings)], store, ttl_seconds=settings.confirmation_ttl)
-    deps = Deps(settings=settings, client=client, store=store, tokens=tokens, tenant=tenant_key(api_key),
-                backend="sandbox" if sandbox_app is not None else "krosai", sandbox_app=sandbox_app)
+    policy = build_policy(settings)
     try:
+        store = await open_store(settings.state_url or settings.state_db_path)
+    except BaseException:
+        await client.aclose()
+        raise
+    tokens = ConfirmationTokens([load_signing_key(settings)], ttl_seconds=settings.confirmation_ttl)
+    deps = Deps(settings=settings, client=client, store=store, tokens=tokens, tenant=tenant_key(api_key),
+                backend="sandbox" if sandbox_app is not None else "krosai", policy=policy,
+                sandbox_app=sandbox_app)
+    try:
+        from .reconcile import reconcile_unfinished
+
+        await reconcile_unfinished(deps)
         yield deps
     finally:
         await client.aclose()

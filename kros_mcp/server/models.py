@@ -36,11 +36,11 @@ class _Out(BaseModel):
 class NumberSummary(_Out):
     id: str
     number: str
-    country: str | None
-    type: str | None
+    country: str | None = None
+    type: str | None = None
     status: str
-    endpoint_id: str | None
-    monthly_cost_cents: int | None
+    endpoint_id: str | None = None
+    monthly_cost_cents: int | None = None
 
     @classmethod
     def of(cls, n: PhoneNumber) -> NumberSummary:
@@ -50,7 +50,7 @@ class NumberSummary(_Out):
 
 class NumberList(_Out):
     numbers: list[NumberSummary]
-    total: int | None
+    total: int | None = None
     next_offset: int | None = None  # absent on the last page
 
 
@@ -64,13 +64,13 @@ class Endpoint(_Out):
 class NumberDetail(_Out):
     id: str
     number: str
-    country: str | None
-    type: str | None
+    country: str | None = None
+    type: str | None = None
     status: str
-    endpoint: Endpoint | None
-    allow_inbound: bool | None
-    allow_outbound: bool | None
-    monthly_cost_cents: int | None
+    endpoint: Endpoint | None = None
+    allow_inbound: bool | None = None
+    allow_outbound: bool | None = None
+    monthly_cost_cents: int | None = None
     sip_uri: str | None = None
     sip_username: str | None = None  # the SIP password is never shown
     created_at: str | None = None
@@ -96,8 +96,8 @@ class NumberDetail(_Out):
 class Offer(_Out):
     inventory_id: str
     number: str
-    type: str | None
-    area_code: str | None
+    type: str | None = None
+    area_code: str | None = None
     setup_cost_cents: int
     monthly_cost_cents: int
     first_charge_cents: int = Field(description="setup + first month")
@@ -113,14 +113,14 @@ class Offer(_Out):
 
 class OfferList(_Out):
     offers: list[Offer]
-    total: int | None
+    total: int | None = None
 
 
 class Quote(_Out):
     inventory_id: str
     number: str
     country: str
-    type: str | None
+    type: str | None = None
     setup_cost_cents: int
     monthly_cost_cents: int
     first_charge_cents: int = Field(description="Debited now: setup plus the first month")
@@ -149,9 +149,9 @@ class PurchaseResult(_Out):
 
 
 class Routing(_Out):
-    endpoint_id: str | None
-    allow_inbound: bool | None
-    allow_outbound: bool | None
+    endpoint_id: str | None = None
+    allow_inbound: bool | None = None
+    allow_outbound: bool | None = None
 
 
 class RoutingResult(_Out):

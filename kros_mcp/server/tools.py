@@ -10,11 +10,21 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..krosai import UNSET, KrosAIError, PhoneNumber
-from ..safety import ConfirmationError, TokenClaims
+from ..krosai import (
+    UNSET,
+    KrosAIError,
+    NumberNotAvailableError,
+    PhoneNumber,
+    PurchaseOutcomeUnknown,
+    ServerError,
+    TransportError,
+)
+from ..safety import ConfirmationError, PolicyError, RuleVerdict, TokenClaims, arguments_digest
+from ..store import StoredOffer, StoreError
 from ..store import StoredOffer
 from .deps import Deps
 from .errors import to_tool_error
+from .guard import DAY, WriteAttempt, begin_write, claim_once, refusal
 from .models import (
     NumberDetail,
     NumberList,
@@ -27,15 +37,13 @@ from .models import (
     Routing,
     RoutingResult,
 )
+from .names import TOOL_NAMES, WRITE_TOOLS
 from .notify import notify_changed
 from .quotes import offer_from, refresh_offer
 from .sanitize import clean_text
 
 __all__ = ["TOOL_NAMES", "WRITE_TOOLS", "register_tools"]
 
-TOOL_NAMES = ("list_numbers", "get_number", "search_available", "purchase_number", "update_routing",
-              "release_number")
-WRITE_TOOLS = ("purchase_number", "update_routing", "release_number")
 KEEP = "keep"
 # Reads change nothing and can be repeated; KrosAI is outside this server (open world).
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
@@ -260,7 +268,8 @@ def register_tools(mcp: MCPServer) -> None:
         offer = await deps.store.get_offer(deps.tenant, inventory_id)
         if offer is None:
             raise ToolError(f"No current quote for {inventory_id}: call search_available first (the offers it shows "
-                            f"are remembered for {int(deps.settings.offer_ttl // 60)} minutes) so the price is known. Nothing was bought.")
+                            f"are remembered for {int(deps.settings.offer_ttl // 60)} minutes) so the price is known. "
+                            "Nothing was bought.")
         arguments = {"inventory_id": inventory_id, "endpoint_id": endpoint_id, "allow_inbound": allow_inbound,
                      "allow_outbound": allow_outbound}
         quote = Quote.of(offer)
@@ -269,17 +278,26 @@ def register_tools(mcp: MCPServer) -> None:
                 "until update_routing sets one.",
                 f"Inbound calls {'allowed' if allow_inbound else 'blocked'}; outbound calls "
                 f"{'allowed' if allow_outbound else 'blocked'}."]
+        try:
+            spent = await deps.store.spent_in_window(deps.tenant, DAY)
+        except StoreError as exc:
+            raise ToolError(f"The server's state store is unavailable ({exc}). Nothing was bought.") from exc
+        verdicts = deps.policy.purchase_verdicts(country=offer.country, monthly_cost_cents=offer.monthly_cost_cents,
+                                                 first_charge_cents=offer.first_charge_cents, spent_24h_cents=spent)
+        refused = [v for v in verdicts if not v.allowed]
         if dry_run:
-            return PurchaseResult(status="dry_run", executed=False, message="Preview only: nothing was bought.",
-                                  quote=quote, plan=plan)
+            return PurchaseResult(
+                status="dry_run", executed=False, quote=quote, plan=plan + [_policy_line(v) for v in verdicts],
+                message="Preview only: nothing was bought." + (
+                    " The operator's policy would refuse it." if refused else ""))
+        if refused:
+            raise refusal(refused[0], what="bought")
         claims: TokenClaims | None = None
         step = _token_step(deps, ctx, answer)
         try:
             if confirmation_token and deps.confirmation == "auto":
                 claims = deps.tokens.verify(confirmation_token, tenant=deps.tenant, tool="purchase_number",
                                             arguments=arguments)
-                # Consumed before anything else, so two calls with one token can never both buy.
-                await deps.tokens.redeem(claims)
             elif step == "refuse":
                 raise ToolError("This server requires a person to confirm purchases, and this client cannot ask "
                                 "(no elicitation support). Nothing was bought. Use a client that supports "
@@ -290,39 +308,40 @@ def register_tools(mcp: MCPServer) -> None:
                 if not isinstance(answer, AcceptedElicitation) or not answer.data.confirm:
                     return PurchaseResult(status="declined", executed=False, quote=quote, plan=plan,
                                           message="The person declined: nothing was bought.")
-            current = await refresh_offer(deps.client, offer)
-            if current is None:
-                raise ToolError(f"NUMBER_NOT_AVAILABLE: {offer.number} is no longer for sale. Nothing was bought. "
-                                "Call search_available for current offers.")
-            quoted_price = claims.price_cents if claims is not None else offer.first_charge_cents
-            # The monthly price counts too: the person agreed to both amounts.
-            if current.first_charge_cents != quoted_price or current.monthly_cost_cents != offer.monthly_cost_cents:
-                await deps.store.remember_offers(deps.tenant, [current], deps.settings.offer_ttl)
-                new_quote = Quote.of(current)
-                result = PurchaseResult(
-                    status="price_changed", executed=False, quote=new_quote, plan=[_buy_line(current), *plan[1:]],
-                    message=f"NOT BOUGHT: the price changed from {_cents(quoted_price)} now and "
-                            f"{_cents(offer.monthly_cost_cents)} a month to {_cents(current.first_charge_cents)} now "
-                            f"and {_cents(current.monthly_cost_cents)} a month. Confirm the new price to buy.")
-                if claims is not None or step == "issue":
-                    result.confirmation_token, expires = deps.tokens.issue(
-                        tenant=deps.tenant, tool="purchase_number", arguments=arguments,
-                        price_cents=current.first_charge_cents)
-                    result.token_expires_at = _iso(expires)
-                return result
-            key = f"kros-mcp-{deps.tenant}-{claims.token_id}" if claims is not None else None
-            receipt = await deps.client.purchase(inventory_id, endpoint_id=endpoint_id, allow_inbound=allow_inbound,
-                                                 allow_outbound=allow_outbound, idempotency_key=key,
-                                                 expected_number=offer.number)
+            dedupe = f"token:{claims.token_id}" if claims is not None else None
+            # A call re-sent with a token that already bought replays that result instead of buying again.
+            replay = await claim_once(deps, dedupe, arguments_digest(arguments), what="bought")
+            if replay is not None:
+                return _replayed(PurchaseResult.model_validate(replay))
+            try:
+                current = await refresh_offer(deps.client, offer)
+                changed = _price_change(deps, offer, current, claims, arguments, plan, step)
+            except BaseException:
+                if dedupe is not None:
+                    await deps.store.release_request(deps.tenant, dedupe)
+                raise
+            if changed is not None:
+                if dedupe is not None:
+                    await deps.store.release_request(deps.tenant, dedupe)
+                if changed.status == "price_changed":
+                    await deps.store.remember_offers(deps.tenant, [current], deps.settings.offer_ttl)  # type: ignore[list-item]
+                return changed
+            assert current is not None
+            attempt = await begin_write(
+                deps, tool="purchase_number", arguments={**arguments, "dedupe": dedupe},
+                confirmation="token" if claims else ("none" if step == "none" else "elicitation"),
+                quote=quote.model_dump(), reserve_cents=current.first_charge_cents, claim_key=dedupe)
+        except PolicyError as exc:
+            raise refusal(exc.verdict, what="bought") from exc
         except ConfirmationError as exc:
             raise to_tool_error(exc, write="bought") from exc
+        except StoreError as exc:
+            raise ToolError(f"The server's state store is unavailable ({exc}). Nothing was bought.") from exc
         except KrosAIError as exc:
             raise to_tool_error(exc, write="bought") from exc
-        await notify_changed(ctx, deps.subscribers, receipt.number.id)
-        note = " (KrosAI's answer was lost; the purchase was confirmed by listing owned numbers)" if receipt.reconciled else ""
-        return PurchaseResult(status="purchased", executed=True, quote=quote, plan=plan,
-                              number=NumberDetail.of(receipt.number),
-                              message=f"Bought {receipt.number.number} as {receipt.number.id}{note}.")
+        result = await _buy(ctx, deps, attempt, offer, arguments, quote, plan,
+                            idempotency_key=f"kros-mcp-{deps.tenant}-{claims.token_id}" if claims else None)
+        return result
 
     @mcp.tool(
         title="Route a number's calls",
@@ -352,10 +371,22 @@ def register_tools(mcp: MCPServer) -> None:
                 allow_outbound=before.allow_outbound if allow_outbound is None else allow_outbound,
             )
             effects = _routing_effects(current, before, after)
+            verdict = deps.policy.change_verdict(number_id=current.id, number=current.number, action="re-routed")
             if dry_run:
-                return RoutingResult(status="dry_run", executed=False, message="Preview only: nothing changed.",
-                                     number_id=current.id, number=current.number, before=before, after=after,
-                                     effects=effects)
+                return RoutingResult(status="dry_run", executed=False, number_id=current.id, number=current.number,
+                                     before=before, after=after, effects=effects + [_policy_line(verdict)],
+                                     message="Preview only: nothing changed." + (
+                                         "" if verdict.allowed else " The operator's policy would refuse it."))
+            if not verdict.allowed:
+                raise refusal(verdict, what="changed")
+            attempt = await begin_write(deps, tool="update_routing", confirmation="none", arguments={
+                "number_id": current.id, "number": current.number, "before": before.model_dump(),
+                "after": after.model_dump()})
+        except StoreError as exc:
+            raise ToolError(f"The server's state store is unavailable ({exc}). Nothing was changed.") from exc
+        except KrosAIError as exc:
+            raise to_tool_error(exc, write="changed") from exc
+        try:
             updated = await deps.client.update_number(
                 number_id,
                 endpoint_id=UNSET if endpoint_id == KEEP else endpoint_id,
@@ -363,7 +394,13 @@ def register_tools(mcp: MCPServer) -> None:
                 allow_outbound=UNSET if allow_outbound is None else allow_outbound,
             )
         except KrosAIError as exc:
+            if isinstance(exc, (TransportError, ServerError)):
+                await attempt.unknown(exc.message)
+            else:
+                await attempt.failed(exc.message)
             raise to_tool_error(exc, write="changed") from exc
+        await attempt.succeeded({"result": "updated", "endpoint_id": updated.endpoint_id,
+                                 "allow_inbound": updated.allow_inbound, "allow_outbound": updated.allow_outbound})
         await notify_changed(ctx, deps.subscribers, updated.id)
         final = Routing(endpoint_id=updated.endpoint_id, allow_inbound=updated.allow_inbound,
                         allow_outbound=updated.allow_outbound)
@@ -385,50 +422,175 @@ def register_tools(mcp: MCPServer) -> None:
         """Give a number back to KrosAI. IRREVERSIBLE: its calls stop at once. dry_run=true shows
         what stops working. Needs confirmation, like purchase_number."""
         deps = deps_of(ctx)
+        claims: TokenClaims | None = None
+        dedupe: str | None = None
         try:
-            number_id = await resolve_number_id(deps, number_id)
-            number = await deps.client.get_number(number_id)
-            plan = _release_effects(number)
-            arguments = {"number_id": number_id}
-            if dry_run:
-                return ReleaseResult(status="dry_run", executed=False, message="Preview only: nothing was released.",
-                                     number_id=number.id, number=number.number, plan=plan)
-            claims: TokenClaims | None = None
-            step = _token_step(deps, ctx, answer)
-            if confirmation_token and deps.confirmation == "auto":
+            if confirmation_token and deps.confirmation == "auto" and not dry_run:
                 claims = deps.tokens.verify(confirmation_token, tenant=deps.tenant, tool="release_number",
-                                            arguments=arguments)
-                await deps.tokens.redeem(claims)
-            elif step == "refuse":
-                raise ToolError("This server requires a person to confirm releases, and this client cannot ask "
-                                "(no elicitation support). Nothing was released.")
-            elif step == "issue":
-                token, expires = deps.tokens.issue(tenant=deps.tenant, tool="release_number", arguments=arguments,
-                                                   price_cents=None)
-                return ReleaseResult(
-                    status="confirmation_required", executed=False, number_id=number.id, number=number.number,
-                    plan=plan, confirmation_token=token, token_expires_at=_iso(expires),
-                    message=f"NOT RELEASED YET. Show the user what stops working and ask them. If they agree, "
-                            f"call release_number again with number_id={number.id} and this confirmation_token.")
-            elif step == "elicited":
-                if not isinstance(answer, AcceptedElicitation) or not answer.data.confirm:
-                    return ReleaseResult(status="declined", executed=False, number_id=number.id, number=number.number,
-                                         plan=plan, message="The person declined: nothing was released.")
-            result = await deps.client.release_number(number_id)
+                                            arguments=None)
+                dedupe = f"token:{claims.token_id}"
+                # A call re-sent with a token that already released replays that result.
+                replay = await claim_once(deps, dedupe, claims.args_digest, what="released")
+                if replay is not None:
+                    return _replayed(ReleaseResult.model_validate(replay))
+            try:
+                prepared = await _prepare_release(ctx, deps, number_id, answer, claims, dry_run)
+            except BaseException:
+                if dedupe is not None:
+                    await deps.store.release_request(deps.tenant, dedupe)
+                raise
+            if isinstance(prepared, ReleaseResult):
+                if dedupe is not None:
+                    await deps.store.release_request(deps.tenant, dedupe)
+                return prepared
+            number, plan, confirmation = prepared
+            attempt = await begin_write(deps, tool="release_number",
+                                        arguments={"number_id": number.id, "number": number.number, "dedupe": dedupe},
+                                        confirmation=confirmation, claim_key=dedupe)
+        except PolicyError as exc:
+            raise refusal(exc.verdict, what="released") from exc
         except ConfirmationError as exc:
             raise to_tool_error(exc, write="released") from exc
+        except StoreError as exc:
+            raise ToolError(f"The server's state store is unavailable ({exc}). Nothing was released.") from exc
         except KrosAIError as exc:
             raise to_tool_error(exc, write="released") from exc
-        await notify_changed(ctx, deps.subscribers, number_id)
-        return ReleaseResult(status="released", executed=True, number_id=number_id, number=number.number, plan=plan,
-                             message=f"Released {number.number}." + (
-                                 " (The first answer was lost; a retry found it already released.)"
-                                 if result.confirmed_by_retry else ""))
+        try:
+            released = await deps.client.release_number(number.id)
+        except KrosAIError as exc:
+            if isinstance(exc, (TransportError, ServerError)):
+                await attempt.unknown(exc.message)
+            else:
+                await attempt.failed(exc.message)
+            raise to_tool_error(exc, write="released") from exc
+        result = ReleaseResult(status="released", executed=True, number_id=number.id, number=number.number, plan=plan,
+                               message=f"Released {number.number}." + (
+                                   " (The first answer was lost; a retry found it already released.)"
+                                   if released.confirmed_by_retry else ""))
+        await attempt.succeeded({"result": "released"}, result=result.model_dump(mode="json"))
+        await notify_changed(ctx, deps.subscribers, number.id)
+        return result
+
+
+async def _prepare_release(
+    ctx: Context, deps: Deps, number_id: str, answer: Any, claims: TokenClaims | None, dry_run: bool
+) -> ReleaseResult | tuple[PhoneNumber, list[str], str]:
+    """Everything before a release: lookup, policy, confirmation. A result to return as is, or
+    the number, its plan and how the release was confirmed."""
+    number_id = await resolve_number_id(deps, number_id)
+    number = await deps.client.get_number(number_id)
+    plan = _release_effects(number)
+    arguments = {"number_id": number.id}
+    verdict = deps.policy.change_verdict(number_id=number.id, number=number.number, action="released")
+    if dry_run:
+        return ReleaseResult(status="dry_run", executed=False, number_id=number.id, number=number.number,
+                             plan=plan + [_policy_line(verdict)],
+                             message="Preview only: nothing was released." + (
+                                 "" if verdict.allowed else " The operator's policy would refuse it."))
+    if not verdict.allowed:
+        raise PolicyError(verdict)
+    if claims is not None:
+        if claims.args_digest != arguments_digest(arguments):
+            raise ConfirmationError("mismatch", "this confirmation_token was issued for another number; call "
+                                    "release_number without a token to get one for this number")
+        return number, plan, "token"
+    step = _token_step(deps, ctx, answer)
+    if step == "refuse":
+        raise ToolError("This server requires a person to confirm releases, and this client cannot ask "
+                        "(no elicitation support). Nothing was released.")
+    if step == "issue":
+        token, expires = deps.tokens.issue(tenant=deps.tenant, tool="release_number", arguments=arguments,
+                                           price_cents=None)
+        return ReleaseResult(
+            status="confirmation_required", executed=False, number_id=number.id, number=number.number,
+            plan=plan, confirmation_token=token, token_expires_at=_iso(expires),
+            message=f"NOT RELEASED YET. Show the user what stops working and ask them. If they agree, "
+                    f"call release_number again with number_id={number.id} and this confirmation_token.")
+    if step == "elicited" and (not isinstance(answer, AcceptedElicitation) or not answer.data.confirm):
+        return ReleaseResult(status="declined", executed=False, number_id=number.id, number=number.number,
+                             plan=plan, message="The person declined: nothing was released.")
+    return number, plan, "none" if step == "none" else "elicitation"
 
 
 def _buy_line(offer: StoredOffer) -> str:
     return (f"Buy {offer.number} ({offer.country} {offer.type or 'number'}) for {_cents(offer.first_charge_cents)} "
             f"now, then {_cents(offer.monthly_cost_cents)} a month.")
+
+
+def _policy_line(verdict: RuleVerdict) -> str:
+    return f"Policy {verdict.rule}: {'ok' if verdict.allowed else 'REFUSED'}, {verdict.detail}."
+
+
+def _replayed(result: Any) -> Any:
+    result.message = ("ALREADY USED: this confirmation_token was used before, so nothing new happened. "
+                      "What it did then: " + result.message)
+    return result
+
+
+def _price_change(deps: Deps, offer: StoredOffer, current: StoredOffer | None, claims: TokenClaims | None,
+                  arguments: dict[str, Any], plan: list[str], step: str) -> PurchaseResult | None:
+    """A result that stops the purchase when the number is gone or its price moved, else None."""
+    if current is None:
+        raise ToolError(f"NUMBER_NOT_AVAILABLE: {offer.number} is no longer for sale. Nothing was bought. "
+                        "Call search_available for current offers.")
+    quoted_price = claims.price_cents if claims is not None else offer.first_charge_cents
+    # The monthly price counts too: the person agreed to both amounts.
+    if current.first_charge_cents == quoted_price and current.monthly_cost_cents == offer.monthly_cost_cents:
+        return None
+    result = PurchaseResult(
+        status="price_changed", executed=False, quote=Quote.of(current), plan=[_buy_line(current), *plan[1:]],
+        message=f"NOT BOUGHT: the price changed from {_cents(quoted_price)} now and "
+                f"{_cents(offer.monthly_cost_cents)} a month to {_cents(current.first_charge_cents)} now "
+                f"and {_cents(current.monthly_cost_cents)} a month. Confirm the new price to buy.")
+    if claims is not None or step == "issue":
+        result.confirmation_token, expires = deps.tokens.issue(
+            tenant=deps.tenant, tool="purchase_number", arguments=arguments, price_cents=current.first_charge_cents)
+        result.token_expires_at = _iso(expires)
+    return result
+
+
+async def _buy(ctx: Context, deps: Deps, attempt: WriteAttempt, offer: StoredOffer, arguments: dict[str, Any],
+               quote: Quote, plan: list[str], *, idempotency_key: str | None) -> PurchaseResult:
+    """The upstream purchase, with its outcome settled in the ledger, the audit and the claim."""
+    try:
+        receipt = await deps.client.purchase(
+            arguments["inventory_id"], endpoint_id=arguments["endpoint_id"], allow_inbound=arguments["allow_inbound"],
+            allow_outbound=arguments["allow_outbound"], idempotency_key=idempotency_key, expected_number=offer.number)
+    except PurchaseOutcomeUnknown as exc:
+        await attempt.unknown(exc.message)
+        raise to_tool_error(exc, write="bought") from exc
+    except NumberNotAvailableError as exc:
+        owned = await _owned_already(deps, offer)
+        if owned is None:
+            await attempt.failed(exc.message)
+            raise to_tool_error(exc, write="bought") from exc
+        # Sold to this very organisation: an earlier, lost call bought it.
+        await attempt.succeeded({"result": "already_owned", "number_id": owned.id}, spent_cents=0)
+        return PurchaseResult(status="purchased", executed=True, quote=quote, plan=plan, number=NumberDetail.of(owned),
+                              message=f"{owned.number} is already this organisation's ({owned.id}): an earlier call "
+                                      "bought it. Nothing new was bought.")
+    except KrosAIError as exc:
+        await attempt.failed(exc.message)
+        raise to_tool_error(exc, write="bought") from exc
+    note = " (KrosAI's answer was lost; the purchase was confirmed by listing owned numbers)" if receipt.reconciled else ""
+    result = PurchaseResult(status="purchased", executed=True, quote=quote, plan=plan,
+                            number=NumberDetail.of(receipt.number),
+                            message=f"Bought {receipt.number.number} as {receipt.number.id}{note}.")
+    await attempt.succeeded({"result": "purchased", "number_id": receipt.number.id, "reconciled": receipt.reconciled},
+                            result=result.model_dump(mode="json"), spent_cents=receipt.number.total_cost_cents)
+    await notify_changed(ctx, deps.subscribers, receipt.number.id)
+    return result
+
+
+async def _owned_already(deps: Deps, offer: StoredOffer) -> PhoneNumber | None:
+    try:
+        async for number in deps.client.iter_numbers():
+            if number.inventory_id == offer.inventory_id or (
+                    "".join(c for c in number.number if c.isdigit()) == "".join(c for c in offer.number if c.isdigit())):
+                return number
+    except KrosAIError:
+        return None
+    return None
 
 
 def _purchase_token(deps: Deps, arguments: dict[str, Any], quote: Quote, plan: list[str]) -> PurchaseResult:

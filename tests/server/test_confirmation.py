@@ -65,7 +65,7 @@ async def test_expired_token_is_refused(harness: Harness) -> None:
     now = [1_900_000_000.0]
     async with harness.connect() as s:
         # The same signer the server built, with a clock the test moves.
-        s.deps.tokens = ConfirmationTokens([load_signing_key(harness.settings)], s.deps.store,
+        s.deps.tokens = ConfirmationTokens([load_signing_key(harness.settings)],
                                            ttl_seconds=harness.settings.confirmation_ttl, clock=lambda: now[0])
         offer = await s.offer("NG")
         args = {"inventory_id": offer["inventory_id"]}
@@ -87,17 +87,22 @@ async def test_reused_token_buys_only_once(harness: Harness) -> None:
         offer = await s.offer("NG")
         args = {"inventory_id": offer["inventory_id"]}
         token = await _token_for(s, args)
-        assert (await s.ok("purchase_number", {**args, "confirmation_token": token}))["status"] == "purchased"
-        await s.error("purchase_number", {**args, "confirmation_token": token},
-                      "Confirmation refused (reused)", "already used", "list_numbers")
+        first = await s.ok("purchase_number", {**args, "confirmation_token": token})
+        assert first["status"] == "purchased"
+        # Re-sent (say after a dropped connection): the earlier outcome comes back, nothing is bought again.
+        again = await s.ok("purchase_number", {**args, "confirmation_token": token})
+        assert again["message"].startswith("ALREADY USED") and first["message"] in again["message"]
+        assert again["number"]["id"] == first["number"]["id"]
         assert len(await s.owned()) == 1
         assert await s.balance() == START_BALANCE - offer["first_charge_cents"]
 
-        # A release token too.
+        # A release token too: the re-sent release reports the earlier release, and nothing else happens.
         nid = (await s.owned())[0]["id"]
         release = await _token_for(s, {"number_id": nid}, "release_number")
         await s.ok("release_number", {"number_id": nid, "confirmation_token": release})
-        await s.error("release_number", {"number_id": nid, "confirmation_token": release})
+        replay = await s.ok("release_number", {"number_id": nid, "confirmation_token": release})
+        assert replay["status"] == "released" and replay["message"].startswith("ALREADY USED")
+        assert await s.owned() == []
 
 
 async def test_one_token_submitted_twice_at_once_buys_once(harness: Harness) -> None:
@@ -114,8 +119,13 @@ async def test_one_token_submitted_twice_at_once_buys_once(harness: Harness) -> 
         async with anyio.create_task_group() as tg:
             tg.start_soon(submit)
             tg.start_soon(submit)
-        outcomes = sorted("error" if r.is_error else r.structured_content["status"] for r in results)
-        assert outcomes == ["error", "purchased"]
+        # One buys; the other is refused while the first runs, or replays it once done.
+        bought = [r for r in results if not r.is_error and not r.structured_content["message"].startswith("ALREADY")]
+        others = [r for r in results if r not in bought]
+        assert len(bought) == 1 and len(others) == 1
+        other = others[0]
+        assert (other.is_error and "already running" in other.content[0].text) or (
+            other.structured_content["message"].startswith("ALREADY USED"))
         assert len(await s.owned()) == 1
         assert await s.balance() == START_BALANCE - offer["first_charge_cents"]
 
@@ -197,8 +207,10 @@ async def test_price_change_between_quote_and_purchase(harness: Harness) -> None
         assert changed["confirmation_token"] and changed["confirmation_token"] != token
         await _nothing_bought(s)
 
-        # The old token is spent; the new one buys at the new price.
-        await s.error("purchase_number", {**args, "confirmation_token": token}, "reused")
+        # The old token is bound to the old price: it can never buy at the new one.
+        again = await s.ok("purchase_number", {**args, "confirmation_token": token})
+        assert again["status"] == "price_changed"
+        await _nothing_bought(s)
         bought = await s.ok("purchase_number", {**args, "confirmation_token": changed["confirmation_token"]})
         assert bought["status"] == "purchased" and bought["quote"]["first_charge_cents"] == 600
         assert await s.balance() == START_BALANCE - 600

@@ -22,9 +22,12 @@ LIST_URI = "kros://phone-numbers"
 async def test_resources_listed_and_read(harness: Harness) -> None:
     async with harness.connect() as s:
         resources = (await s.client.list_resources()).resources
-        assert [(r.uri, r.name, r.mime_type) for r in resources] == [(LIST_URI, "phone_numbers", "application/json")]
+        assert sorted((r.uri, r.name, r.mime_type) for r in resources) == [
+            ("kros://audit", "audit", "application/json"), (LIST_URI, "phone_numbers", "application/json"),
+            ("kros://policy", "policy", "application/json")]
         templates = (await s.client.list_resource_templates()).resource_templates
-        assert [(t.uri_template, t.name) for t in templates] == [(LIST_URI + "/{id}", "phone_number")]
+        assert sorted((t.uri_template, t.name) for t in templates) == [
+            ("kros://audit/before/{seq}", "audit_page"), (LIST_URI + "/{id}", "phone_number")]
 
         empty = json.loads((await s.client.read_resource(LIST_URI)).contents[0].text)
         assert empty == {"numbers": [], "count": 0, "truncated": False}
