@@ -145,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("kros_mcp").setLevel(logging.INFO)
     parser = _build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["serve", *argv]  # serve is the default command: `kros-mcp --read-only` serves read-only
     args = parser.parse_args(argv)
     if args.command == "sandbox":
         return _run_sandbox(args)

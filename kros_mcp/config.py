@@ -23,7 +23,8 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """kros-mcp configuration. Environment variable names are given as aliases."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # An empty variable (`KROS_MCP_TOOLS=` in an env file) means "not set", not "nothing".
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
     krosai_api_key: SecretStr | None = Field(
         default=None,

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .db import KYC_STATES, SIP_DOMAIN, Org, SandboxDB, SandboxError, request_hash
 from .faults import FAULT_KINDS, OPERATIONS, ConnectionDropped, Fault, FaultBoard
 from .inventory import COUNTRIES
-from .ratelimit import RateLimiter
+from ..ratelimit import RateLimiter
 
 __all__ = ["Sandbox", "create_app"]
 

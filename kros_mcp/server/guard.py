@@ -6,6 +6,8 @@ two leaves an intent that the next start reconciles (see reconcile.py).
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,9 +19,10 @@ from ..safety import PolicyError, RuleVerdict
 from ..store import AuditEntry
 from .deps import Deps
 
-__all__ = ["DAY", "WriteAttempt", "begin_write", "claim_once", "redact", "refusal"]
+__all__ = ["DAY", "OWNER", "WriteAttempt", "begin_write", "claim_once", "redact", "refusal"]
 
 DAY = 86_400.0
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
 _SECRET_WORDS = ("token", "key", "secret", "password")
 
 
@@ -59,6 +62,11 @@ class WriteAttempt:
                         spent_cents: int | None = None) -> None:
         store, tenant = self.deps.store, self.deps.tenant
         if self.reserved_cents is not None:
+            # Another replica starting while this call was in flight may have reconciled the intent
+            # as not purchased and dropped the reservation: put it back (a reservation still held
+            # is left as it is), so that money spent is always counted against the budget.
+            await store.reserve_spend(tenant, self.entry.id, self.reserved_cents, budget_cents=None,
+                                      window_seconds=DAY)
             await store.settle_spend(tenant, self.entry.id, spent=True, amount_cents=spent_cents)
         await store.audit_outcome(tenant, self.entry.id, "succeeded", outcome)
         if self.claim_key is not None and result is not None:
@@ -90,6 +98,8 @@ async def begin_write(
     claim_key: str | None = None,
 ) -> WriteAttempt:
     """Reserve the spend (refusing past the daily budget) and record the intent."""
+    # The owner lets start-up reconciliation tell a crashed call from one another process is running.
+    arguments = {**arguments, "owner": OWNER}
     entry = AuditEntry(id=f"au_{uuid.uuid4().hex}", tenant=deps.tenant, tool=tool, arguments=redact(arguments),
                        confirmation=confirmation, created_at=time.time(), quote=quote)
     if reserve_cents is not None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import time
 from typing import Any
 
 from ..krosai import KrosAIError, NotFoundError
@@ -20,11 +23,34 @@ def _digits(value: str) -> str:
     return "".join(ch for ch in value if ch.isdigit())
 
 
+def _possibly_live(entry: AuditEntry, *, max_call_seconds: float, now: float) -> bool:
+    """True if another process may still be working on this write: its owner is alive on this
+    host, or it is on another host (another replica) and younger than the longest call can be."""
+    owner = str(entry.arguments.get("owner") or "")
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        if int(pid) == os.getpid():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return now - entry.created_at < max_call_seconds
+
+
 async def _unsettled(deps: Deps) -> list[AuditEntry]:
     entries = list(await deps.store.audit_unfinished(deps.tenant))
     # Outcomes left 'unknown' by a live call are settled the same way.
     entries += [e for e in await deps.store.audit_page(deps.tenant, limit=_RECENT) if e.status == "unknown"]
-    return sorted({e.id: e for e in entries}.values(), key=lambda e: e.created_at)
+    # A call lasts at most its deadline plus the purchase reconciliation's own limit.
+    longest = deps.settings.krosai_deadline * 2 + deps.client.reconcile.max_seconds
+    now = time.time()
+    unsettled = [e for e in {e.id: e for e in entries}.values()
+                 if not _possibly_live(e, max_call_seconds=longest, now=now)]
+    return sorted(unsettled, key=lambda e: e.created_at)
 
 
 async def reconcile_unfinished(deps: Deps) -> int:

@@ -128,6 +128,8 @@ async def ask_purchase(
     offer = await deps.store.get_offer(deps.tenant, inventory_id)
     if offer is None:
         return _NoQuestion("skipped")  # the tool explains: search first
+    if await _policy_refuses_purchase(deps, offer):
+        return _NoQuestion("skipped")  # the tool refuses it: never ask the person to approve that
     route = f", routed to endpoint {endpoint_id}" if endpoint_id else ", not routed to any endpoint yet"
     return Elicit(
         f"Buy {offer.number} ({offer.country} {offer.type or 'number'}){route}? "
@@ -151,7 +153,20 @@ async def ask_release(
         # Fail here: skipping the question would let the tool, if KrosAI answers it a moment later,
         # fall back to a confirmation token although this person could have been asked.
         raise to_tool_error(exc, write="released") from exc
+    if not deps.policy.change_verdict(number_id=number.id, number=number.number, action="released").allowed:
+        return _NoQuestion("skipped")  # the tool refuses it: never ask the person to approve that
     return Elicit(f"Release {number.number}? {_release_effects(number)[0]} This cannot be undone.", ConfirmRelease)
+
+
+async def _policy_refuses_purchase(deps: Deps, offer: StoredOffer) -> bool:
+    """Would the operator's policy refuse buying this offer now? (A store failure: the tool reports it.)"""
+    try:
+        spent = await deps.store.spent_in_window(deps.tenant, DAY)
+    except StoreError:
+        return True
+    verdicts = deps.policy.purchase_verdicts(country=offer.country, monthly_cost_cents=offer.monthly_cost_cents,
+                                             first_charge_cents=offer.first_charge_cents, spent_24h_cents=spent)
+    return not all(v.allowed for v in verdicts)
 
 
 def _release_effects(number: PhoneNumber) -> list[str]:

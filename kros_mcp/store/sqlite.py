@@ -130,6 +130,20 @@ def migrate(conn: sqlite3.Connection, *, target: int | None = None, where: str =
     return int(current)
 
 
+def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:
+    """Switch to WAL mode; returns the journal mode now in force. SQLite answers "database is
+    locked" at once, without waiting out the busy timeout, when another connection is switching a
+    new file at the same moment (processes starting together): retry within the busy timeout."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+        except sqlite3.OperationalError as e:
+            if ("locked" not in str(e) and "busy" not in str(e)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SQLiteStateStore:
     """The default state store. Calls are short and synchronous under a lock: no thread hops."""
 
@@ -152,7 +166,7 @@ class SQLiteStateStore:
             raise StoreError(f"cannot open the SQLite state store {self.path}: {e}") from e
         try:
             if not memory:
-                mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                mode = _enable_wal(self._conn, busy_timeout)
                 if str(mode).lower() != "wal":
                     log.warning("state store %s: WAL mode unavailable (journal_mode=%s)", self.path, mode)
             self._conn.execute("PRAGMA synchronous=NORMAL")

@@ -1,4 +1,5 @@
-"""Per-organisation token buckets, reported the way KrosAI does (X-RateLimit-*, Retry-After)."""
+"""Per-key token buckets, reported the way KrosAI does (X-RateLimit-*, Retry-After). Used by the
+sandbox (per organisation) and the HTTP server (tool calls per tenant)."""
 
 from __future__ import annotations
 
