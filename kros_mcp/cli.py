@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -27,7 +26,8 @@ def _settings(args: argparse.Namespace | None = None) -> object:
 
     overrides = {}
     if args is not None:
-        for name in ("read_only", "confirmation", "state_url", *(f[0][2:].replace("-", "_") for f in POLICY_FLAGS)):
+        for name in ("read_only", "confirmation", "state_url", "multi_tenant", "log_format",
+                     *(f[0][2:].replace("-", "_") for f in POLICY_FLAGS)):
             value = getattr(args, name, None)
             if value is not None:
                 overrides[name] = value
@@ -55,7 +55,18 @@ def _build_parser() -> argparse.ArgumentParser:
         help="serve MCP (the default command)",
         description="Serve the MCP server. With no KROSAI_API_KEY it uses the local sandbox.",
     )
-    serve.add_argument("--transport", choices=["stdio"], default="stdio", help="transport (default: stdio)")
+    serve.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default="stdio",
+                       help="transport (default: stdio)")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP: address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="HTTP: port (default: 8000)")
+    serve.add_argument("--stateless", action="store_true",
+                       help="streamable HTTP: no sessions, so any replica can serve any request")
+    serve.add_argument("--json-response", action="store_true",
+                       help="streamable HTTP: answer with JSON bodies instead of SSE streams")
+    serve.add_argument("--multi-tenant", action="store_true", default=None,
+                       help="HTTP: each client presents its own KrosAI key (KROS_MCP_MULTI_TENANT)")
+    serve.add_argument("--log-format", choices=["text", "json"], default=None,
+                       help="log lines as text or JSON (KROS_MCP_LOG_FORMAT)")
     policy = serve.add_argument_group("operator policy (flags win over environment variables)")
     policy.add_argument("--read-only", action="store_true", default=None, help="hide and refuse the write tools")
     for flag, meta, text in POLICY_FLAGS:
@@ -113,23 +124,63 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+HTTP_TOOL_RATE_LIMIT = 20.0
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     import anyio
 
+    from .logs import configure_logging
     from .server import build_server
-    from .server.transport import serve_stdio
     from .store import StoreError
 
     settings = _settings(args)
+    http = args.transport != "stdio"
+    configure_logging(settings.log_format, calls=http)  # type: ignore[attr-defined]
+    if http:
+        _check_http_auth(settings, args.host)
+        if settings.tool_rate_limit is None:  # type: ignore[attr-defined]
+            settings = settings.model_copy(update={"tool_rate_limit": HTTP_TOOL_RATE_LIMIT})  # type: ignore[attr-defined]
+    elif settings.multi_tenant:  # type: ignore[attr-defined]
+        raise SystemExit("kros-mcp: --multi-tenant needs an HTTP transport (--transport streamable-http or sse)")
     try:
         server = build_server(settings)  # type: ignore[arg-type]
     except ValueError as exc:
         raise SystemExit(f"kros-mcp: {exc}") from None
     try:
-        anyio.run(serve_stdio, server)
+        if not http:
+            from .server.transport import serve_stdio
+
+            anyio.run(serve_stdio, server)
+            return 0
+        import uvicorn
+
+        from .server.http import build_http_app
+
+        app = build_http_app(server, settings, transport=args.transport, stateless=args.stateless,  # type: ignore[arg-type]
+                             json_response=args.json_response)
+        path = "/sse" if args.transport == "sse" else "/mcp"
+        print(f"kros-mcp serving {args.transport} on http://{args.host}:{args.port}{path}", file=sys.stderr)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                    timeout_graceful_shutdown=10)
     except StoreError as exc:
         raise SystemExit(f"kros-mcp: {exc}") from None
     return 0
+
+
+def _check_http_auth(settings: object, host: str) -> None:
+    """Refuse to serve a network address without authentication."""
+    try:
+        tokens = settings.auth_tokens()  # type: ignore[attr-defined]
+    except OSError as exc:
+        raise SystemExit(f"kros-mcp: cannot read KROS_MCP_AUTH_TOKENS_FILE: {exc.strerror}") from None
+    if settings.multi_tenant and tokens:  # type: ignore[attr-defined]
+        raise SystemExit("kros-mcp: choose one: --multi-tenant (clients send their KrosAI keys) or "
+                         "KROS_MCP_AUTH_TOKENS (clients send a server token)")
+    if host not in LOOPBACK and not tokens and not settings.multi_tenant:  # type: ignore[attr-defined]
+        raise SystemExit(f"kros-mcp: refusing to serve {host} without authentication: set KROS_MCP_AUTH_TOKENS "
+                         "(or KROS_MCP_AUTH_TOKENS_FILE), or use --multi-tenant")
 
 
 def _run_audit(args: argparse.Namespace) -> int:
@@ -142,8 +193,9 @@ def _run_audit(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Logs go to stderr: on stdio, stdout is the protocol.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kros_mcp").setLevel(logging.INFO)
+    from .logs import configure_logging
+
+    configure_logging()
     parser = _build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):

@@ -105,6 +105,57 @@ class Settings(BaseSettings):
         description="Comma-separated number ids or E.164 numbers that can be neither released nor re-routed.",
     )
 
+    multi_tenant: bool = Field(
+        default=False, alias="KROS_MCP_MULTI_TENANT",
+        description="HTTP only: each client presents its own KrosAI key (Authorization: Bearer kros_... or "
+        "x-api-key), used upstream for that request only (--multi-tenant).",
+    )
+    auth_tokens_value: SecretStr | None = Field(
+        default=None, alias="KROS_MCP_AUTH_TOKENS",
+        description="HTTP, single tenant: comma-separated bearer tokens clients must present.",
+    )
+    auth_tokens_file: Path | None = Field(
+        default=None, alias="KROS_MCP_AUTH_TOKENS_FILE",
+        description="HTTP, single tenant: a file of bearer tokens, one per line (adds to KROS_MCP_AUTH_TOKENS).",
+    )
+    allowed_hosts: str | None = Field(
+        default=None, alias="KROS_MCP_ALLOWED_HOSTS",
+        description="HTTP: comma-separated Host values accepted besides loopback (e.g. mcp.example.com, "
+        "mcp.example.com:*); other Hosts get 421.",
+    )
+    allowed_origins: str | None = Field(
+        default=None, alias="KROS_MCP_ALLOWED_ORIGINS",
+        description="HTTP: comma-separated Origins accepted besides loopback (e.g. https://app.example.com); "
+        "other Origins get 403.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=67_108_864, alias="KROS_MCP_MAX_BODY_BYTES",
+        description="HTTP: largest request body accepted; larger ones get 413.",
+    )
+    tool_rate_limit: float | None = Field(
+        default=None, gt=0, le=10_000, alias="KROS_MCP_TOOL_RATE_LIMIT",
+        description="Tool calls per second allowed per organisation (a burst of as many is allowed at once). "
+        "Unset: no limit on stdio, 20 over HTTP.",
+    )
+    secret_file: Path | None = Field(
+        default=None, alias="KROS_MCP_SECRET_FILE",
+        description="File of signing keys, one per line: the first signs, all verify (rotation). "
+        "Adds to KROS_MCP_SECRET, which may also list several keys separated by commas.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", alias="KROS_MCP_LOG_FORMAT",
+        description="Log lines on stderr as plain text or JSON objects.",
+    )
+
+    def auth_tokens(self) -> list[str]:
+        """Bearer tokens accepted over HTTP (single tenant)."""
+        tokens = []
+        if self.auth_tokens_value is not None:
+            tokens += self.auth_tokens_value.get_secret_value().split(",")
+        if self.auth_tokens_file is not None:
+            tokens += self.auth_tokens_file.read_text().splitlines()
+        return [t.strip() for t in tokens if t.strip()]
+
     def list_setting(self, name: str) -> list[str] | None:
         """A comma-separated setting as a list (None when unset)."""
         value = getattr(self, name)

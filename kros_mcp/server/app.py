@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-
+from contextvars import ContextVar
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.lowlevel.helper_types import ReadResourceContents
+from mcp.server.request_state import RequestStateSecurity
 from mcp.types import CallToolResult, InputRequiredResult
 
 from .. import __version__
 from ..config import Settings
+from ..ratelimit import RateLimiter
 from ..safety import Policy, RuleVerdict
-from .deps import Deps, build_policy, open_deps
+from ..store import tenant_key
+from .auth import api_key_from_headers
+from .deps import Deps, build_policy, load_signing_keys, open_deps
 from .names import TOOL_NAMES, WRITE_TOOLS
 from .notify import enable_legacy_subscriptions
 from .prompts import register_prompts
+from .reconcile import reconcile_unfinished
 from .resources import register_policy_and_audit, register_resources
 from .schemas import compact_tool_schemas
-from .tools import register_tools
+from .tools import deps_of, register_tools
 
-__all__ = ["INSTRUCTIONS", "build_server"]
+__all__ = ["INSTRUCTIONS", "KrosMCPServer", "build_server"]
+
+calls_log = logging.getLogger("kros_mcp.calls")
 
 INSTRUCTIONS = (
     "Manage KrosAI phone numbers for AI voice agents (Africa and the Middle East). Reading is free: "
@@ -32,10 +42,20 @@ INSTRUCTIONS = (
 )
 
 
+# The request a static resource is being read for (static resources get no Context of their own).
+_READING: ContextVar[Context[Any, Any] | None] = ContextVar("kros_mcp_reading", default=None)
+
+
 class KrosMCPServer(MCPServer):
-    """MCPServer whose tools disabled by policy are neither listed nor callable."""
+    """MCPServer with kros-mcp's gates around every call: tools disabled by policy are neither
+    listed nor callable, tool calls are rate limited per organisation, and each call is logged."""
 
     disabled_tools: dict[str, RuleVerdict]
+    limiter: RateLimiter | None
+    opened: list[Deps]
+
+    def current_deps_or_none(self) -> Deps | None:
+        return self.opened[-1] if self.opened else None
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
@@ -43,7 +63,46 @@ class KrosMCPServer(MCPServer):
         verdict = self.disabled_tools.get(name)
         if verdict is not None:
             raise ToolError(f"{verdict.detail}, so nothing was done ({verdict.code}; {verdict.operator_hint}).")
-        return await super().call_tool(name, arguments, context)
+        if context is None:
+            return await super().call_tool(name, arguments, context)
+        deps = deps_of(context)
+        if self.limiter is not None:
+            rate = self.limiter.check(deps.tenant, "tools")
+            if not rate.allowed:
+                raise ToolError(f"RATE_LIMITED: too many tool calls for this organisation; nothing was done. "
+                                f"Retry after {max(rate.retry_after, 0.01):.2f}s.")
+        if deps.tenants is not None and deps.tenant not in deps.tenants.reconciled:
+            deps.tenants.reconciled.add(deps.tenant)
+            await reconcile_unfinished(deps)
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await super().call_tool(name, arguments, context)
+            outcome = "input_required" if isinstance(result, InputRequiredResult) else (
+                "error" if result.is_error else "ok")
+            return result
+        finally:
+            calls_log.info("tool %s %s", name, outcome, extra={
+                "request_id": context.request_id, "tenant": deps.tenant, "tool": name, "outcome": outcome,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+
+    async def read_resource(
+        self, uri: Any, context: Context[Any, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        token = _READING.set(context)
+        try:
+            return await super().read_resource(uri, context)
+        finally:
+            _READING.reset(token)
+
+
+def _principal(ctx: Any) -> str | None:
+    """The organisation a request acts for, when the caller presents its own key (multi tenant)."""
+    headers = getattr(getattr(ctx, "request", None), "headers", None)
+    if not headers:
+        return None
+    api_key = api_key_from_headers({k.lower(): v for k, v in headers.items()})
+    return tenant_key(api_key) if api_key else None
 
 
 def _disable_tools(mcp: KrosMCPServer, policy: Policy) -> None:
@@ -75,10 +134,17 @@ def build_server(settings: Settings | None = None) -> KrosMCPServer:
     def current_deps() -> Deps:
         if not opened:
             raise RuntimeError("the server is not running")
-        return opened[-1]
+        reading = _READING.get()
+        return deps_of(reading) if reading is not None else opened[-1]
 
+    # Request state (elicitation across round trips) is sealed with the shared keys, so that any
+    # replica can continue what another began; it is bound to the calling organisation.
+    security = RequestStateSecurity(keys=load_signing_keys(settings), bind_principal=_principal)
     mcp = KrosMCPServer("kros-mcp", title="KrosAI phone numbers", version=__version__, instructions=INSTRUCTIONS,
-                    lifespan=lifespan, log_level="WARNING")
+                        lifespan=lifespan, log_level="WARNING", request_state_security=security)
+    mcp.opened = opened
+    rate = settings.tool_rate_limit
+    mcp.limiter = RateLimiter({"default": rate, "tools": rate}) if rate is not None else None
     register_tools(mcp)
     compact_tool_schemas(mcp)
     _disable_tools(mcp, policy)

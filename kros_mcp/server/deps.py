@@ -8,9 +8,13 @@ import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+
+import httpx
 
 from ..config import Settings
 from ..krosai import KrosAIClient, RetryPolicy
@@ -26,6 +30,28 @@ log = logging.getLogger("kros_mcp.server")
 SANDBOX_BASE_URL = "http://sandbox.kros-mcp.local/v1"
 
 
+class TenantClients:
+    """Multi-tenant mode: one KrosAI client per presented key, sharing one connection pool.
+
+    Keys live only in memory, for as long as their client is among the most recently used."""
+
+    def __init__(self, factory: Callable[[str], KrosAIClient], size: int = 256) -> None:
+        self._factory = factory
+        self._size = size
+        self._clients: OrderedDict[str, KrosAIClient] = OrderedDict()
+        self.reconciled: set[str] = set()
+
+    def get(self, api_key: str) -> KrosAIClient:
+        client = self._clients.get(api_key)
+        if client is None:
+            client = self._clients[api_key] = self._factory(api_key)
+            while len(self._clients) > self._size:
+                # Clients share the pool's transport, so dropping one closes no connection.
+                self._clients.popitem(last=False)
+        self._clients.move_to_end(api_key)
+        return client
+
+
 @dataclass
 class Deps:
     settings: Settings
@@ -39,6 +65,13 @@ class Deps:
     # The in-process sandbox ASGI app (None with the real API). Kept for tests and diagnostics: its
     # `/_sandbox/...` controls (faults, prices, KYC, balance) act on the very instance the tools use.
     sandbox_app: Any = None
+    # Multi-tenant mode only: clients per caller key; `client` and `tenant` are then per request.
+    tenants: TenantClients | None = None
+
+    def for_api_key(self, api_key: str) -> Deps:
+        """The same dependencies acting for the organisation behind `api_key` (multi-tenant mode)."""
+        assert self.tenants is not None
+        return replace(self, client=self.tenants.get(api_key), tenant=tenant_key(api_key))
 
     @property
     def confirmation(self) -> str:
@@ -59,13 +92,29 @@ def build_policy(settings: Settings) -> Policy:
     )
 
 
+def load_signing_keys(settings: Settings) -> list[bytes]:
+    """The signing keys, newest first: KROS_MCP_SECRET (comma-separated) then KROS_MCP_SECRET_FILE
+    (one per line). Without either, a random key kept (0600) in the data directory."""
+    keys: list[str] = []
+    if settings.secret is not None:
+        keys += settings.secret.get_secret_value().split(",")
+    if settings.secret_file is not None:
+        try:
+            keys += settings.secret_file.read_text().splitlines()
+        except OSError as exc:
+            raise SystemExit(f"cannot read KROS_MCP_SECRET_FILE {settings.secret_file}: {exc.strerror}") from None
+    keys = [k.strip() for k in keys if k.strip()]
+    if keys:
+        if any(len(k.encode()) < 32 for k in keys):
+            raise SystemExit("every signing key (KROS_MCP_SECRET, KROS_MCP_SECRET_FILE) must be at least 32 bytes")
+        return [k.encode() for k in keys]
+    return [load_signing_key(settings)]
+
+
 def load_signing_key(settings: Settings) -> bytes:
     """KROS_MCP_SECRET, or a random key kept (0600) in the data directory."""
     if settings.secret is not None:
-        key = settings.secret.get_secret_value().encode()
-        if len(key) < 32:
-            raise SystemExit("KROS_MCP_SECRET must be at least 32 bytes long")
-        return key
+        return load_signing_keys(settings)[0]
     path: Path = settings.secret_key_path
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +145,25 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
     """Open the KrosAI client (real API or in-process sandbox), the state store and the token signer."""
     retry = RetryPolicy(deadline=settings.krosai_deadline)
     sandbox_app = None
-    if settings.uses_sandbox:
+    tenants: TenantClients | None = None
+    if settings.multi_tenant:
+        if settings.uses_sandbox:
+            from ..sandbox import SandboxTransport, create_app
+
+            sandbox_app = create_app(settings.sandbox_db_path)
+            shared: httpx.AsyncBaseTransport = SandboxTransport(sandbox_app)
+            base_url = SANDBOX_BASE_URL
+            _announce("*** kros-mcp (multi-tenant) is using the SANDBOX: callers present sandbox keys. ***")
+        else:
+            shared = httpx.AsyncHTTPTransport(retries=0)
+            base_url = settings.krosai_base_url
+            _announce(f"kros-mcp (multi-tenant) is using the KrosAI API at {base_url}")
+        tenants = TenantClients(lambda key: KrosAIClient(key, base_url=base_url, transport=shared, retry=retry,
+                                                         timeout=settings.krosai_timeout))
+        # Stand-ins until a request says who is calling; never used to reach KrosAI on their own.
+        api_key = "kros_multi_tenant_placeholder"
+        client = KrosAIClient(api_key, base_url=base_url, transport=shared, retry=retry)
+    elif settings.uses_sandbox:
         from ..sandbox import SandboxTransport, create_app
 
         sandbox_app = create_app(settings.sandbox_db_path)
@@ -119,14 +186,15 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
     except BaseException:
         await client.aclose()
         raise
-    tokens = ConfirmationTokens([load_signing_key(settings)], ttl_seconds=settings.confirmation_ttl)
+    tokens = ConfirmationTokens(load_signing_keys(settings), ttl_seconds=settings.confirmation_ttl)
     deps = Deps(settings=settings, client=client, store=store, tokens=tokens, tenant=tenant_key(api_key),
                 backend="sandbox" if sandbox_app is not None else "krosai", policy=policy,
-                sandbox_app=sandbox_app)
+                sandbox_app=sandbox_app, tenants=tenants)
     try:
-        from .reconcile import reconcile_unfinished
+        if tenants is None:
+            from .reconcile import reconcile_unfinished
 
-        await reconcile_unfinished(deps)
+            await reconcile_unfinished(deps)
         yield deps
     finally:
         await client.aclose()

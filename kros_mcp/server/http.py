@@ -106,7 +106,10 @@ def build_http_app(
         else:
             yield
 
-    secured = AuthMiddleware(inner, tokens=settings.auth_tokens(), multi_tenant=settings.multi_tenant)
+    tokens = settings.auth_tokens()
+    # Without tokens or tenants there is nothing to check: the CLI allows that on loopback only.
+    secured = AuthMiddleware(inner, tokens=tokens, multi_tenant=settings.multi_tenant) if (
+        tokens or settings.multi_tenant) else inner
     return Starlette(
         routes=[Route("/healthz", healthz), Route("/readyz", readyz), Mount("/", app=secured)],
         lifespan=lifespan,

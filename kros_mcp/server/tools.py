@@ -21,7 +21,7 @@ from ..krosai import (
 )
 from ..safety import ConfirmationError, PolicyError, RuleVerdict, TokenClaims, arguments_digest
 from ..store import StoredOffer, StoreError
-from ..store import StoredOffer
+from .auth import api_key_from_headers
 from .deps import Deps
 from .errors import to_tool_error
 from .guard import DAY, WriteAttempt, begin_write, claim_once, refusal
@@ -74,7 +74,16 @@ class _NoQuestion:
 
 
 def deps_of(ctx: Context) -> Deps:
-    return ctx.request_context.lifespan_context  # type: ignore[no-any-return]
+    """The dependencies for this request: in multi-tenant mode, acting for the caller's own key."""
+    deps: Deps = ctx.request_context.lifespan_context
+    if deps.tenants is None:
+        return deps
+    headers = ctx.headers or {}
+    api_key = api_key_from_headers({k.lower(): v for k, v in headers.items()})
+    if api_key is None:
+        raise ToolError("This server is multi-tenant: send your KrosAI API key as 'Authorization: Bearer kros_...' "
+                        "or in the x-api-key header.")
+    return deps.for_api_key(api_key)
 
 
 def _can_elicit(ctx: Context) -> bool:
