@@ -126,6 +126,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 HTTP_TOOL_RATE_LIMIT = 20.0
+MIN_TOKEN_LENGTH = 16
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -175,6 +176,10 @@ def _check_http_auth(settings: object, host: str) -> None:
         tokens = settings.auth_tokens()  # type: ignore[attr-defined]
     except OSError as exc:
         raise SystemExit(f"kros-mcp: cannot read KROS_MCP_AUTH_TOKENS_FILE: {exc.strerror}") from None
+    short = [t for t in tokens if len(t) < MIN_TOKEN_LENGTH]
+    if short:
+        raise SystemExit(f"kros-mcp: {len(short)} bearer token(s) in KROS_MCP_AUTH_TOKENS are shorter than "
+                         f"{MIN_TOKEN_LENGTH} characters: use long random tokens (e.g. openssl rand -hex 32)")
     if settings.multi_tenant and tokens:  # type: ignore[attr-defined]
         raise SystemExit("kros-mcp: choose one: --multi-tenant (clients send their KrosAI keys) or "
                          "KROS_MCP_AUTH_TOKENS (clients send a server token)")

@@ -82,8 +82,11 @@ class KrosMCPServer(MCPServer):
                 "error" if result.is_error else "ok")
             return result
         finally:
-            calls_log.info("tool %s %s", name, outcome, extra={
-                "request_id": context.request_id, "tenant": deps.tenant, "tool": name, "outcome": outcome,
+            # The name and the request id are the caller's: never log either unbounded, nor a name
+            # that is not a tool (it could forge text log lines).
+            tool = name if name in TOOL_NAMES else "(unknown)"
+            calls_log.info("tool %s %s", tool, outcome, extra={
+                "request_id": str(context.request_id)[:64], "tenant": deps.tenant, "tool": tool, "outcome": outcome,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
 
     async def read_resource(

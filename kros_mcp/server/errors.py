@@ -62,8 +62,8 @@ def to_tool_error(exc: Exception, *, write: str | None = None) -> ToolError:
         wait = f" Retry after {exc.retry_after:.1f}s." if exc.retry_after is not None else " Retry in a few seconds."
         message = f"RATE_LIMIT_EXCEEDED: KrosAI is rate limiting this organisation.{nothing}{wait}"
     elif isinstance(exc, AuthenticationError):
-        message = ("KrosAI refused the API key (401). The operator must set a valid KROSAI_API_KEY; the model "
-                   "cannot fix this.")
+        message = ("KrosAI refused the API key (401): the key configured for this server, or in multi-tenant "
+                   "mode the key the client sent, is not valid. A person must fix the key; the model cannot.")
     elif isinstance(exc, PermissionDeniedError):
         message = (f"{exc.code}: the API key is not allowed to do this ({_detail(exc)}).{nothing} The operator needs "
                    "a key with the numbers:read and numbers:write scopes.")

@@ -40,7 +40,7 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
 
 
 async def _probe_upstream(settings: Settings) -> tuple[bool, str]:
-    if settings.uses_sandbox and not settings.multi_tenant:
+    if settings.uses_sandbox:  # single or multi tenant: open_deps then serves the in-process sandbox
         return True, "in-process sandbox"
     try:
         async with httpx.AsyncClient(timeout=3.0) as http:

@@ -17,6 +17,11 @@ __all__ = ["reconcile_unfinished"]
 log = logging.getLogger("kros_mcp.server")
 
 _RECENT = 500
+# An intent owned by this very pid is from an earlier process that had the same pid (a restarted
+# container is pid 1 again) only if it is older than this process; a younger one is a call this
+# process is still making: SSE opens the dependencies (and so reconciles) per connection, and
+# multi-tenant mode reconciles on a tenant's first call, both while other calls are in flight.
+_PROCESS_STARTED = time.time()
 
 
 def _digits(value: str) -> str:
@@ -30,7 +35,7 @@ def _possibly_live(entry: AuditEntry, *, max_call_seconds: float, now: float) ->
     host, _, pid = owner.rpartition(":")
     if host == socket.gethostname() and pid.isdigit():
         if int(pid) == os.getpid():
-            return False
+            return entry.created_at >= _PROCESS_STARTED
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:

@@ -207,7 +207,7 @@ async def test_persistent_rate_limit_on_reads(harness: Harness) -> None:
 async def test_rejected_api_key_is_an_operator_problem(harness: Harness) -> None:
     harness.configure(KROS_MCP_SANDBOX_KEY="kros_test_not_an_org")
     async with harness.connect() as s:
-        await s.error("list_numbers", {}, "refused the API key", "operator")
+        await s.error("list_numbers", {}, "refused the API key", "must fix the key")
         await s.error("search_available", {"country": "NG"}, "refused the API key")
 
 
