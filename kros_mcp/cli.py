@@ -159,6 +159,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
         from .server.http import build_http_app
 
+        anyio.run(_check_store, settings)  # a clear message now, rather than a traceback from uvicorn
+
         app = build_http_app(server, settings, transport=args.transport, stateless=args.stateless,  # type: ignore[arg-type]
                              json_response=args.json_response)
         path = "/sse" if args.transport == "sse" else "/mcp"
@@ -168,6 +170,13 @@ def _run_serve(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise SystemExit(f"kros-mcp: {exc}") from None
     return 0
+
+
+async def _check_store(settings: object) -> None:
+    from .store import open_store
+
+    store = await open_store(settings.state_url or settings.state_db_path)  # type: ignore[attr-defined]
+    await store.close()
 
 
 def _check_http_auth(settings: object, host: str) -> None:

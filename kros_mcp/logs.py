@@ -10,7 +10,7 @@ import time
 __all__ = ["configure_logging"]
 
 # Fields that call logs attach with `extra=`; anything else stays out of the JSON object.
-_FIELDS = ("request_id", "tenant", "tool", "outcome", "latency_ms")
+_FIELDS = ("call_id", "request_id", "tenant", "tool", "outcome", "latency_ms")
 
 
 class JsonFormatter(logging.Formatter):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -86,6 +87,7 @@ class KrosMCPServer(MCPServer):
             # that is not a tool (it could forge text log lines).
             tool = name if name in TOOL_NAMES else "(unknown)"
             calls_log.info("tool %s %s", tool, outcome, extra={
+                "call_id": uuid.uuid4().hex[:16],  # ours: unique, unlike the client's JSON-RPC id
                 "request_id": str(context.request_id)[:64], "tenant": deps.tenant, "tool": tool, "outcome": outcome,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
 
