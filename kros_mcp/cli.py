@@ -159,7 +159,10 @@ def _run_serve(args: argparse.Namespace) -> int:
 
         from .server.http import build_http_app
 
-        anyio.run(_check_store, settings)  # a clear message now, rather than a traceback from uvicorn
+        if args.transport == "streamable-http":
+            # It opens the store before listening: say why now, rather than with uvicorn's traceback.
+            # (SSE opens it per connection, so it starts and /readyz reports the store.)
+            anyio.run(_check_store, settings)
 
         app = build_http_app(server, settings, transport=args.transport, stateless=args.stateless,  # type: ignore[arg-type]
                              json_response=args.json_response)
