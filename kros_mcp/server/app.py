@@ -29,7 +29,8 @@ from .prompts import register_prompts
 from .reconcile import reconcile_unfinished
 from .resources import register_policy_and_audit, register_resources
 from .schemas import compact_tool_schemas
-from .tools import deps_of, register_tools
+from .context import deps_of
+from .tools import register_tools
 
 __all__ = ["INSTRUCTIONS", "KrosMCPServer", "build_server"]
 

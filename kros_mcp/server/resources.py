@@ -14,7 +14,7 @@ from ..store import AuditEntry, StoreError
 from .models import NumberDetail, NumberSummary
 from .notify import LIST_URI
 from .deps import Deps
-from .tools import deps_of
+from .context import deps_of
 
 __all__ = ["audit_json", "register_policy_and_audit", "register_resources"]
 

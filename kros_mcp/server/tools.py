@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, MCPServer, Resolve
+from mcp.server.mcpserver import AcceptedElicitation, Context, ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from ..krosai import (
-    UNSET,
-    KrosAIError,
-    NumberNotAvailableError,
-    PhoneNumber,
-    PurchaseOutcomeUnknown,
-    ServerError,
-    TransportError,
-)
-from ..safety import ConfirmationError, PolicyError, RuleVerdict, TokenClaims, arguments_digest
-from ..store import StoredOffer, StoreError
-from .auth import api_key_from_headers
+from ..krosai import UNSET, KrosAIError, PhoneNumber, ServerError, TransportError
+from ..safety import ConfirmationError, PolicyError, TokenClaims, arguments_digest
+from ..store import StoreError
+from .confirmation import ConfirmPurchase, ConfirmRelease, ask_purchase, ask_release, token_step
+from .context import deps_of, resolve_number_id
 from .deps import Deps
 from .errors import to_tool_error
-from .guard import DAY, WriteAttempt, begin_write, claim_once, refusal
+from .guard import DAY, begin_write, claim_once, refusal
 from .models import (
     NumberDetail,
     NumberList,
@@ -39,8 +31,9 @@ from .models import (
 )
 from .names import TOOL_NAMES, WRITE_TOOLS
 from .notify import notify_changed
+from .purchase import buy, price_change, purchase_token
 from .quotes import offer_from, refresh_offer
-from .sanitize import clean_text
+from .wording import buy_line, iso_time, policy_line, release_effects, replayed, routing_effects
 
 __all__ = ["TOOL_NAMES", "WRITE_TOOLS", "register_tools"]
 
@@ -58,150 +51,7 @@ DryRun = bool
 Token = Annotated[str | None, Field(max_length=2048)]
 
 
-class ConfirmPurchase(BaseModel):
-    confirm: bool = Field(description="Buy this number and pay the amount shown?")
-
-
-class ConfirmRelease(BaseModel):
-    confirm: bool = Field(description="Release this number? This cannot be undone.")
-
-
-class _NoQuestion:
-    """A resolver's answer when no person was asked (dry run, token given, or no elicitation)."""
-
-    def __init__(self, why: Literal["skipped", "unsupported"]) -> None:
-        self.why = why
-
-
-def deps_of(ctx: Context) -> Deps:
-    """The dependencies for this request: in multi-tenant mode, acting for the caller's own key."""
-    deps: Deps = ctx.request_context.lifespan_context
-    if deps.tenants is None:
-        return deps
-    headers = ctx.headers or {}
-    api_key = api_key_from_headers({k.lower(): v for k, v in headers.items()})
-    if api_key is None:
-        raise ToolError("This server is multi-tenant: send your KrosAI API key as 'Authorization: Bearer kros_...' "
-                        "or in the x-api-key header.")
-    return deps.for_api_key(api_key)
-
-
-def _can_elicit(ctx: Context) -> bool:
-    caps = ctx.client_capabilities
-    return caps is not None and caps.elicitation is not None
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _cents(cents: int) -> str:
-    return f"{cents / 100:,.2f} USD"
-
-
-async def resolve_number_id(deps: Deps, number_id: str) -> str:
-    """Accept a pn_ id as is; turn an E.164 number into the id of the owned number."""
-    value = number_id.strip()
-    compact = value.replace(" ", "").replace("-", "").replace("(", "").replace(")", "").replace(".", "")
-    if not (compact.startswith("+") or compact.isdigit()):
-        return value
-    import phonenumbers
-
-    try:
-        parsed = phonenumbers.parse(compact if compact.startswith("+") else "+" + compact)
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
-        raise ToolError(f"{value!r} is neither a number id (pn_...) nor a valid E.164 number such as "
-                        "+2348031234567. Call list_numbers to see the organisation's numbers.")
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    async for owned in deps.client.iter_numbers():
-        if "".join(c for c in owned.number if c.isdigit()) == e164[1:]:
-            return owned.id
-    raise ToolError(f"{e164} is not one of this organisation's numbers. Call list_numbers to see them, or "
-                    "search_available to buy one.")
-
-
 # -- resolvers: ask the person before spending or releasing ------------------------------------
-
-
-async def ask_purchase(
-    inventory_id: str, endpoint_id: str | None, allow_inbound: bool, allow_outbound: bool, dry_run: bool,
-    confirmation_token: str | None, ctx: Context,
-) -> _NoQuestion | Elicit[ConfirmPurchase]:
-    deps = deps_of(ctx)
-    if dry_run or deps.confirmation == "none" or (confirmation_token and deps.confirmation == "auto"):
-        return _NoQuestion("skipped")
-    if not _can_elicit(ctx):
-        return _NoQuestion("unsupported")
-    offer = await deps.store.get_offer(deps.tenant, inventory_id)
-    if offer is None:
-        return _NoQuestion("skipped")  # the tool explains: search first
-    if await _policy_refuses_purchase(deps, offer):
-        return _NoQuestion("skipped")  # the tool refuses it: never ask the person to approve that
-    route = f", routed to endpoint {endpoint_id}" if endpoint_id else ", not routed to any endpoint yet"
-    return Elicit(
-        f"Buy {offer.number} ({offer.country} {offer.type or 'number'}){route}? "
-        f"It costs {_cents(offer.first_charge_cents)} now (setup {_cents(offer.setup_cost_cents)} + first month), "
-        f"then {_cents(offer.monthly_cost_cents)} a month.",
-        ConfirmPurchase,
-    )
-
-
-async def ask_release(
-    number_id: str, dry_run: bool, confirmation_token: str | None, ctx: Context
-) -> _NoQuestion | Elicit[ConfirmRelease]:
-    deps = deps_of(ctx)
-    if dry_run or deps.confirmation == "none" or (confirmation_token and deps.confirmation == "auto"):
-        return _NoQuestion("skipped")
-    if not _can_elicit(ctx):
-        return _NoQuestion("unsupported")
-    try:
-        number = await deps.client.get_number(await resolve_number_id(deps, number_id))
-    except KrosAIError as exc:
-        # Fail here: skipping the question would let the tool, if KrosAI answers it a moment later,
-        # fall back to a confirmation token although this person could have been asked.
-        raise to_tool_error(exc, write="released") from exc
-    if not deps.policy.change_verdict(number_id=number.id, number=number.number, action="released").allowed:
-        return _NoQuestion("skipped")  # the tool refuses it: never ask the person to approve that
-    return Elicit(f"Release {number.number}? {_release_effects(number)[0]} This cannot be undone.", ConfirmRelease)
-
-
-async def _policy_refuses_purchase(deps: Deps, offer: StoredOffer) -> bool:
-    """Would the operator's policy refuse buying this offer now? (A store failure: the tool reports it.)"""
-    try:
-        spent = await deps.store.spent_in_window(deps.tenant, DAY)
-    except StoreError:
-        return True
-    verdicts = deps.policy.purchase_verdicts(country=offer.country, monthly_cost_cents=offer.monthly_cost_cents,
-                                             first_charge_cents=offer.first_charge_cents, spent_24h_cents=spent)
-    return not all(v.allowed for v in verdicts)
-
-
-def _release_effects(number: PhoneNumber) -> list[str]:
-    effects = []
-    if number.endpoint_id:
-        # Cleaned: the name is KrosAI data that also reaches the person's confirmation question.
-        label = clean_text(number.endpoint.name, limit=100) if number.endpoint else None
-        name = f" '{label}'" if label else ""
-        effects.append(f"Calls to {number.number} will no longer reach endpoint{name} ({number.endpoint_id}).")
-    else:
-        effects.append(f"{number.number} stops receiving and making calls.")
-    if number.monthly_cost_cents:
-        effects.append(f"The monthly charge of {_cents(number.monthly_cost_cents)} stops; nothing is refunded.")
-    effects.append("The number goes back to KrosAI's pool; anyone may buy it, and it may not be available again.")
-    return effects
-
-
-def _token_step(deps: Deps, ctx: Context, answer: Any) -> Literal["elicited", "none", "issue", "refuse"]:
-    """How a call without a usable token is confirmed."""
-    if deps.confirmation == "none":
-        return "none"
-    if isinstance(answer, AcceptedElicitation) and isinstance(answer.data, _NoQuestion):
-        if answer.data.why == "unsupported" and deps.confirmation == "human":
-            return "refuse"
-        return "issue"
-    return "elicited"
 
 
 def register_tools(mcp: MCPServer) -> None:
@@ -297,7 +147,7 @@ def register_tools(mcp: MCPServer) -> None:
         arguments = {"inventory_id": inventory_id, "endpoint_id": endpoint_id, "allow_inbound": allow_inbound,
                      "allow_outbound": allow_outbound}
         quote = Quote.of(offer)
-        plan = [_buy_line(offer),
+        plan = [buy_line(offer),
                 f"Route inbound calls to {endpoint_id}." if endpoint_id else "No endpoint: calls are not routed "
                 "until update_routing sets one.",
                 f"Inbound calls {'allowed' if allow_inbound else 'blocked'}; outbound calls "
@@ -311,13 +161,13 @@ def register_tools(mcp: MCPServer) -> None:
         refused = [v for v in verdicts if not v.allowed]
         if dry_run:
             return PurchaseResult(
-                status="dry_run", executed=False, quote=quote, plan=plan + [_policy_line(v) for v in verdicts],
+                status="dry_run", executed=False, quote=quote, plan=plan + [policy_line(v) for v in verdicts],
                 message="Preview only: nothing was bought." + (
                     " The operator's policy would refuse it." if refused else ""))
         if refused:
             raise refusal(refused[0], what="bought")
         claims: TokenClaims | None = None
-        step = _token_step(deps, ctx, answer)
+        step = token_step(deps, ctx, answer)
         try:
             if confirmation_token and deps.confirmation == "auto":
                 claims = deps.tokens.verify(confirmation_token, tenant=deps.tenant, tool="purchase_number",
@@ -327,7 +177,7 @@ def register_tools(mcp: MCPServer) -> None:
                                 "(no elicitation support). Nothing was bought. Use a client that supports "
                                 "elicitation, or ask the operator to change KROS_MCP_CONFIRMATION.")
             elif step == "issue":
-                return _purchase_token(deps, arguments, quote, plan)
+                return purchase_token(deps, arguments, quote, plan)
             elif step == "elicited":
                 if not isinstance(answer, AcceptedElicitation) or not answer.data.confirm:
                     return PurchaseResult(status="declined", executed=False, quote=quote, plan=plan,
@@ -336,10 +186,10 @@ def register_tools(mcp: MCPServer) -> None:
             # A call re-sent with a token that already bought replays that result instead of buying again.
             replay = await claim_once(deps, dedupe, arguments_digest(arguments), what="bought")
             if replay is not None:
-                return _replayed(PurchaseResult.model_validate(replay))
+                return replayed(PurchaseResult.model_validate(replay))
             try:
                 current = await refresh_offer(deps.client, offer)
-                changed = _price_change(deps, offer, current, claims, arguments, plan, step)
+                changed = price_change(deps, offer, current, claims, arguments, plan, step)
             except BaseException:
                 if dedupe is not None:
                     await deps.store.release_request(deps.tenant, dedupe)
@@ -363,7 +213,7 @@ def register_tools(mcp: MCPServer) -> None:
             raise ToolError(f"The server's state store is unavailable ({exc}). Nothing was bought.") from exc
         except KrosAIError as exc:
             raise to_tool_error(exc, write="bought") from exc
-        result = await _buy(ctx, deps, attempt, offer, arguments, quote, plan,
+        result = await buy(ctx, deps, attempt, offer, arguments, quote, plan,
                             idempotency_key=f"kros-mcp-{deps.tenant}-{claims.token_id}" if claims else None)
         return result
 
@@ -394,11 +244,11 @@ def register_tools(mcp: MCPServer) -> None:
                 allow_inbound=before.allow_inbound if allow_inbound is None else allow_inbound,
                 allow_outbound=before.allow_outbound if allow_outbound is None else allow_outbound,
             )
-            effects = _routing_effects(current, before, after)
+            effects = routing_effects(current, before, after)
             verdict = deps.policy.change_verdict(number_id=current.id, number=current.number, action="re-routed")
             if dry_run:
                 return RoutingResult(status="dry_run", executed=False, number_id=current.id, number=current.number,
-                                     before=before, after=after, effects=effects + [_policy_line(verdict)],
+                                     before=before, after=after, effects=effects + [policy_line(verdict)],
                                      message="Preview only: nothing changed." + (
                                          "" if verdict.allowed else " The operator's policy would refuse it."))
             if not verdict.allowed:
@@ -456,7 +306,7 @@ def register_tools(mcp: MCPServer) -> None:
                 # A call re-sent with a token that already released replays that result.
                 replay = await claim_once(deps, dedupe, claims.args_digest, what="released")
                 if replay is not None:
-                    return _replayed(ReleaseResult.model_validate(replay))
+                    return replayed(ReleaseResult.model_validate(replay))
             try:
                 prepared = await _prepare_release(ctx, deps, number_id, answer, claims, dry_run)
             except BaseException:
@@ -503,12 +353,12 @@ async def _prepare_release(
     the number, its plan and how the release was confirmed."""
     number_id = await resolve_number_id(deps, number_id)
     number = await deps.client.get_number(number_id)
-    plan = _release_effects(number)
+    plan = release_effects(number)
     arguments = {"number_id": number.id}
     verdict = deps.policy.change_verdict(number_id=number.id, number=number.number, action="released")
     if dry_run:
         return ReleaseResult(status="dry_run", executed=False, number_id=number.id, number=number.number,
-                             plan=plan + [_policy_line(verdict)],
+                             plan=plan + [policy_line(verdict)],
                              message="Preview only: nothing was released." + (
                                  "" if verdict.allowed else " The operator's policy would refuse it."))
     if not verdict.allowed:
@@ -518,7 +368,7 @@ async def _prepare_release(
             raise ConfirmationError("mismatch", "this confirmation_token was issued for another number; call "
                                     "release_number without a token to get one for this number")
         return number, plan, "token"
-    step = _token_step(deps, ctx, answer)
+    step = token_step(deps, ctx, answer)
     if step == "refuse":
         raise ToolError("This server requires a person to confirm releases, and this client cannot ask "
                         "(no elicitation support). Nothing was released.")
@@ -527,7 +377,7 @@ async def _prepare_release(
                                            price_cents=None)
         return ReleaseResult(
             status="confirmation_required", executed=False, number_id=number.id, number=number.number,
-            plan=plan, confirmation_token=token, token_expires_at=_iso(expires),
+            plan=plan, confirmation_token=token, token_expires_at=iso_time(expires),
             message=f"NOT RELEASED YET. Show the user what stops working and ask them. If they agree, "
                     f"call release_number again with number_id={number.id} and this confirmation_token.")
     if step == "elicited" and (not isinstance(answer, AcceptedElicitation) or not answer.data.confirm):
@@ -536,110 +386,3 @@ async def _prepare_release(
     return number, plan, "none" if step == "none" else "elicitation"
 
 
-def _buy_line(offer: StoredOffer) -> str:
-    return (f"Buy {offer.number} ({offer.country} {offer.type or 'number'}) for {_cents(offer.first_charge_cents)} "
-            f"now, then {_cents(offer.monthly_cost_cents)} a month.")
-
-
-def _policy_line(verdict: RuleVerdict) -> str:
-    return f"Policy {verdict.rule}: {'ok' if verdict.allowed else 'REFUSED'}, {verdict.detail}."
-
-
-def _replayed(result: Any) -> Any:
-    result.message = ("ALREADY USED: this confirmation_token was used before, so nothing new happened. "
-                      "What it did then: " + result.message)
-    return result
-
-
-def _price_change(deps: Deps, offer: StoredOffer, current: StoredOffer | None, claims: TokenClaims | None,
-                  arguments: dict[str, Any], plan: list[str], step: str) -> PurchaseResult | None:
-    """A result that stops the purchase when the number is gone or its price moved, else None."""
-    if current is None:
-        raise ToolError(f"NUMBER_NOT_AVAILABLE: {offer.number} is no longer for sale. Nothing was bought. "
-                        "Call search_available for current offers.")
-    quoted_price = claims.price_cents if claims is not None else offer.first_charge_cents
-    # The monthly price counts too: the person agreed to both amounts.
-    if current.first_charge_cents == quoted_price and current.monthly_cost_cents == offer.monthly_cost_cents:
-        return None
-    result = PurchaseResult(
-        status="price_changed", executed=False, quote=Quote.of(current), plan=[_buy_line(current), *plan[1:]],
-        message=f"NOT BOUGHT: the price changed from {_cents(quoted_price)} now and "
-                f"{_cents(offer.monthly_cost_cents)} a month to {_cents(current.first_charge_cents)} now "
-                f"and {_cents(current.monthly_cost_cents)} a month. Confirm the new price to buy.")
-    if claims is not None or step == "issue":
-        result.confirmation_token, expires = deps.tokens.issue(
-            tenant=deps.tenant, tool="purchase_number", arguments=arguments, price_cents=current.first_charge_cents)
-        result.token_expires_at = _iso(expires)
-    return result
-
-
-async def _buy(ctx: Context, deps: Deps, attempt: WriteAttempt, offer: StoredOffer, arguments: dict[str, Any],
-               quote: Quote, plan: list[str], *, idempotency_key: str | None) -> PurchaseResult:
-    """The upstream purchase, with its outcome settled in the ledger, the audit and the claim."""
-    try:
-        receipt = await deps.client.purchase(
-            arguments["inventory_id"], endpoint_id=arguments["endpoint_id"], allow_inbound=arguments["allow_inbound"],
-            allow_outbound=arguments["allow_outbound"], idempotency_key=idempotency_key, expected_number=offer.number)
-    except PurchaseOutcomeUnknown as exc:
-        await attempt.unknown(exc.message)
-        raise to_tool_error(exc, write="bought") from exc
-    except NumberNotAvailableError as exc:
-        owned = await _owned_already(deps, offer)
-        if owned is None:
-            await attempt.failed(exc.message)
-            raise to_tool_error(exc, write="bought") from exc
-        # Sold to this very organisation: an earlier, lost call bought it.
-        await attempt.succeeded({"result": "already_owned", "number_id": owned.id}, spent_cents=0)
-        return PurchaseResult(status="purchased", executed=True, quote=quote, plan=plan, number=NumberDetail.of(owned),
-                              message=f"{owned.number} is already this organisation's ({owned.id}): an earlier call "
-                                      "bought it. Nothing new was bought.")
-    except KrosAIError as exc:
-        await attempt.failed(exc.message)
-        raise to_tool_error(exc, write="bought") from exc
-    note = " (KrosAI's answer was lost; the purchase was confirmed by listing owned numbers)" if receipt.reconciled else ""
-    result = PurchaseResult(status="purchased", executed=True, quote=quote, plan=plan,
-                            number=NumberDetail.of(receipt.number),
-                            message=f"Bought {receipt.number.number} as {receipt.number.id}{note}.")
-    await attempt.succeeded({"result": "purchased", "number_id": receipt.number.id, "reconciled": receipt.reconciled},
-                            result=result.model_dump(mode="json"), spent_cents=receipt.number.total_cost_cents)
-    await notify_changed(ctx, deps.subscribers, receipt.number.id)
-    return result
-
-
-async def _owned_already(deps: Deps, offer: StoredOffer) -> PhoneNumber | None:
-    try:
-        async for number in deps.client.iter_numbers():
-            if number.inventory_id == offer.inventory_id or (
-                    "".join(c for c in number.number if c.isdigit()) == "".join(c for c in offer.number if c.isdigit())):
-                return number
-    except KrosAIError:
-        return None
-    return None
-
-
-def _purchase_token(deps: Deps, arguments: dict[str, Any], quote: Quote, plan: list[str]) -> PurchaseResult:
-    token, expires = deps.tokens.issue(tenant=deps.tenant, tool="purchase_number", arguments=arguments,
-                                       price_cents=quote.first_charge_cents)
-    return PurchaseResult(
-        status="confirmation_required", executed=False, quote=quote, plan=plan, confirmation_token=token,
-        token_expires_at=_iso(expires),
-        message=f"NOT BOUGHT YET. Show the user the price ({_cents(quote.first_charge_cents)} now, "
-                f"{_cents(quote.monthly_cost_cents)} a month) and ask them. If they agree, call purchase_number "
-                "again with the same arguments and this confirmation_token.")
-
-
-def _routing_effects(number: PhoneNumber, before: Routing, after: Routing) -> list[str]:
-    effects = []
-    if before.endpoint_id != after.endpoint_id:
-        if after.endpoint_id is None:
-            effects.append(f"Calls to {number.number} will no longer be routed to {before.endpoint_id}; "
-                           "they go nowhere until an endpoint is set.")
-        elif before.endpoint_id is None:
-            effects.append(f"Calls to {number.number} will be routed to {after.endpoint_id}.")
-        else:
-            effects.append(f"Calls to {number.number} move from {before.endpoint_id} to {after.endpoint_id}.")
-    for flag, label in (("allow_inbound", "Inbound"), ("allow_outbound", "Outbound")):
-        old, new = getattr(before, flag), getattr(after, flag)
-        if old != new:
-            effects.append(f"{label} calls will be {'allowed' if new else 'blocked'}.")
-    return effects or ["No change: the number is already routed this way."]
