@@ -27,6 +27,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, separators=(",", ":"))
 
 
+class _ClientGoneFilter(logging.Filter):
+    """A client hanging up mid-request is its business: one line, not an ERROR with a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and type(exc).__name__ == "ClientDisconnect":
+            logging.getLogger("kros_mcp.server").info("a client disconnected mid-request")
+            return False
+        return True
+
+
 def configure_logging(fmt: str = "text", *, calls: bool = False) -> None:
     """Warnings and kros_mcp's own info lines to stderr; `calls` adds one line per tool call."""
     handler = logging.StreamHandler(sys.stderr)
@@ -36,3 +47,4 @@ def configure_logging(fmt: str = "text", *, calls: bool = False) -> None:
     root.setLevel(logging.WARNING)
     logging.getLogger("kros_mcp").setLevel(logging.INFO)
     logging.getLogger("kros_mcp.calls").setLevel(logging.INFO if calls else logging.WARNING)
+    handler.addFilter(_ClientGoneFilter())

@@ -1,0 +1,42 @@
+"""The reliability campaign: bounded in CI, big with KROS_MCP_RELIABILITY=big. Figures are printed
+at the end of the run (pytest's terminal summary) and written to tests/reliability/results/."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BIG = os.environ.get("KROS_MCP_RELIABILITY", "").lower() == "big"
+RESULTS = Path(__file__).parent / "results"
+_FIGURES: dict[str, dict[str, Any]] = {}
+
+
+def size(ci: int, big: int) -> int:
+    """How many of something to run: `ci` normally, `big` with KROS_MCP_RELIABILITY=big."""
+    return big if BIG else ci
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """A dict the test fills with the figures it measured; printed and saved after the run."""
+    found: dict[str, Any] = {}
+    yield found
+    if found:
+        _FIGURES[request.node.nodeid.split("::", 1)[-1]] = found
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _FIGURES:
+        return
+    terminalreporter.section(f"reliability figures ({'big' if BIG else 'ci'} mode)")
+    for name, found in _FIGURES.items():
+        terminalreporter.write_line(f"{name}:")
+        for key, value in found.items():
+            terminalreporter.write_line(f"    {key}: {value}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"figures-{'big' if BIG else 'ci'}.json").write_text(json.dumps(_FIGURES, indent=2, default=str) + "\n")
