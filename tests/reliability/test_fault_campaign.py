@@ -322,6 +322,10 @@ async def campaign(tmp: Path, flows: int, seed: int) -> dict[str, Any]:
             created = await http.post("/_sandbox/orgs", json={"name": "fault campaign", "balance_cents": INITIAL_BALANCE})
             assert created.status_code == 201, created.text
             key = created.json()["api_key"]
+            # The campaign's 429s are injected faults; the sandbox's own limiter must not throttle the
+            # test's ledger reads (whose pages grow with the numbers owned).
+            limits = await http.put("/_sandbox/rate-limits", json={"default": 10_000, "purchase": 10_000})
+            assert limits.status_code == 200, limits.text
         assert key.startswith("kros_test_") and len(key) > len("kros_test_") + 8, key
         secret_hex = key[len("kros_test_"):]
         server_spec = ServerSpec(name="server", variant="stateless-json", env={
