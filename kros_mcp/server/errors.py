@@ -23,7 +23,8 @@ from ..krosai import (
     ServerError,
     TransportError,
 )
-from ..safety import ConfirmationError
+from ..safety import ConfirmationError, PolicyError
+from ..store import StoreError
 from .sanitize import clean_text
 
 __all__ = ["to_tool_error"]
@@ -40,7 +41,13 @@ def to_tool_error(exc: Exception, *, write: str | None = None) -> ToolError:
     'nothing was <done>' notes, e.g. 'bought'."""
     nothing = f" Nothing was {write}." if write else ""
     message: str
-    if isinstance(exc, ConfirmationError):
+    if isinstance(exc, PolicyError):
+        verdict = exc.verdict
+        message = (f"Refused by the operator's policy: {verdict.detail}.{nothing} "
+                   f"({verdict.code}; {verdict.operator_hint}.)")
+    elif isinstance(exc, StoreError):
+        message = f"The server's state store is unavailable ({exc}).{nothing}"
+    elif isinstance(exc, ConfirmationError):
         message = f"Confirmation refused ({exc.reason}): {exc.message}.{nothing}"
     elif isinstance(exc, PurchaseOutcomeUnknown):
         message = (f"PURCHASE OUTCOME UNKNOWN: {_detail(exc)}. Do not buy again yet: call list_numbers in a "

@@ -18,6 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from ..safety import PolicyError, RuleVerdict
 from ..store import AuditEntry
 from .deps import Deps
+from .errors import to_tool_error
 
 __all__ = ["DAY", "OWNER", "WriteAttempt", "begin_write", "claim_once", "redact", "refusal"]
 
@@ -115,5 +116,4 @@ async def begin_write(
 
 
 def refusal(verdict: RuleVerdict, *, what: str) -> ToolError:
-    return ToolError(f"Refused by the operator's policy: {verdict.detail}. Nothing was {what}. "
-                     f"({verdict.code}; {verdict.operator_hint}.)")
+    return to_tool_error(PolicyError(verdict), write=what)

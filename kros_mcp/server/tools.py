@@ -155,7 +155,7 @@ def register_tools(mcp: MCPServer) -> None:
         try:
             spent = await deps.store.spent_in_window(deps.tenant, DAY)
         except StoreError as exc:
-            raise ToolError(f"The server's state store is unavailable ({exc}). Nothing was bought.") from exc
+            raise to_tool_error(exc, write="bought") from exc
         verdicts = deps.policy.purchase_verdicts(country=offer.country, monthly_cost_cents=offer.monthly_cost_cents,
                                                  first_charge_cents=offer.first_charge_cents, spent_24h_cents=spent)
         refused = [v for v in verdicts if not v.allowed]
@@ -205,13 +205,7 @@ def register_tools(mcp: MCPServer) -> None:
                 deps, tool="purchase_number", arguments={**arguments, "dedupe": dedupe},
                 confirmation="token" if claims else ("none" if step == "none" else "elicitation"),
                 quote=quote.model_dump(), reserve_cents=current.first_charge_cents, claim_key=dedupe)
-        except PolicyError as exc:
-            raise refusal(exc.verdict, what="bought") from exc
-        except ConfirmationError as exc:
-            raise to_tool_error(exc, write="bought") from exc
-        except StoreError as exc:
-            raise ToolError(f"The server's state store is unavailable ({exc}). Nothing was bought.") from exc
-        except KrosAIError as exc:
+        except (PolicyError, ConfirmationError, StoreError, KrosAIError) as exc:
             raise to_tool_error(exc, write="bought") from exc
         result = await buy(ctx, deps, attempt, offer, arguments, quote, plan,
                             idempotency_key=f"kros-mcp-{deps.tenant}-{claims.token_id}" if claims else None)
@@ -256,9 +250,7 @@ def register_tools(mcp: MCPServer) -> None:
             attempt = await begin_write(deps, tool="update_routing", confirmation="none", arguments={
                 "number_id": current.id, "number": current.number, "before": before.model_dump(),
                 "after": after.model_dump()})
-        except StoreError as exc:
-            raise ToolError(f"The server's state store is unavailable ({exc}). Nothing was changed.") from exc
-        except KrosAIError as exc:
+        except (StoreError, KrosAIError) as exc:
             raise to_tool_error(exc, write="changed") from exc
         try:
             updated = await deps.client.update_number(
@@ -321,13 +313,7 @@ def register_tools(mcp: MCPServer) -> None:
             attempt = await begin_write(deps, tool="release_number",
                                         arguments={"number_id": number.id, "number": number.number, "dedupe": dedupe},
                                         confirmation=confirmation, claim_key=dedupe)
-        except PolicyError as exc:
-            raise refusal(exc.verdict, what="released") from exc
-        except ConfirmationError as exc:
-            raise to_tool_error(exc, write="released") from exc
-        except StoreError as exc:
-            raise ToolError(f"The server's state store is unavailable ({exc}). Nothing was released.") from exc
-        except KrosAIError as exc:
+        except (PolicyError, ConfirmationError, StoreError, KrosAIError) as exc:
             raise to_tool_error(exc, write="released") from exc
         try:
             released = await deps.client.release_number(number.id)
