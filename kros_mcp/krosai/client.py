@@ -16,6 +16,7 @@ from pydantic import SecretStr, ValidationError
 from ._auth import ApiKeyAuth, mask_api_key
 from ._errors_map import error_from_response, translate_transport_errors
 from ._retry import RETRYABLE_STATUSES, Deadline, RetryPolicy
+from ._singleflight import SingleFlight
 from .errors import (
     APIError,
     KrosAIError,
@@ -40,6 +41,7 @@ log = logging.getLogger("kros_mcp.krosai")
 
 DEFAULT_BASE_URL: Final = "https://api.krosai.com/v1"
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
+DEFAULT_MAX_CONNECTIONS: Final = 32  # requests to KrosAI in flight at once, per client
 PAGE_MAX: Final = 100
 _OFFER_MEMORY = 10_000
 
@@ -93,6 +95,7 @@ class KrosAIClient:
         transport: httpx.AsyncBaseTransport | None = None,
         available_route: Literal["auto", "path", "action"] = "auto",
         user_agent: str = "kros-mcp",
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         self.base_url = base_url.rstrip("/")
@@ -100,7 +103,12 @@ class KrosAIClient:
         self.reconcile = reconcile or ReconcilePolicy()
         self._available_route = available_route
         self._offer_numbers: OrderedDict[str, str] = OrderedDict()
+        # Requests queue here rather than in httpcore's pool, whose hand-out of free connections
+        # costs time in proportion to the queue: a thousand queued requests saturated the CPU.
+        self._slots = anyio.CapacityLimiter(max_connections)
+        self._searches: SingleFlight[AvailableNumberPage] = SingleFlight()
         self._http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             base_url=self.base_url + "/",
             auth=ApiKeyAuth(self._api_key),
             timeout=timeout,
@@ -173,10 +181,17 @@ class KrosAIClient:
         limit: int = 20,
         offset: int | None = None,
     ) -> AvailableNumberPage:
-        """Numbers for sale in `country` (ISO alpha-2), optionally by type and area code."""
+        """Numbers for sale in `country` (ISO alpha-2), optionally by type and area code.
+
+        Identical searches made while one is in flight share its answer (inventory may be a moment
+        old, as it may be anyway by the time a purchase is sent).
+        """
         params = _drop_none(
             {"country": country, "type": type, "area_code": area_code, "limit": limit, "offset": offset}
         )
+        return await self._searches.run(tuple(sorted(params.items())), lambda: self._search(params))
+
+    async def _search(self, params: dict[str, Any]) -> AvailableNumberPage:
         if self._available_route in ("auto", "path"):
             try:
                 response = await self._request("GET", "phone-numbers/available", params=params)
@@ -188,9 +203,7 @@ class KrosAIClient:
                     raise
                 log.info("GET /phone-numbers/available is not served here; using ?action=available")
                 self._available_route = "action"
-                return await self.search_available(
-                    country, type=type, area_code=area_code, limit=limit, offset=offset
-                )
+                return await self._search(params)
         else:
             response = await self._request("GET", "phone-numbers", params={"action": "available", **params})
         page = _parse(AvailableNumberPage, response)
@@ -342,13 +355,24 @@ class KrosAIClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        remaining = deadline.remaining()
-        if remaining <= 0:
-            raise TransportError(f"deadline passed before {method} /{path} could be sent", request_sent=False)
-        with translate_transport_errors(method, "/" + path):
-            # fail_after also bounds transports that ignore httpx timeouts (in-process ASGI).
-            with anyio.fail_after(remaining):
-                return await self._http.request(method, path, params=params, json=json, headers=headers)
+        not_sent = TransportError(f"deadline passed before {method} /{path} could be sent", request_sent=False)
+        if deadline.remaining() <= 0:
+            raise not_sent
+        try:
+            with anyio.fail_after(deadline.remaining()):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise not_sent from None
+        try:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                raise not_sent
+            with translate_transport_errors(method, "/" + path):
+                # fail_after also bounds transports that ignore httpx timeouts (in-process ASGI).
+                with anyio.fail_after(remaining):
+                    return await self._http.request(method, path, params=params, json=json, headers=headers)
+        finally:
+            self._slots.release()
 
     async def _request(
         self,

@@ -140,6 +140,14 @@ def make_case(rng: random.Random, kind: str, session: dict[str, str], variant: s
     if kind == "not_utf8":
         return Case(kind, bytes(rng.randrange(128, 256) for _ in range(rng.randint(1, 200))), h,
                     _error(400, (-32700, *INVALID_REQUEST)))
+    if kind == "lone_surrogate":
+        # Valid JSON syntax, but an escaped half of a UTF-16 pair is no Unicode text: a parse error.
+        half = f"\\u{rng.randint(0xD800, 0xDFFF):04x}"
+        where = rng.choice(["key", "value"])
+        arguments = f'{{"{half}x": 1}}' if where == "key" else f'{{"status": "a{half}"}}'
+        body = ('{"jsonrpc": "2.0", "id": %d, "method": "tools/call", "params": {"name": "list_numbers", '
+                '"arguments": %s}}' % (rng.randint(1, 10**6), arguments))
+        return Case(kind, body.encode(), h, _error(400, (-32700,)))
     if kind == "wrong_version":
         message = _req(rng)
         message["jsonrpc"] = rng.choice(["1.0", "3.0", 2, 2.0, None, ""])
@@ -198,9 +206,9 @@ def make_case(rng: random.Random, kind: str, session: dict[str, str], variant: s
     raise AssertionError(kind)
 
 
-KINDS = ("invalid_json", "not_utf8", "wrong_version", "missing_method", "params_wrong_type", "batch", "huge_id",
-         "null_id", "notification_needing_id", "oversized", "wrong_content_type", "wrong_accept", "unknown_method",
-         "slow_client", "vanishing_client")
+KINDS = ("invalid_json", "not_utf8", "lone_surrogate", "wrong_version", "missing_method", "params_wrong_type",
+         "batch", "huge_id", "null_id", "notification_needing_id", "oversized", "wrong_content_type", "wrong_accept",
+         "unknown_method", "slow_client", "vanishing_client")
 
 
 def _http_head(server: Server, headers: dict[str, str], length: int) -> bytes:
