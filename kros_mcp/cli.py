@@ -75,21 +75,6 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="how purchases and releases are confirmed (KROS_MCP_CONFIRMATION)")
     serve.add_argument("--state-url", default=None, help="state store URL (KROS_MCP_STATE_URL)")
 
-    audit = sub.add_parser(
-        "audit",
-        help="show the audit trail of write attempts",
-        description="Show this organisation's write attempts, most recent first, from the state store.",
-    )
-    audit.add_argument("--limit", type=int, default=20, help="entries to show (default: 20)")
-    audit.add_argument("--before", type=int, default=None, help="show entries older than this seq")
-    audit.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-
-    sub.add_parser(
-        "demo",
-        help="a scripted tour through a real MCP client session, on a throwaway sandbox",
-        description="Search, preview, confirm, buy, route and release a number on a throwaway sandbox.",
-    )
-
     sandbox = sub.add_parser(
         "sandbox",
         help="run the local KrosAI-compatible sandbox API over HTTP",
@@ -101,6 +86,52 @@ def _build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--inventory-per-block", type=int, default=25,
                          help="numbers per country/type/area code when seeding a new database (default: 25)")
     sandbox.add_argument("--seed", type=int, default=0, help="seed for the generated inventory (default: 0)")
+
+    sub.add_parser(
+        "demo",
+        help="a scripted tour through a real MCP client session, on a throwaway sandbox",
+        description="Search, preview, confirm, buy, route and release a number on a throwaway sandbox.",
+    )
+
+    call = sub.add_parser(
+        "call",
+        help="run one tool through a real MCP client session and print its result",
+        description="Run one tool on the server `serve` would run (same settings, policy, state and backend; "
+                    "the sandbox when KROSAI_API_KEY is unset) and print its result.",
+        epilog="Each --arg value is read as JSON (true, null, 5, \"text\") when the tool's parameter takes that "
+               "type, else as plain text (area_code=803 stays the text 803). Unknown argument names are refused. "
+               "Example: kros-mcp call search_available --arg country=KE --arg limit=2",
+    )
+    call.add_argument("tool", nargs="?", help="the tool to run (omit, or --list, to list the tools)")
+    call.add_argument("--arg", dest="args", action="append", default=[], metavar="KEY=VALUE",
+                      help="an argument of the tool (repeatable)")
+    call.add_argument("--args-json", metavar="JSON", default=None, help="arguments as one JSON object")
+    call.add_argument("--json", action="store_true", help="print the structured result as JSON")
+    call.add_argument("--list", action="store_true", help="list the tools with their descriptions")
+    call.add_argument("--no-input", action="store_true",
+                      help="never ask on the terminal (purchases and releases then need a confirmation token)")
+    call.set_defaults(usage=call)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the installation, configuration, backend and state store",
+        description="Check Python, the configuration, the data directory, the backend and API key, the state "
+                    "store, the signing key and the policy; one line each with OK, WARN or FAIL and what to fix. "
+                    "Exits 1 if any check fails. The API key is never shown, at most its kros_live_**** form.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds allowed for each network check (default: 10)")
+    doctor.set_defaults(usage=doctor)
+
+    audit = sub.add_parser(
+        "audit",
+        help="show the audit trail of write attempts",
+        description="Show this organisation's write attempts, most recent first, from the state store.",
+    )
+    audit.add_argument("--limit", type=int, default=20, help="entries to show (default: 20)")
+    audit.add_argument("--before", type=int, default=None, help="show entries older than this seq")
+    audit.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     return parser
 
 
@@ -112,6 +143,13 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     from .sandbox.serve import quiet_dropped_connections
 
     db = args.db or str(Settings().sandbox_db_path)
+    if db != ":memory:":
+        from .progress import ProgressBar
+        from .sandbox import SandboxDB
+
+        # Seed a new database here, where progress can be shown; create_app then finds it seeded.
+        with ProgressBar("Seeding the sandbox", unit="numbers") as bar:
+            SandboxDB(db, inventory_per_block=args.inventory_per_block, seed=args.seed, progress=bar).close()
     app = create_app(db, inventory_per_block=args.inventory_per_block, seed=args.seed)
     print(
         f"KrosAI sandbox (no real numbers, no real money) on http://{args.host}:{args.port}/v1\n"
@@ -200,6 +238,33 @@ def _check_http_auth(settings: object, host: str) -> None:
                          "(or KROS_MCP_AUTH_TOKENS_FILE), or use --multi-tenant")
 
 
+def _run_call(args: argparse.Namespace) -> int:
+    from .call_cli import CallRequest, UsageError, parse_arguments, run_call
+
+    parser: argparse.ArgumentParser = args.usage
+    tool = None if args.list else args.tool
+    if args.list and args.tool:
+        parser.error("give a tool or --list, not both")
+    try:
+        arguments, raw_keys = parse_arguments(args.args, args.args_json)
+    except UsageError as exc:
+        parser.error(str(exc))
+    if tool is None and arguments:
+        parser.error("arguments need a tool")
+    interactive = not args.no_input and sys.stdin.isatty() and sys.stderr.isatty()
+    request = CallRequest(tool=tool, arguments=arguments, raw_keys=raw_keys, as_json=args.json,
+                          interactive=interactive)
+    return run_call(_settings(), request)  # type: ignore[arg-type]
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from .doctor import run_doctor
+
+    if not args.timeout > 0:
+        args.usage.error("--timeout must be a positive number of seconds")
+    return run_doctor(as_json=args.json, timeout=args.timeout)
+
+
 def _run_audit(args: argparse.Namespace) -> int:
     import anyio
 
@@ -222,6 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_sandbox(args)
     if args.command == "audit":
         return _run_audit(args)
+    if args.command == "call":
+        return _run_call(args)
+    if args.command == "doctor":
+        return _run_doctor(args)
     if args.command == "demo":
         from .demo import run_demo
 

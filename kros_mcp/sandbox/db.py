@@ -11,16 +11,20 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .inventory import InventoryItem, generate_inventory
+from .inventory import InventoryItem, expected_size, generate_inventory
 
-__all__ = ["KYC_STATES", "SANDBOX_API_KEY", "SandboxDB", "SandboxError"]
+__all__ = ["KYC_STATES", "SANDBOX_API_KEY", "Progress", "SandboxDB", "SandboxError"]
+
+# Seeding progress: (items processed so far, items expected). The last call has them equal.
+Progress = Callable[[int, int], None]
+PROGRESS_EVERY = 5_000
 
 SANDBOX_API_KEY = "kros_test_sandbox"
 SANDBOX_ORG_ID = "org_sandbox"
@@ -147,7 +151,8 @@ def _new_id(prefix: str) -> str:
 class SandboxDB:
     """All sandbox state behind one SQLite connection, safe to share between threads."""
 
-    def __init__(self, path: str | Path, *, inventory_per_block: int = 25, seed: int = 0) -> None:
+    def __init__(self, path: str | Path, *, inventory_per_block: int = 25, seed: int = 0,
+                 progress: Progress | None = None) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +168,8 @@ class SandboxDB:
                 self._insert_org(tx, SANDBOX_ORG_ID, SANDBOX_API_KEY, "Sandbox organisation", "approved",
                                  SANDBOX_BALANCE_CENTS, endpoint_ids=("ep_support_agent", "ep_webhook_handler"))
         if self.inventory_size() == 0 and inventory_per_block > 0:
-            self.add_inventory(generate_inventory(inventory_per_block, seed=seed))
+            self.add_inventory(generate_inventory(inventory_per_block, seed=seed), progress=progress,
+                               expected=expected_size(inventory_per_block))
 
     def close(self) -> None:
         with self._lock:
@@ -187,10 +193,15 @@ class SandboxDB:
 
     # -- inventory ----------------------------------------------------------------------------
 
-    def add_inventory(self, items: Iterator[InventoryItem] | list[InventoryItem], batch: int = 20_000) -> int:
-        """Insert inventory items (existing ids are kept) and refresh the counts."""
+    def add_inventory(self, items: Iterator[InventoryItem] | list[InventoryItem], batch: int = 20_000, *,
+                      progress: Progress | None = None, expected: int | None = None) -> int:
+        """Insert inventory items (existing ids are kept) and refresh the counts. `progress`, if given, hears
+        how many items were processed out of `expected` (default: len(items), else unknown until the end)."""
         added = 0
+        processed = 0
         rows: list[tuple[Any, ...]] = []
+        if expected is None and isinstance(items, list):
+            expected = len(items)
 
         def flush() -> None:
             nonlocal added
@@ -203,8 +214,12 @@ class SandboxDB:
         for item in items:
             rows.append((item.id, item.e164, item.country, item.type, item.area_code,
                          item.setup_cost_cents, item.monthly_cost_cents, int(item.sms)))
+            processed += 1
             if len(rows) >= batch:
                 flush()
+            if progress is not None and processed % PROGRESS_EVERY == 0:
+                # Never report reaching the end before the counts below are refreshed.
+                progress(processed, max(expected or 0, processed + 1))
         if rows:
             flush()
         with self.transaction() as tx:
@@ -213,6 +228,8 @@ class SandboxDB:
                 "INSERT INTO inventory_counts SELECT country, type, area_code, SUM(available) "
                 "FROM inventory GROUP BY country, type, area_code"
             )
+        if progress is not None:
+            progress(processed, processed)
         return added
 
     def inventory_size(self) -> int:

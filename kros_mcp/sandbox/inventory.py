@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-__all__ = ["BLOCKS", "COUNTRIES", "Block", "InventoryItem", "generate_block", "generate_inventory"]
+__all__ = ["BLOCKS", "COUNTRIES", "Block", "InventoryItem", "expected_size", "generate_block", "generate_inventory"]
 
 
 @dataclass(frozen=True)
@@ -123,3 +123,8 @@ def generate_inventory(per_block: int, *, seed: int = 0) -> Iterator[InventoryIt
     """The whole inventory: `per_block` numbers in every block."""
     for block in BLOCKS:
         yield from generate_block(block, per_block, seed=seed)
+
+
+def expected_size(per_block: int) -> int:
+    """How many numbers `generate_inventory(per_block)` yields at most (a block may run short)."""
+    return max(0, per_block) * len(BLOCKS)

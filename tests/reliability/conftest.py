@@ -40,3 +40,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(f"    {key}: {value}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"figures-{'big' if BIG else 'ci'}.json").write_text(json.dumps(_FIGURES, indent=2, default=str) + "\n")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In big mode a test may run for many minutes: lift the suite's per-test timeout (120 s)."""
+    if not BIG:
+        return
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(3600))

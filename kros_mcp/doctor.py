@@ -1,0 +1,424 @@
+"""`kros-mcp doctor`: check what a run needs, one line per check, and say what to fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import anyio
+from pydantic import ValidationError
+
+from .config import Settings
+
+__all__ = ["Check", "collect_checks", "run_doctor"]
+
+Status = Literal["OK", "WARN", "FAIL"]
+MIN_PYTHON = (3, 11)
+SLOW_MS = 2000.0
+DOCTOR_TENANT = "t_kros_mcp_doctor"  # never a real tenant: those are t_ + 24 hex digits
+KNOWN_KEY_PREFIXES = ("kros_live_", "kros_test_")
+_PREFIXES = ("KROS_MCP_", "KROSAI_")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str | None = None
+
+
+def _ok(name: str, detail: str) -> Check:
+    return Check(name, "OK", detail)
+
+
+def _warn(name: str, detail: str, fix: str | None = None) -> Check:
+    return Check(name, "WARN", detail, fix)
+
+
+def _fail(name: str, detail: str, fix: str | None = None) -> Check:
+    return Check(name, "FAIL", detail, fix)
+
+
+# -- installation and configuration -----------------------------------------------------------
+
+
+def check_python() -> Check:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+
+    try:
+        sdk = f", mcp {version('mcp')}"
+    except PackageNotFoundError:
+        sdk = ""
+    running = ".".join(map(str, sys.version_info[:3]))
+    detail = f"Python {running} ({sys.executable}); kros-mcp {__version__}{sdk}"
+    if sys.version_info < MIN_PYTHON:
+        return _fail("python", detail, f"install Python {'.'.join(map(str, MIN_PYTHON))} or newer")
+    return _ok("python", detail)
+
+
+def _env_name(name: str) -> str:
+    field = Settings.model_fields.get(name)
+    return field.alias if field is not None and field.alias else name
+
+
+def load_settings() -> tuple[Settings | None, Check]:
+    """Settings from the environment, and the check saying whether they are valid."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{_env_name(str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
+        return None, _fail("configuration", f"invalid: {problems}", "correct or unset these environment variables")
+    unknown = _unknown_variables()
+    if unknown:
+        return settings, _warn("configuration", f"valid, but these variables mean nothing to kros-mcp and are "
+                               f"ignored: {', '.join(unknown)}", "correct their names or unset them")
+    return settings, _ok("configuration", "valid")
+
+
+def _unknown_variables() -> list[str]:
+    """Misspelt settings (KROS_MCP_READONLY) are otherwise silently ignored."""
+    import difflib
+
+    known = {f.alias for f in Settings.model_fields.values() if f.alias}
+    found = []
+    for name in sorted(os.environ):
+        if not name.startswith(_PREFIXES) or name in known or name.startswith("KROS_MCP_TEST_"):
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        found.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return found
+
+
+def check_data_dir(settings: Settings) -> Check:
+    path = settings.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-") as probe:
+            probe.write(b"kros-mcp")
+            probe.flush()
+            probe.seek(0)
+            if probe.read() != b"kros-mcp":
+                return _fail("data directory", f"{path}: a file written there reads back differently")
+    except OSError as exc:
+        return _fail("data directory", f"{path} is not writable ({exc.strerror or exc})",
+                     "set KROS_MCP_DATA_DIR to a writable directory, or fix its permissions")
+    return _ok("data directory", f"{path} (writable)")
+
+
+def check_backend(settings: Settings) -> Check:
+    tenants = "; multi-tenant: each client presents its own key" if settings.multi_tenant else ""
+    if settings.uses_sandbox:
+        return _ok("backend", f"sandbox: a local imitation of KrosAI, no real numbers or money "
+                   f"({settings.sandbox_db_path}){tenants}; set KROSAI_API_KEY to use KrosAI")
+    from urllib.parse import urlsplit
+
+    url = urlsplit(settings.krosai_base_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return _fail("backend", f"KROSAI_BASE_URL {settings.krosai_base_url!r} is not an http(s) URL",
+                     "set KROSAI_BASE_URL to e.g. https://api.krosai.com/v1, or unset it")
+    if url.scheme == "http" and url.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return _warn("backend", f"KrosAI API at {settings.krosai_base_url}{tenants}: plain http, so the API key "
+                     "travels unencrypted", "use an https:// KROSAI_BASE_URL")
+    return _ok("backend", f"KrosAI API at {settings.krosai_base_url}{tenants}")
+
+
+# -- the backend: one authenticated read ----------------------------------------------------
+
+
+def _key_shape(settings: Settings) -> Check | None:
+    """A problem with the configured key visible without asking KrosAI, or None."""
+    if settings.uses_sandbox or settings.multi_tenant:
+        return None
+    from .krosai import mask_api_key
+
+    assert settings.krosai_api_key is not None
+    value = settings.krosai_api_key.get_secret_value()
+    if value != value.strip():
+        return _fail("api key", f"{mask_api_key(value.strip())} has spaces or line breaks around it",
+                     "set KROSAI_API_KEY to the key alone")
+    if not value.startswith(KNOWN_KEY_PREFIXES):
+        return _warn("api key", f"{mask_api_key(value)} does not look like a KrosAI key (kros_live_... or "
+                     "kros_test_...)", "copy the key from the KrosAI dashboard")
+    return None
+
+
+async def check_backend_access(settings: Settings, timeout: float) -> list[Check]:
+    """Reachability, latency and the key, from one `list_numbers(limit=1)`."""
+    from .krosai import KrosAIClient, RetryPolicy, mask_api_key
+
+    shape = _key_shape(settings)
+    if shape is not None and shape.status == "FAIL":
+        # httpx refuses such a header before sending: any reachability verdict would mislead.
+        return [_warn("reachability", "not checked: the API key must be fixed first"), shape]
+    retry = RetryPolicy(max_attempts=1, deadline=timeout)
+    sandbox_app = None
+    if settings.uses_sandbox:
+        from .sandbox import SandboxTransport, create_app
+        from .server.deps import SANDBOX_BASE_URL
+
+        try:
+            sandbox_app = create_app(settings.sandbox_db_path)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            return [_fail("reachability", f"the sandbox database {settings.sandbox_db_path} cannot be opened: "
+                          f"{exc}", "check the data directory, or delete a damaged sandbox.sqlite3")]
+        where = "the sandbox"
+        key: Any = "kros_multi_tenant_placeholder" if settings.multi_tenant else settings.sandbox_api_key
+        client = KrosAIClient(key, base_url=SANDBOX_BASE_URL, transport=SandboxTransport(sandbox_app), retry=retry,
+                              timeout=timeout)
+    else:
+        where = settings.krosai_base_url
+        key = "kros_multi_tenant_placeholder" if settings.multi_tenant else settings.krosai_api_key
+        client = KrosAIClient(key, base_url=settings.krosai_base_url, retry=retry,
+                              timeout=min(timeout, settings.krosai_timeout))
+    shown = mask_api_key(key)
+    try:
+        return _judge(settings, where, shown, *await _probe(client, timeout), timeout=timeout)
+    finally:
+        await client.aclose()
+        if sandbox_app is not None:
+            sandbox_app.state.sandbox.db.close()
+
+
+async def _probe(client: Any, timeout: float) -> tuple[Any, Exception | None, float]:
+    started = time.perf_counter()
+    try:
+        with anyio.fail_after(timeout):
+            page = await client.list_numbers(limit=1)
+    except Exception as exc:  # noqa: BLE001 - judged below
+        return None, exc, (time.perf_counter() - started) * 1000
+    return page, None, (time.perf_counter() - started) * 1000
+
+
+def _judge(settings: Settings, where: str, shown: str, page: Any, error: Exception | None, ms: float,
+           *, timeout: float) -> list[Check]:
+    from .krosai import (
+        APIError,
+        AuthenticationError,
+        PermissionDeniedError,
+        RateLimitError,
+        ResponseFormatError,
+        ServerError,
+        TransportError,
+    )
+
+    latency = f"{where} answered in {ms:.0f} ms"
+    answered = _warn("reachability", f"{latency} (slow)", "check the network") if ms > SLOW_MS else \
+        _ok("reachability", latency)
+    unchecked = _warn("api key", f"{shown}: not checked, as {where} gave no usable answer")
+    shape = _key_shape(settings)
+    if isinstance(error, TimeoutError):
+        return [_fail("reachability", f"no answer from {where} within {timeout:g} s",
+                      "check KROSAI_BASE_URL, the network and any proxy"), shape or unchecked]
+    if isinstance(error, TransportError):
+        return [_fail("reachability", f"cannot reach {where}: {error.message}",
+                      "check KROSAI_BASE_URL, the network and any proxy"), shape or unchecked]
+    if isinstance(error, ResponseFormatError):
+        return [_fail("reachability", f"{where} answered in a format kros-mcp cannot read ({error.message})",
+                      "check that KROSAI_BASE_URL is the API's URL, ending in /v1"), shape or unchecked]
+    if settings.multi_tenant:
+        # The stand-in key is meant to be refused: any answer shows the API is there.
+        if error is None or isinstance(error, AuthenticationError):
+            return [answered, _ok("api key", "none needed: in multi-tenant mode each client presents its own")]
+    if isinstance(error, AuthenticationError):
+        fix = ("set KROS_MCP_SANDBOX_KEY to a key from POST /_sandbox/orgs, or unset it" if settings.uses_sandbox
+               else "set KROSAI_API_KEY to a valid key from the KrosAI dashboard")
+        odd = " (and it does not look like a KrosAI key)" if shape is not None else ""
+        return [answered, _fail("api key", f"{shown} was refused ({error.code}, HTTP {error.status}){odd}", fix)]
+    if isinstance(error, PermissionDeniedError):
+        return [answered, _fail("api key", f"{shown} is valid but may not list numbers ({error.code})",
+                                "use a key with the numbers:read and numbers:write scopes")]
+    if isinstance(error, (RateLimitError, ServerError)):
+        return [_warn("reachability", f"{latency}, but with {error.code} (HTTP {error.status})",
+                      "try again in a minute"), shape or unchecked]
+    if isinstance(error, APIError):
+        return [_fail("reachability", f"{where} answered {error.code} (HTTP {error.status}) to GET phone-numbers",
+                      "check that KROSAI_BASE_URL is the API's URL, ending in /v1"), shape or unchecked]
+    if error is not None:
+        return [_fail("reachability", f"asking {where} failed: {type(error).__name__}: {error}"), shape or unchecked]
+    owned = f"{page.total} numbers owned" if page.total is not None else "numbers listed"
+    kind = " (live: real numbers, real money)" if shown.startswith("kros_live_") else ""
+    return [answered, _ok("api key", f"{shown}{kind} accepted ({owned})")]
+
+
+# -- local state --------------------------------------------------------------------------------
+
+
+async def check_store(settings: Settings, timeout: float) -> Check:
+    """Open the state store `serve` would open and write, then read back, a throwaway token claim."""
+    from .store import StoreError, is_postgres_url, open_store
+
+    target = settings.state_url or settings.state_db_path
+    postgres = is_postgres_url(target)
+    if settings.state_url and not postgres and "://" in settings.state_url:
+        return _fail("state store", f"KROS_MCP_STATE_URL {settings.state_url.split('://')[0]}://... is neither "
+                     "postgresql:// nor a file path", "use postgresql://... or unset it for SQLite in the data directory")
+    try:
+        with anyio.fail_after(timeout):
+            if postgres:
+                from .store import PostgresStateStore
+
+                store: Any = await PostgresStateStore.open(str(target).strip(), timeout=timeout)
+            else:
+                store = await open_store(target)
+            try:
+                token_id = "doctor-" + secrets.token_hex(8)
+                expires = time.time() + 60
+                first = await store.use_token(DOCTOR_TENANT, token_id, expires)
+                again = await store.use_token(DOCTOR_TENANT, token_id, expires)
+                unfinished = len(await store.audit_unfinished())
+            finally:
+                await store.close()
+    except TimeoutError:
+        return _fail("state store", f"no answer within {timeout:g} s", "check KROS_MCP_STATE_URL and the database")
+    except StoreError as exc:
+        fix = ("check KROS_MCP_STATE_URL, that the database is up, and `pip install 'kros-mcp[postgres]'`"
+               if postgres else "check the data directory (KROS_MCP_DATA_DIR) and its free space")
+        return _fail("state store", str(exc), fix)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return _fail("state store", f"{type(exc).__name__}: {exc}")
+    where = f"PostgreSQL {getattr(store, 'where', '')}" if postgres else f"SQLite {target}"
+    if not (first and not again):
+        return _fail("state store", f"{where}: a write did not read back as written (used tokens could be reused)")
+    if unfinished:
+        return _warn("state store", f"{where}: writes and reads back; {unfinished} write attempt(s) have no "
+                     "recorded outcome (a crash mid-call)", "start the server: it reconciles them "
+                     "(kros-mcp audit lists them)")
+    return _ok("state store", f"{where}: writes and reads back")
+
+
+def check_signing_key(settings: Settings) -> Check:
+    """Confirmation tokens verify only where the signing key is the same: across restarts, `kros-mcp
+    call` runs and replicas."""
+    from .server.deps import load_signing_keys
+    from .store import is_postgres_url
+
+    shared = settings.state_url is not None and is_postgres_url(settings.state_url)
+    if settings.secret is not None or settings.secret_file is not None:
+        try:
+            keys = load_signing_keys(settings)
+        except SystemExit as exc:
+            return _fail("signing key", str(exc), "fix KROS_MCP_SECRET / KROS_MCP_SECRET_FILE")
+        return _ok("signing key", f"{len(keys)} key(s) from KROS_MCP_SECRET / KROS_MCP_SECRET_FILE")
+    path = settings.secret_key_path
+    if not path.exists():
+        found = _ok("signing key", f"none yet: {path} is made at first use")
+    else:
+        try:
+            key = path.read_text().strip()
+            mode = path.stat().st_mode
+        except OSError as exc:
+            return _fail("signing key", f"cannot read {path} ({exc.strerror})", "fix its permissions or delete it")
+        if len(key.encode()) < 32:
+            return _fail("signing key", f"{path} is damaged (shorter than 32 bytes)", "delete it: a new one is made")
+        if os.name == "posix" and mode & 0o077:
+            return _warn("signing key", f"{path} can be read by other users", f"chmod 600 {path}")
+        found = _ok("signing key", f"{path} (tokens stay valid across restarts and `kros-mcp call` runs)")
+    if shared:
+        return _warn("signing key", f"{found.detail}; but replicas sharing the state store each keep their own "
+                     "key file and refuse each other's tokens", "set the same KROS_MCP_SECRET on every replica")
+    return found
+
+
+def check_policy(settings: Settings) -> Check:
+    from .server import TOOL_NAMES, WRITE_TOOLS
+    from .server.deps import build_policy
+    from .server.wording import usd
+
+    try:
+        policy = build_policy(settings)
+    except ValueError as exc:
+        return _fail("policy", str(exc), "correct KROS_MCP_TOOLS / KROS_MCP_EXCLUDE_TOOLS")
+    enabled = [n for n in TOOL_NAMES if policy.tool_enabled(n, write=n in WRITE_TOOLS).allowed]
+    tools = f"all {len(enabled)} tools" if len(enabled) == len(TOOL_NAMES) else \
+        f"tools {', '.join(enabled) or 'none'}"
+    parts = [
+        f"confirmation {settings.confirmation}",
+        "read-only" if policy.read_only else "writes allowed",
+        tools,
+        f"countries {', '.join(sorted(policy.allowed_countries)) or 'none'}"
+        if policy.allowed_countries is not None else "any country",
+        f"max {usd(policy.max_monthly_cost_cents)}/month per number" if policy.max_monthly_cost_cents is not None
+        else "no monthly cost cap",
+        f"daily budget {usd(policy.daily_budget_cents)}" if policy.daily_budget_cents is not None
+        else "no daily budget",
+        f"{len(policy.protected_numbers)} protected number(s)",
+    ]
+    summary = "; ".join(parts)
+    if not enabled:
+        return _fail("policy", f"{summary}: no tool is enabled", "widen KROS_MCP_TOOLS / KROS_MCP_EXCLUDE_TOOLS")
+    if settings.confirmation == "none" and not settings.uses_sandbox and not policy.read_only:
+        return _warn("policy", f"{summary}: purchases and releases need no confirmation",
+                     "set KROS_MCP_CONFIRMATION=auto unless this is an automated pipeline")
+    return _ok("policy", summary)
+
+
+# -- running and reporting -------------------------------------------------------------------
+
+
+async def collect_checks(timeout: float) -> list[Check]:
+    checks = [check_python()]
+    settings, config = load_settings()
+    checks.append(config)
+    if settings is None:
+        return checks
+    checks.append(check_data_dir(settings))
+    checks.append(check_backend(settings))
+    checks += await check_backend_access(settings, timeout)
+    checks.append(await check_store(settings, timeout))
+    checks.append(check_signing_key(settings))
+    checks.append(check_policy(settings))
+    return checks
+
+
+def _secrets() -> list[tuple[str, str]]:
+    """(secret, stand-in) pairs scrubbed from every line, whatever a check put there."""
+    from .krosai import mask_api_key
+
+    pairs = []
+    for name in ("KROSAI_API_KEY", "KROS_MCP_SECRET", "KROS_MCP_AUTH_TOKENS"):
+        for value in os.environ.get(name, "").split(","):
+            if len(value.strip()) >= 4:
+                pairs.append((value.strip(), mask_api_key(value.strip())))
+    return sorted(pairs, key=lambda p: len(p[0]), reverse=True)
+
+
+def _scrub(check: Check, pairs: list[tuple[str, str]]) -> Check:
+    def clean(text: str | None) -> str | None:
+        for secret, shown in pairs:
+            text = text.replace(secret, shown) if text else text
+        return text
+
+    return Check(check.name, check.status, clean(check.detail) or "", clean(check.fix))
+
+
+def run_doctor(*, as_json: bool = False, timeout: float = 10.0) -> int:
+    """Run every check and print them; 0 if none failed, else 1."""
+    checks = anyio.run(collect_checks, timeout)
+    pairs = _secrets()
+    checks = [_scrub(c, pairs) for c in checks]
+    failed = sum(c.status == "FAIL" for c in checks)
+    warned = sum(c.status == "WARN" for c in checks)
+    if as_json:
+        print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]}, indent=2))
+        return 1 if failed else 0
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        fix = f" -> fix: {c.fix}" if c.fix else ""
+        print(f"{c.status:<4}  {c.name:<{width}}  {c.detail}{fix}")
+    print()
+    if any(c.name == "configuration" and c.status == "FAIL" for c in checks):
+        print("The other checks need a valid configuration.")
+    if failed or warned:
+        print(f"{failed} failed, {warned} warning(s).")
+    else:
+        print("All checks passed.")
+    return 1 if failed else 0
