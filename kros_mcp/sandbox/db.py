@@ -117,6 +117,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
     created_at TEXT NOT NULL,
     PRIMARY KEY (org_id, key)
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -167,9 +171,25 @@ class SandboxDB:
             if tx.execute("SELECT 1 FROM orgs WHERE id = ?", (SANDBOX_ORG_ID,)).fetchone() is None:
                 self._insert_org(tx, SANDBOX_ORG_ID, SANDBOX_API_KEY, "Sandbox organisation", "approved",
                                  SANDBOX_BALANCE_CENTS, endpoint_ids=("ep_support_agent", "ep_webhook_handler"))
-        if self.inventory_size() == 0 and inventory_per_block > 0:
-            self.add_inventory(generate_inventory(inventory_per_block, seed=seed), progress=progress,
-                               expected=expected_size(inventory_per_block))
+        self._seed_inventory(inventory_per_block, seed, progress)
+
+    def _seed_inventory(self, per_block: int, seed: int, progress: Progress | None) -> None:
+        """Generate the inventory of a new database, or finish seeding that was interrupted.
+
+        A marker written before seeding and cleared after it tells an interrupted seed (resumed
+        with its own sizes: ids already there are kept) from a database that is simply seeded.
+        """
+        unfinished = self._read("SELECT value FROM meta WHERE key = 'seeding'")
+        if unfinished:
+            per_block, seed = (int(part) for part in unfinished[0][0].split(":"))
+        elif per_block <= 0 or self.inventory_size() > 0:
+            return
+        with self.transaction() as tx:
+            tx.execute("INSERT OR REPLACE INTO meta VALUES ('seeding', ?)", (f"{per_block}:{seed}",))
+        self.add_inventory(generate_inventory(per_block, seed=seed), progress=progress,
+                           expected=expected_size(per_block))
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM meta WHERE key = 'seeding'")
 
     def close(self) -> None:
         with self._lock:
