@@ -210,7 +210,17 @@ def _run_serve(args: argparse.Namespace) -> int:
                     timeout_graceful_shutdown=10)
     except StoreError as exc:
         raise SystemExit(f"kros-mcp: {exc}") from None
+    except BaseExceptionGroup as group:  # stdio opens the store inside the server's task group
+        failed, _ = group.split(StoreError)
+        if failed is None:
+            raise
+        raise SystemExit(f"kros-mcp: {_first_leaf(failed)}") from None
     return 0
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def _check_store(settings: object) -> None:

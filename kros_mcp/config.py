@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .krosai.client import DEFAULT_BASE_URL
@@ -31,6 +31,15 @@ class Settings(BaseSettings):
         alias="KROSAI_API_KEY",
         description="KrosAI API key (kros_live_... or kros_test_...). Unset: the embedded sandbox is used.",
     )
+
+    @field_validator("krosai_api_key", mode="before")
+    @classmethod
+    def _strip_key(cls, value: object) -> object:
+        # A key pasted with a newline or spaces around it would be refused as an HTTP header value.
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
     krosai_base_url: str = Field(
         default=DEFAULT_BASE_URL, alias="KROSAI_BASE_URL", description="KrosAI API base URL."
     )
@@ -44,7 +53,8 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         default_factory=default_data_dir, alias="KROS_MCP_DATA_DIR",
-        description="Where the sandbox database and local state live.",
+        description="Where the sandbox database (sandbox.sqlite3), the SQLite state store (state.sqlite3) and the "
+        "signing key file (secret.key) live. Unset: the user data directory, e.g. ~/.local/share/kros-mcp on Linux.",
     )
 
     confirmation: Literal["auto", "human", "none"] = Field(
@@ -68,13 +78,14 @@ class Settings(BaseSettings):
     sandbox_api_key: str = Field(
         default="kros_test_sandbox", min_length=1, alias="KROS_MCP_SANDBOX_KEY",
         description="Sandbox only (no KROSAI_API_KEY): the sandbox organisation to act as. The default is the "
-        "built-in one (KYC approved, 100 USD); keys from POST /_sandbox/orgs select others (tests, demos).",
+        "built-in one, kros_test_sandbox (KYC approved, 100 USD); keys from POST /_sandbox/orgs select others "
+        "(tests, demos).",
     )
 
     state_url: str | None = Field(
         default=None, alias="KROS_MCP_STATE_URL",
-        description="State store: postgresql://... for PostgreSQL (several replicas). Unset: state.sqlite3 "
-        "in the data directory.",
+        description="State store: postgresql://... for PostgreSQL (several replicas; install kros-mcp[postgres]), "
+        "else the path of a SQLite file. Unset: state.sqlite3 in the data directory.",
     )
     read_only: bool = Field(
         default=False, alias="KROS_MCP_READ_ONLY",

@@ -260,6 +260,17 @@ def test_streamable_http_without_its_state_store_exits(tmp_path: Path) -> None:
     assert DB_PASSWORD not in done.stderr + done.stdout
 
 
+def test_stdio_without_its_state_store_exits_with_one_line(tmp_path: Path) -> None:
+    """Over stdio too: one line naming the store and the reason, no traceback, no password."""
+    url = f"postgresql://kros:{DB_PASSWORD}@127.0.0.1:{free_port()}/kros"
+    done = run_cli(tmp_path, ["serve"], env={"KROS_MCP_STATE_URL": url})
+    assert done.returncode != 0
+    assert "kros-mcp: cannot reach PostgreSQL at 127.0.0.1:" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert DB_PASSWORD not in done.stderr + done.stdout
+    assert done.stdout == ""  # stdout is the protocol: nothing but JSON-RPC may go there
+
+
 class TcpProxy:
     """A TCP forwarder on 127.0.0.1 that can be cut (every connection closed, nothing listening)."""
 

@@ -104,7 +104,8 @@ async def _race(sandbox: SandboxProcess, tmp_path: Path, state_url: str,
 
             # Slow the price check just before the reservation, so that every call passes the
             # policy's pre-check before any reservation lands: the atomic reservation must decide.
-            await sandbox.arm("latency", "search", seconds=0.3, times=len(offer_ids))
+            # The calls on one replica run the same search at once, so they share one request.
+            await sandbox.arm("latency", "search", seconds=0.3, times=len(clients))
             go = anyio.Event()
 
             async def buy(replica: int, inventory_id: str) -> None:
