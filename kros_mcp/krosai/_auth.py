@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-import httpx
+import httpx2
 from pydantic import SecretStr
 
 _KNOWN_PREFIXES = ("kros_live_", "kros_test_")
@@ -21,13 +21,13 @@ def mask_api_key(key: str | SecretStr | None) -> str:
     return "****"
 
 
-class ApiKeyAuth(httpx.Auth):
+class ApiKeyAuth(httpx2.Auth):
     """Adds `x-api-key` per request, so the key is absent from client headers and reprs."""
 
     def __init__(self, api_key: SecretStr) -> None:
         self._api_key = api_key
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
         request.headers["x-api-key"] = self._api_key.get_secret_value()
         yield request
 

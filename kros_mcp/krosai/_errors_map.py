@@ -1,4 +1,4 @@
-"""The one place where HTTP answers and httpx failures become KrosAI errors."""
+"""The one place where HTTP answers and httpx2 failures become KrosAI errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
+import httpx2
 
 from .errors import (
     APIError,
@@ -126,7 +126,7 @@ def _error_fields(body: Any) -> tuple[str | None, str | None, dict[str, Any], fl
     )
 
 
-def error_from_response(response: httpx.Response, *, secret: str | None = None) -> APIError:
+def error_from_response(response: httpx2.Response, *, secret: str | None = None) -> APIError:
     """Build the most specific APIError for an error response, with `secret` blanked if echoed."""
     body: Any = None
     text = ""
@@ -154,20 +154,20 @@ def error_from_response(response: httpx.Response, *, secret: str | None = None) 
     return cls(message, status=status, code=code, details=details, retry_after=retry_after)
 
 
-# httpx errors raised before any byte of the request could reach the server.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+# httpx2 errors raised before any byte of the request could reach the server.
+_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.UnsupportedProtocol)
 
 
 @contextmanager
 def translate_transport_errors(method: str, path: str) -> Iterator[None]:
-    """Turn httpx and timeout failures into TransportError, saying whether the request left."""
+    """Turn httpx2 and timeout failures into TransportError, saying whether the request left."""
     try:
         yield
     except _NOT_SENT as exc:
         raise TransportError(
             f"could not connect to KrosAI for {method} {path}: {type(exc).__name__}", request_sent=False
         ) from exc
-    except httpx.TimeoutException as exc:
+    except httpx2.TimeoutException as exc:
         raise TransportError(
             f"KrosAI did not answer {method} {path} in time ({type(exc).__name__})", request_sent=True
         ) from exc
@@ -175,7 +175,7 @@ def translate_transport_errors(method: str, path: str) -> Iterator[None]:
         raise TransportError(
             f"KrosAI did not answer {method} {path} before the deadline", request_sent=True
         ) from exc
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise TransportError(
             f"connection to KrosAI lost during {method} {path}: {type(exc).__name__}", request_sent=True
         ) from exc

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import anyio
-import httpx
+import httpx2
 from pydantic import SecretStr, ValidationError
 
 from ._auth import ApiKeyAuth, mask_api_key
@@ -40,7 +40,7 @@ __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "KrosAIClient", "ReconcilePoli
 log = logging.getLogger("kros_mcp.krosai")
 
 DEFAULT_BASE_URL: Final = "https://api.krosai.com/v1"
-DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
+DEFAULT_TIMEOUT: Final = httpx2.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
 DEFAULT_MAX_CONNECTIONS: Final = 32  # requests to KrosAI in flight at once, per client
 PAGE_MAX: Final = 100
 _OFFER_MEMORY = 10_000
@@ -89,10 +89,10 @@ class KrosAIClient:
         api_key: str | SecretStr,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        timeout: httpx2.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         reconcile: ReconcilePolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         available_route: Literal["auto", "path", "action"] = "auto",
         user_agent: str = "kros-mcp",
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
@@ -107,8 +107,8 @@ class KrosAIClient:
         # costs time in proportion to the queue: a thousand queued requests saturated the CPU.
         self._slots = anyio.CapacityLimiter(max_connections)
         self._searches: SingleFlight[AvailableNumberPage] = SingleFlight()
-        self._http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        self._http = httpx2.AsyncClient(
+            limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             base_url=self.base_url + "/",
             auth=ApiKeyAuth(self._api_key),
             timeout=timeout,
@@ -335,7 +335,7 @@ class KrosAIClient:
         while len(self._offer_numbers) > _OFFER_MEMORY:
             self._offer_numbers.popitem(last=False)
 
-    def _error(self, response: httpx.Response) -> APIError:
+    def _error(self, response: httpx2.Response) -> APIError:
         """The APIError for `response`, with the API key blanked should KrosAI echo it."""
         return error_from_response(response, secret=self._api_key.get_secret_value())
 
@@ -354,7 +354,7 @@ class KrosAIClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         not_sent = TransportError(f"deadline passed before {method} /{path} could be sent", request_sent=False)
         if deadline.remaining() <= 0:
             raise not_sent
@@ -368,7 +368,7 @@ class KrosAIClient:
             if remaining <= 0:
                 raise not_sent
             with translate_transport_errors(method, "/" + path):
-                # fail_after also bounds transports that ignore httpx timeouts (in-process ASGI).
+                # fail_after also bounds transports that ignore httpx2 timeouts (in-process ASGI).
                 with anyio.fail_after(remaining):
                     return await self._http.request(method, path, params=params, json=json, headers=headers)
         finally:
@@ -382,7 +382,7 @@ class KrosAIClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         attempts: _Attempts | None = None,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """Send an idempotent request, retrying what is safe to retry, and return a 2xx answer."""
         attempts = attempts or _Attempts()
         deadline = Deadline(self.retry.deadline)
@@ -484,14 +484,14 @@ def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+def _json_or_none(response: httpx2.Response) -> Any:
     try:
         return response.json()
     except ValueError:
         return None
 
 
-def _unwrap_data(response: httpx.Response) -> Any:
+def _unwrap_data(response: httpx2.Response) -> Any:
     """Single objects may come bare or as `{"data": {...}}` / `{"phone_number": {...}}`."""
     body = _json_or_none(response)
     if isinstance(body, dict) and "id" not in body:
@@ -503,7 +503,7 @@ def _unwrap_data(response: httpx.Response) -> Any:
 
 
 def _parse(model: Any, payload: Any) -> Any:
-    if isinstance(payload, httpx.Response):
+    if isinstance(payload, httpx2.Response):
         payload = _json_or_none(payload)
     if payload is None:
         raise ResponseFormatError("KrosAI answered with a body that is not JSON")

@@ -36,7 +36,8 @@ def _aliases(*names: str) -> AliasChoices:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    # defer_build: validators are built on first use, not while the server starts.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class EndpointSummary(_Model):

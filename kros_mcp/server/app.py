@@ -28,6 +28,7 @@ from .notify import enable_legacy_subscriptions
 from .prompts import register_prompts
 from .reconcile import reconcile_unfinished
 from .resources import register_policy_and_audit, register_resources
+from .results import compact_results
 from .schemas import compact_tool_schemas
 from .context import deps_of
 from .tools import register_tools
@@ -84,13 +85,8 @@ class KrosMCPServer(MCPServer):
                 "error" if result.is_error else "ok")
             return result
         finally:
-            # The name and the request id are the caller's: never log either unbounded, nor a name
-            # that is not a tool (it could forge text log lines).
-            tool = name if name in TOOL_NAMES else "(unknown)"
-            calls_log.info("tool %s %s", tool, outcome, extra={
-                "call_id": uuid.uuid4().hex[:16],  # ours: unique, unlike the client's JSON-RPC id
-                "request_id": str(context.request_id)[:64], "tenant": deps.tenant, "tool": tool, "outcome": outcome,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+            if calls_log.isEnabledFor(logging.INFO):  # off on stdio: skip building the record
+                _log_call(name, context, deps.tenant, outcome, started)
 
     async def read_resource(
         self, uri: Any, context: Context[Any, Any] | None = None
@@ -100,6 +96,16 @@ class KrosMCPServer(MCPServer):
             return await super().read_resource(uri, context)
         finally:
             _READING.reset(token)
+
+
+def _log_call(name: str, context: Context[Any, Any], tenant: str, outcome: str, started: float) -> None:
+    # The name and the request id are the caller's: never log either unbounded, nor a name
+    # that is not a tool (it could forge text log lines).
+    tool = name if name in TOOL_NAMES else "(unknown)"
+    calls_log.info("tool %s %s", tool, outcome, extra={
+        "call_id": uuid.uuid4().hex[:16],  # ours: unique, unlike the client's JSON-RPC id
+        "request_id": str(context.request_id)[:64], "tenant": tenant, "tool": tool, "outcome": outcome,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
 
 
 def _principal(ctx: Any) -> str | None:
@@ -153,6 +159,7 @@ def build_server(settings: Settings | None = None) -> KrosMCPServer:
     mcp.limiter = RateLimiter({"default": rate, "tools": rate}) if rate is not None else None
     register_tools(mcp)
     compact_tool_schemas(mcp)
+    compact_results(mcp)
     _disable_tools(mcp, policy)
     register_resources(mcp, current_deps)
     register_policy_and_audit(mcp, current_deps)

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
+import httpx2
 
 from ..config import Settings
 from ..krosai import KrosAIClient, RetryPolicy
 from ..safety import ConfirmationTokens, Policy
+from ..sandbox.transport import LazySandbox
 from ..store import StateStore, open_store, tenant_key
 from .names import TOOL_NAMES
 from .notify import Subscribers
@@ -62,11 +63,16 @@ class Deps:
     backend: Literal["sandbox", "krosai"]
     policy: Policy = field(default_factory=Policy)
     subscribers: Subscribers = field(default_factory=Subscribers)
-    # The in-process sandbox ASGI app (None with the real API). Kept for tests and diagnostics: its
-    # `/_sandbox/...` controls (faults, prices, KYC, balance) act on the very instance the tools use.
-    sandbox_app: Any = None
+    # The in-process sandbox (None with the real API), made on its first use.
+    sandbox: LazySandbox | None = None
     # Multi-tenant mode only: clients per caller key; `client` and `tenant` are then per request.
     tenants: TenantClients | None = None
+
+    @property
+    def sandbox_app(self) -> Any:
+        """The in-process sandbox ASGI app (None with the real API), for tests and diagnostics: its
+        `/_sandbox/...` controls (faults, prices, KYC, balance) act on the very instance the tools use."""
+        return None if self.sandbox is None else self.sandbox.app
 
     def for_api_key(self, api_key: str) -> Deps:
         """The same dependencies acting for the organisation behind `api_key` (multi-tenant mode)."""
@@ -144,18 +150,16 @@ def _announce(message: str) -> None:
 async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
     """Open the KrosAI client (real API or in-process sandbox), the state store and the token signer."""
     retry = RetryPolicy(deadline=settings.krosai_deadline)
-    sandbox_app = None
+    sandbox: LazySandbox | None = None
     tenants: TenantClients | None = None
     if settings.multi_tenant:
         if settings.uses_sandbox:
-            from ..sandbox import SandboxTransport, create_app
-
-            sandbox_app = create_app(settings.sandbox_db_path)
-            shared: httpx.AsyncBaseTransport = SandboxTransport(sandbox_app)
+            sandbox = LazySandbox(settings.sandbox_db_path)
+            shared: httpx2.AsyncBaseTransport = sandbox.transport()
             base_url = SANDBOX_BASE_URL
             _announce("*** kros-mcp (multi-tenant) is using the SANDBOX: callers present sandbox keys. ***")
         else:
-            shared = httpx.AsyncHTTPTransport(retries=0)
+            shared = httpx2.AsyncHTTPTransport(retries=0)
             base_url = settings.krosai_base_url
             _announce(f"kros-mcp (multi-tenant) is using the KrosAI API at {base_url}")
         tenants = TenantClients(lambda key: KrosAIClient(key, base_url=base_url, transport=shared, retry=retry,
@@ -164,11 +168,9 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
         api_key = "kros_multi_tenant_placeholder"
         client = KrosAIClient(api_key, base_url=base_url, transport=shared, retry=retry)
     elif settings.uses_sandbox:
-        from ..sandbox import SandboxTransport, create_app
-
-        sandbox_app = create_app(settings.sandbox_db_path)
+        sandbox = LazySandbox(settings.sandbox_db_path)
         api_key = settings.sandbox_api_key
-        client = KrosAIClient(api_key, base_url=SANDBOX_BASE_URL, transport=SandboxTransport(sandbox_app),
+        client = KrosAIClient(api_key, base_url=SANDBOX_BASE_URL, transport=sandbox.transport(),
                               retry=retry, timeout=settings.krosai_timeout)
         _announce(
             "*** kros-mcp is using the SANDBOX: a local imitation of KrosAI (no real numbers, no real money). ***\n"
@@ -188,8 +190,8 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
         raise
     tokens = ConfirmationTokens(load_signing_keys(settings), ttl_seconds=settings.confirmation_ttl)
     deps = Deps(settings=settings, client=client, store=store, tokens=tokens, tenant=tenant_key(api_key),
-                backend="sandbox" if sandbox_app is not None else "krosai", policy=policy,
-                sandbox_app=sandbox_app, tenants=tenants)
+                backend="sandbox" if sandbox is not None else "krosai", policy=policy,
+                sandbox=sandbox, tenants=tenants)
     try:
         if tenants is None:
             from .reconcile import reconcile_unfinished
@@ -199,5 +201,5 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
     finally:
         await client.aclose()
         await store.close()
-        if sandbox_app is not None:
-            sandbox_app.state.sandbox.db.close()
+        if sandbox is not None:
+            sandbox.close()

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import anyio
-import httpx
+import httpx2
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,9 +43,9 @@ async def _probe_upstream(settings: Settings) -> tuple[bool, str]:
     if settings.uses_sandbox:  # single or multi tenant: open_deps then serves the in-process sandbox
         return True, "in-process sandbox"
     try:
-        async with httpx.AsyncClient(timeout=3.0) as http:
+        async with httpx2.AsyncClient(timeout=3.0) as http:
             response = await http.get(settings.krosai_base_url)
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         return False, f"KrosAI unreachable ({type(exc).__name__})"
     ok = response.status_code < 500
     return ok, f"KrosAI answered HTTP {response.status_code}"

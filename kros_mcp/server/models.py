@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, Field
 
 from ..krosai import AvailableNumber, PhoneNumber
 from ..store import StoredOffer
@@ -26,11 +26,16 @@ __all__ = [
 
 
 class _Out(BaseModel):
-    """A tool result: fields without a value are left out, not sent as null (fewer tokens)."""
+    """A tool result: fields without a value are left out, not sent as null (fewer tokens).
 
-    @model_serializer(mode="wrap")
-    def _drop_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
-        return {k: v for k, v in handler(self).items() if v is not None}
+    Dumps leave them out by default; a model_serializer would do the same but cost a Python call
+    per nested model on every dump (results.tool_result dumps with exclude_none as well)."""
+
+    def model_dump(self, *, exclude_none: bool = True, **options: Any) -> dict[str, Any]:
+        return super().model_dump(exclude_none=exclude_none, **options)
+
+    def model_dump_json(self, *, exclude_none: bool = True, **options: Any) -> str:
+        return super().model_dump_json(exclude_none=exclude_none, **options)
 
 
 class NumberSummary(_Out):

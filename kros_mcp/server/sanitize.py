@@ -14,8 +14,11 @@ def clean_text(value: str | None, *, limit: int = 300) -> str | None:
     """`value` without control, format (zero-width, BiDi, tag) or unassigned characters, trimmed."""
     if value is None:
         return None
-    kept = "".join(
-        " " if ch in "\t\n\r" else ch for ch in value if ch in "\t\n\r" or unicodedata.category(ch) not in _DROP_CATEGORIES
-    )
-    kept = " ".join(kept.split())
+    # Printable ASCII, the usual case, has no character to drop: skip the per-character lookup.
+    if not (value.isascii() and value.isprintable()):
+        value = "".join(
+            " " if ch in "\t\n\r" else ch for ch in value
+            if ch in "\t\n\r" or unicodedata.category(ch) not in _DROP_CATEGORIES
+        )
+    kept = " ".join(value.split())
     return kept if len(kept) <= limit else kept[: limit - 1] + "…"

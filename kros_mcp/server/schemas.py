@@ -42,7 +42,8 @@ def compact_schema(node: Any) -> Any:
 
 
 def shallow_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Top-level properties in full; nested objects only as `object`; no nulls, no `required`.
+    """Top-level properties in full; nested objects only as `object`, arrays of them only as
+    `array`; no nulls, no `required`.
     Results are still validated in full by their pydantic models and leave out empty fields;
     the schema tells a client the shape without the detail."""
     def flatten(prop: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +59,9 @@ def shallow_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
         if isinstance(options, list) and any("$ref" in o for o in options):
             return {**kept, "type": "object"}
         if prop.get("type") == "array" and isinstance(prop.get("items"), dict) and "$ref" in prop["items"]:
-            return {**prop, "items": {"type": "object"}}
+            # Not even `items: object`: clients validate results against this schema, and a
+            # jsonschema check of every item (20 to 100 a page) cost them more than the rest.
+            return {k: v for k, v in prop.items() if k != "items"}
         return prop
 
     out = {k: v for k, v in schema.items() if k not in ("$defs", "required")}

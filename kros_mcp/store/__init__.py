@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ._common import Clock
 from .base import AuditEntry, RequestClaim, StateStore, StoredOffer, StoreError, tenant_key
-from .postgres import PostgresStateStore
 from .sqlite import SQLiteStateStore
+
+if TYPE_CHECKING:
+    from .postgres import PostgresStateStore
 
 __all__ = [
     "AuditEntry",
@@ -30,6 +33,15 @@ __all__ = [
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
+def __getattr__(name: str) -> Any:
+    # The PostgreSQL backend is imported only by runs that use it.
+    if name == "PostgresStateStore":
+        from .postgres import PostgresStateStore
+
+        return PostgresStateStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def is_postgres_url(url_or_path: str | Path) -> bool:
     return isinstance(url_or_path, str) and url_or_path.strip().lower().startswith(_POSTGRES_SCHEMES)
 
@@ -39,5 +51,7 @@ async def open_store(url_or_path: str | Path, *, clock: Clock = time.time) -> St
 
     Raises StoreError if it cannot be reached, opened or migrated."""
     if is_postgres_url(url_or_path):
+        from .postgres import PostgresStateStore
+
         return await PostgresStateStore.open(str(url_or_path).strip(), clock=clock)
     return SQLiteStateStore(url_or_path, clock=clock)

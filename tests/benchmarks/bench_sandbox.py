@@ -5,6 +5,9 @@
 Prints a table and writes tests/benchmarks/results/sandbox.json. Latencies are measured through
 the real KrosAI client reaching the sandbox in-process, next to the same searches on the default
 inventory (the baseline, same process), so the ratio shows what size costs.
+
+The search part also runs in the "scale" section of `python -m tests.benchmarks` (see its
+__main__.py); this module adds the purchase throughput.
 """
 
 from __future__ import annotations
@@ -25,12 +28,9 @@ import anyio
 from kros_mcp.krosai import KrosAIClient, RetryPolicy
 from kros_mcp.sandbox import BLOCKS, SANDBOX_API_KEY, SandboxTransport, create_app
 
+from .common import percentile
+
 RESULTS = Path(__file__).parent / "results"
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
 def queries(rng: random.Random, count: int) -> list[dict[str, Any]]:

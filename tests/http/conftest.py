@@ -37,7 +37,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-import httpx
 import httpx2
 import pytest
 from mcp import Client
@@ -180,8 +179,8 @@ def _spawn(spec: ServerSpec, tmp: Path, attempt: int) -> Server:
 
 def _healthy(server: Server) -> bool:
     try:
-        return httpx.get(server.root + "/healthz", timeout=1.0).status_code == 200
-    except httpx.TransportError:
+        return httpx2.get(server.root + "/healthz", timeout=1.0).status_code == 200
+    except httpx2.TransportError:
         return False
 
 
@@ -316,7 +315,7 @@ def modern_request(request_id: int, method: str,
     return body, headers
 
 
-def rpc_messages(response: httpx.Response) -> list[dict[str, Any]]:
+def rpc_messages(response: httpx2.Response) -> list[dict[str, Any]]:
     """The JSON-RPC messages of a response, whether a JSON body or an SSE stream."""
     if response.headers.get("content-type", "").startswith("text/event-stream"):
         return [json.loads(line[5:]) for line in response.text.splitlines()
@@ -325,7 +324,7 @@ def rpc_messages(response: httpx.Response) -> list[dict[str, Any]]:
     return body if isinstance(body, list) else [body]
 
 
-async def legacy_session(http: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None) -> dict[str, str]:
+async def legacy_session(http: httpx2.AsyncClient, url: str, headers: dict[str, str] | None = None) -> dict[str, str]:
     """Initialize a 2025-11-25 session by hand; the headers that continue it."""
     response = await http.post(url, json=initialize_body(), headers={**LEGACY_HEADERS, **(headers or {})})
     assert response.status_code == 200, (response.status_code, response.text)
@@ -350,7 +349,7 @@ def make_orgs(db_path: Path, count: int, balance_cents: int = 100_000) -> list[s
 
     async def create() -> list[str]:
         keys = []
-        async with httpx.AsyncClient(transport=SandboxTransport(app), base_url="http://sandbox.test") as http:
+        async with httpx2.AsyncClient(transport=SandboxTransport(app), base_url="http://sandbox.test") as http:
             for i in range(count):
                 body = {"name": f"tenant {i}", "balance_cents": balance_cents}
                 response = await http.post("/_sandbox/orgs", json=body)

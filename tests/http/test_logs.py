@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from kros_mcp.store import tenant_key
@@ -96,7 +96,7 @@ async def test_caller_controlled_names_are_not_logged(servers: dict[str, Server]
     for name in ("text", "json-stateful"):
         server = servers[name]
         already = len(server.log())
-        async with httpx.AsyncClient(timeout=10.0) as http:
+        async with httpx2.AsyncClient(timeout=10.0) as http:
             session = await legacy_session(http, server.url)
             for body in requests:
                 (answer,) = rpc_messages(await http.post(server.url, json=body, headers=session))

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from mcp import Client, MCPError
 from mcp.types import CallToolResult
@@ -163,8 +163,8 @@ async def test_organisations_are_isolated(tenants: Tenants, variant: str, mode: 
     assert all(re.fullmatch(r"t_[0-9a-f]{24}", t) for t in tenants_logged)
 
 
-async def _probe(server: Server, headers: dict[str, str]) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=10.0) as http:
+async def _probe(server: Server, headers: dict[str, str]) -> httpx2.Response:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         if server.transport == "sse":
             async with http.stream("GET", server.url, headers={"Accept": "text/event-stream", **headers}) as response:
                 return response
@@ -205,7 +205,7 @@ async def test_each_request_acts_for_the_key_it_carries(tenants: Tenants) -> Non
         ok(await a.call_tool("purchase_number", {"inventory_id": offer["inventory_id"],
                                                  "confirmation_token": quote["confirmation_token"]}))
     call = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "list_numbers", "arguments": {}}}
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         session = await legacy_session(http, server.url, bearer(key_a))
         as_a = rpc_messages(await http.post(server.url, json=call, headers=session))
         assert len(json.loads(as_a[-1]["result"]["content"][0]["text"])["numbers"]) == 1
@@ -254,7 +254,7 @@ async def test_rate_limit_is_per_organisation(tenants: Tenants, mode: str) -> No
 async def test_readyz_ready_with_the_in_process_sandbox(tenants: Tenants) -> None:
     """Regression: multi-tenant on the in-process sandbox probed the real KrosAI API for readiness
     (and so said 'not ready' wherever that is unreachable), although it never calls it."""
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         for server in tenants.servers.values():
             response = await http.get(server.root + "/readyz")
             assert response.status_code == 200, response.text

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpx
 import httpx2
 import pytest
 from mcp import Client
@@ -62,7 +61,7 @@ class Cluster:
         return {"A": self.a, "B": self.b}[name]
 
     async def purchases(self, inventory_id: str) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient(timeout=10.0) as http:
+        async with httpx2.AsyncClient(timeout=10.0) as http:
             response = await http.get(self.sandbox.root + "/_sandbox/org/transactions",
                                       headers={"x-api-key": SANDBOX_KEY})
         assert response.status_code == 200, response.text
@@ -77,7 +76,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         state_url = with_search_path(POSTGRES_URL, schema)  # type: ignore[arg-type]
         (sandbox,) = launch(tmp, [ServerSpec("sandbox", "sandbox")])
         try:
-            response = httpx.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 1000, "default": 1000},
+            response = httpx2.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 1000, "default": 1000},
                                  timeout=5.0)
             assert response.status_code == 200, response.text
             common = {"KROSAI_API_KEY": SANDBOX_KEY, "KROSAI_BASE_URL": sandbox.root + "/v1",
@@ -249,7 +248,7 @@ async def test_elicitation_continues_on_the_other_replica(cluster: Cluster) -> N
 
 
 async def test_replicas_are_ready(cluster: Cluster) -> None:
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         for replica in (cluster.a, cluster.b):
             response = await http.get(replica.root + "/readyz")
             assert response.status_code == 200, response.text

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from .conftest import (
@@ -62,14 +62,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
         yield {server.spec.name: server for server in running}
 
 
-async def _post_init(server: Server, headers: dict[str, str] | None = None, **kwargs: object) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=10.0) as http:
+async def _post_init(server: Server, headers: dict[str, str] | None = None, **kwargs: object) -> httpx2.Response:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         return await http.post(server.url, json=initialize_body(), headers={**LEGACY_HEADERS, **(headers or {})},
                                **kwargs)  # type: ignore[arg-type]
 
 
 async def _get_sse(server: Server, headers: dict[str, str]) -> int:
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         async with http.stream("GET", server.url, headers={"Accept": "text/event-stream", **headers}) as response:
             return response.status_code
 
@@ -107,7 +107,7 @@ async def test_sse_checks_host_and_origin(servers: dict[str, Server]) -> None:
     assert await _get_sse(server, {"Host": "evil.example"}) == 421
     assert await _get_sse(server, {"Origin": "http://evil.example"}) == 403
     assert await _get_sse(server, {}) == 200
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         response = await http.post(server.root + "/messages/?session_id=" + "0" * 32, json=initialize_body(),
                                    headers={"Host": "evil.example"})
         assert response.status_code == 421
@@ -146,7 +146,7 @@ def _padded_init(size: int) -> bytes:
 async def test_body_over_the_limit_413(servers: dict[str, Server]) -> None:
     server = servers["configured"]
     headers = {**LEGACY_HEADERS, **bearer(TOKEN)}
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         assert (await http.post(server.url, content=_padded_init(LIMIT), headers=headers)).status_code == 200
         too_big = await http.post(server.url, content=_padded_init(LIMIT + 1), headers=headers)
         assert too_big.status_code == 413, too_big.text
@@ -171,7 +171,7 @@ async def test_body_over_the_limit_413(servers: dict[str, Server]) -> None:
 
 async def test_default_body_limit_is_one_mib(servers: dict[str, Server]) -> None:
     server = servers["plain"]
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         response = await http.post(server.url, content=_padded_init(1_048_577), headers=LEGACY_HEADERS)
     assert response.status_code == 413
 
@@ -221,7 +221,7 @@ async def test_network_bind_with_auth_starts(tmp_path: Path, mode: str) -> None:
 
 
 async def test_health_endpoints_open_and_free_of_secrets(servers: dict[str, Server]) -> None:
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         for server in servers.values():
             for path in ("/healthz", "/readyz"):
                 for headers in ({}, bearer("wrong")):
@@ -237,7 +237,7 @@ async def test_health_endpoints_open_and_free_of_secrets(servers: dict[str, Serv
 
 async def test_readyz_503_when_the_state_store_is_unreachable(servers: dict[str, Server]) -> None:
     server = servers["store-down"]
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         assert (await http.get(server.root + "/healthz")).json() == {"status": "ok"}  # alive, though
         ready = await http.get(server.root + "/readyz")
     assert ready.status_code == 503
@@ -341,7 +341,7 @@ async def test_readyz_follows_postgres_going_away_and_coming_back(tmp_path: Path
             (server,) = launch(tmp_path, [ServerSpec("pg", "stateful", env={
                 "KROS_MCP_STATE_URL": with_search_path(proxied, schema)})])
             try:
-                async with httpx.AsyncClient(timeout=15.0) as http:
+                async with httpx2.AsyncClient(timeout=15.0) as http:
                     ready = await http.get(server.root + "/readyz")
                     assert ready.status_code == 200, ready.text
                     proxy.cut()

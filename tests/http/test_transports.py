@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
-import httpx
 import httpx2
 import pytest
 from mcp import Client, MCPError, StdioServerParameters
@@ -135,7 +134,7 @@ async def test_client_without_the_right_token_is_refused(servers: dict[str, Serv
     assert TOKENS[0] not in text and TOKENS[1] not in text
 
 
-def _assert_401(response: httpx.Response, *secrets_: str) -> None:
+def _assert_401(response: httpx2.Response, *secrets_: str) -> None:
     assert response.status_code == 401, (response.status_code, response.text)
     challenge = response.headers.get("www-authenticate", "")
     assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge, challenge
@@ -144,7 +143,7 @@ def _assert_401(response: httpx.Response, *secrets_: str) -> None:
         assert secret not in response.text and secret not in challenge
 
 
-async def _probe(http: httpx.AsyncClient, server: Server, headers: dict[str, str]) -> httpx.Response:
+async def _probe(http: httpx2.AsyncClient, server: Server, headers: dict[str, str]) -> httpx2.Response:
     """One request a client would open with: POST initialize (streamable) or GET /sse (SSE)."""
     if server.transport == "sse":
         async with http.stream("GET", server.url, headers={"Accept": "text/event-stream", **headers}) as response:
@@ -163,7 +162,7 @@ async def _probe(http: httpx.AsyncClient, server: Server, headers: dict[str, str
 async def test_raw_401_with_www_authenticate(servers: dict[str, Server], variant: str) -> None:
     server, open_server = servers[f"{variant}.token"], servers[f"{variant}.open"]
     wrong = "wrong-" + secrets.token_hex(8)
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx2.AsyncClient(timeout=10.0) as http:
         _assert_401(await _probe(http, server, {}))
         _assert_401(await _probe(http, server, bearer(wrong)), wrong)
         _assert_401(await _probe(http, server, {"Authorization": f"Basic {TOKENS[0]}"}), TOKENS[0])

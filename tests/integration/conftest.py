@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -104,7 +104,7 @@ class SandboxProcess:
         return self.root + "/v1"
 
     async def request(self, method: str, path: str, body: Any = None) -> Any:
-        async with httpx.AsyncClient(base_url=self.root, headers={"x-api-key": self.api_key},
+        async with httpx2.AsyncClient(base_url=self.root, headers={"x-api-key": self.api_key},
                                      timeout=10.0) as http:
             response = await http.request(method, path, json=body)
         assert response.status_code < 300, (method, path, response.status_code, response.text)
@@ -158,13 +158,13 @@ def _start_sandbox(tmp_path: Path) -> SandboxProcess:
         deadline = time.monotonic() + 20
         while process.poll() is None and time.monotonic() < deadline:
             try:
-                if httpx.get(root + "/healthz", timeout=1.0).status_code == 200:
+                if httpx2.get(root + "/healthz", timeout=1.0).status_code == 200:
                     sandbox = SandboxProcess(process, root, log_path)
-                    response = httpx.put(root + "/_sandbox/rate-limits", json={"purchase": 1000, "default": 1000},
+                    response = httpx2.put(root + "/_sandbox/rate-limits", json={"purchase": 1000, "default": 1000},
                                          timeout=5.0)
                     assert response.status_code == 200, response.text
                     return sandbox
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             time.sleep(0.05)
         _stop(process)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
+import httpx2
 import pytest
 
 from kros_mcp.krosai import KrosAIClient, ReconcilePolicy, RetryPolicy
@@ -17,7 +17,7 @@ BASE_URL = "https://api.krosai.test/v1"
 FAST_RETRY = RetryPolicy(initial_backoff=0.001, max_backoff=0.01, deadline=5)
 FAST_RECONCILE = ReconcilePolicy(scan_delays=(0, 0.01))
 
-Handler = Callable[[httpx.Request], Any]
+Handler = Callable[[httpx2.Request], Any]
 
 
 @pytest.fixture
@@ -26,11 +26,11 @@ def anyio_backend() -> str:
 
 
 def make_client(handler: Handler, **kwargs: Any) -> KrosAIClient:
-    """A client wired to `handler` through httpx.MockTransport, with fast retry and reconcile."""
+    """A client wired to `handler` through httpx2.MockTransport, with fast retry and reconcile."""
     kwargs.setdefault("retry", FAST_RETRY)
     kwargs.setdefault("reconcile", FAST_RECONCILE)
     kwargs.setdefault("base_url", BASE_URL)
-    return KrosAIClient(API_KEY, transport=httpx.MockTransport(handler), **kwargs)
+    return KrosAIClient(API_KEY, transport=httpx2.MockTransport(handler), **kwargs)
 
 
 def number_json(
@@ -43,23 +43,23 @@ def number_json(
     return {**body, **extra}
 
 
-def error_response(status: int, code: str | None = None, message: str = "boom", **headers: str) -> httpx.Response:
+def error_response(status: int, code: str | None = None, message: str = "boom", **headers: str) -> httpx2.Response:
     """A JSON error answer in KrosAI's common `{"error": ..., "code": ...}` shape."""
     body: dict[str, Any] = {"error": message}
     if code is not None:
         body["code"] = code
-    return httpx.Response(status, json=body, headers=headers)
+    return httpx2.Response(status, json=body, headers=headers)
 
 
-def fresh(response: httpx.Response) -> httpx.Response:
+def fresh(response: httpx2.Response) -> httpx2.Response:
     """A new copy of a prepared answer, so one Response object is never sent twice."""
-    return httpx.Response(response.status_code, headers=response.headers, content=response.content)
+    return httpx2.Response(response.status_code, headers=response.headers, content=response.content)
 
 
-def api_path(request: httpx.Request) -> str:
+def api_path(request: httpx2.Request) -> str:
     """The request path below the API version, e.g. `/phone-numbers/pn_1`."""
     path = request.url.raw_path.split(b"?")[0].decode()
-    prefix = httpx.URL(BASE_URL).path
+    prefix = httpx2.URL(BASE_URL).path
     assert path.startswith(prefix), f"request escaped the API base: {path}"
     return path[len(prefix):]
 
@@ -73,13 +73,13 @@ class Scripted:
     def __init__(self, *steps: Any) -> None:
         assert steps, "a script needs at least one step"
         self.steps = list(steps)
-        self.requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
 
     @property
     def calls(self) -> int:
         return len(self.requests)
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         step = self.steps[min(len(self.requests), len(self.steps)) - 1]
         if isinstance(step, BaseException):
@@ -100,7 +100,7 @@ class Scripted:
 #   "commit_later"    answer 504 now; the purchase shows up only from the second listing on
 #   ("serve_then", r) serve it (the server state changes), then answer the Response r instead
 #   int               answer that status with nothing done
-#   httpx.Response    answer it with nothing done
+#   httpx2.Response    answer it with nothing done
 Fault = Any
 
 
@@ -122,7 +122,7 @@ class FakeKrosAI:
         self.page_cap = page_cap
         self.with_total = with_total
         self.faults: dict[str, list[Fault]] = {}
-        self.requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
         self._pending: dict[str, Any] | None = None
         self._listings_until_commit = 0
 
@@ -131,21 +131,21 @@ class FakeKrosAI:
         self.faults.setdefault(method, []).extend(faults)
         return self
 
-    def requests_of(self, method: str) -> list[httpx.Request]:
+    def requests_of(self, method: str) -> list[httpx2.Request]:
         return [r for r in self.requests if r.method == method]
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         assert request.headers.get("x-api-key") == API_KEY
         queue = self.faults.get(request.method) or []
         fault = queue.pop(0) if queue else None
         if fault == "connect":
-            raise httpx.ConnectError("connection refused", request=request)
+            raise httpx2.ConnectError("connection refused", request=request)
         if fault == "timeout_before":
-            raise httpx.ReadTimeout("timed out", request=request)
+            raise httpx2.ReadTimeout("timed out", request=request)
         if isinstance(fault, int):
             return error_response(fault, message=f"scripted {fault}")
-        if isinstance(fault, httpx.Response):
+        if isinstance(fault, httpx2.Response):
             return fresh(fault)
         if isinstance(fault, tuple) and fault[0] == "serve_then":
             self._serve(request)
@@ -153,12 +153,12 @@ class FakeKrosAI:
         if fault == "commit_later":
             self._pending = self._purchase_record(json.loads(request.content))
             self._listings_until_commit = 1
-            return httpx.Response(504, text="<html>Gateway Timeout</html>")
+            return httpx2.Response(504, text="<html>Gateway Timeout</html>")
         response = self._serve(request)
         if fault == "timeout_after":
-            raise httpx.ReadTimeout("timed out", request=request)
+            raise httpx2.ReadTimeout("timed out", request=request)
         if fault == "drop_after":
-            raise httpx.RemoteProtocolError("server disconnected", request=request)
+            raise httpx2.RemoteProtocolError("server disconnected", request=request)
         assert fault is None, f"unknown fault {fault!r}"
         return response
 
@@ -172,13 +172,13 @@ class FakeKrosAI:
         )
         return record
 
-    def _serve(self, request: httpx.Request) -> httpx.Response:
+    def _serve(self, request: httpx2.Request) -> httpx2.Response:
         path = api_path(request)
         params = request.url.params
         if request.method == "GET" and (
             path == "/phone-numbers/available" or (path == "/phone-numbers" and params.get("action") == "available")
         ):
-            return httpx.Response(200, json={"available_numbers": list(self.inventory.values())})
+            return httpx2.Response(200, json={"available_numbers": list(self.inventory.values())})
         if request.method == "GET" and path == "/phone-numbers":
             if self._pending is not None:
                 if self._listings_until_commit == 0:
@@ -192,25 +192,25 @@ class FakeKrosAI:
             body: dict[str, Any] = {"phone_numbers": page, "limit": limit, "offset": offset}
             if self.with_total:
                 body["total"] = len(self.owned)
-            return httpx.Response(200, json=body)
+            return httpx2.Response(200, json=body)
         if request.method == "POST" and path == "/phone-numbers":
             body = json.loads(request.content)
             if body["inventory_id"] not in self.inventory:
                 return error_response(409, "NUMBER_NOT_AVAILABLE", "Number is no longer available")
             record = self._purchase_record(body)
             self.owned.append(record)
-            return httpx.Response(201, json=record)
+            return httpx2.Response(201, json=record)
         if path.startswith("/phone-numbers/"):
             number_id = unquote(path.removeprefix("/phone-numbers/"))
             found = [n for n in self.owned if n["id"] == number_id]
             if not found:
                 return error_response(404, "NOT_FOUND", "Phone number not found")
             if request.method == "GET":
-                return httpx.Response(200, json=found[0])
+                return httpx2.Response(200, json=found[0])
             if request.method == "DELETE":
                 self.owned.remove(found[0])
-                return httpx.Response(200, json={"success": True, "message": "Phone number released"})
+                return httpx2.Response(200, json={"success": True, "message": "Phone number released"})
             if request.method == "PATCH":
                 found[0].update(json.loads(request.content))
-                return httpx.Response(200, json=found[0])
+                return httpx2.Response(200, json=found[0])
         return error_response(404, "NOT_FOUND", f"no route {request.method} {path}")

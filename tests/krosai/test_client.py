@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from kros_mcp.krosai import InvalidRequestError, KrosAIClient, NotFoundError
@@ -49,7 +49,7 @@ async def test_requests_carry_api_key_header_and_no_authorization() -> None:
 @pytest.mark.anyio
 async def test_custom_user_agent_and_trailing_slash_base_url() -> None:
     """A trailing slash on base_url does not double the slash; user_agent is sent as given."""
-    handler = Scripted(httpx.Response(200, json={"phone_numbers": []}))
+    handler = Scripted(httpx2.Response(200, json={"phone_numbers": []}))
     async with make_client(handler, base_url=BASE_URL + "/", user_agent="my-agent/1.0") as client:
         await client.list_numbers()
     request = handler.requests[0]
@@ -60,7 +60,7 @@ async def test_custom_user_agent_and_trailing_slash_base_url() -> None:
 @pytest.mark.anyio
 async def test_list_numbers_sends_filters_and_drops_unset_ones() -> None:
     """list_numbers passes status, country, limit and offset, omitting filters left as None."""
-    handler = Scripted(httpx.Response(200, json={"phone_numbers": [number_json()], "total": 1}))
+    handler = Scripted(httpx2.Response(200, json={"phone_numbers": [number_json()], "total": 1}))
     async with make_client(handler) as client:
         page = await client.list_numbers(status="active", country="US", limit=5, offset=10)
         await client.list_numbers()
@@ -122,11 +122,11 @@ async def test_iter_numbers_ends_when_server_ignores_offset() -> None:
     page = _owned(100)
     calls = 0
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         nonlocal calls
         calls += 1
         assert calls <= 5, "iter_numbers kept asking for the same page"
-        return httpx.Response(200, json={"data": page})
+        return httpx2.Response(200, json={"data": page})
 
     async with make_client(handler) as client:
         ids = [n.id async for n in client.iter_numbers()]
@@ -139,13 +139,13 @@ async def test_iter_numbers_deduplicates_shifted_pages() -> None:
     owned = _owned(4)
     seen_offsets: list[int] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
         seen_offsets.append(offset)
         page = owned[offset : offset + limit]
         if offset == 0:
             owned.insert(0, number_json("pn_new", "+14155559999", "inv_new"))  # newest first
-        return httpx.Response(200, json={"phone_numbers": page, "total": len(owned)})
+        return httpx2.Response(200, json={"phone_numbers": page, "total": len(owned)})
 
     async with make_client(handler) as client:
         ids = [n.id async for n in client.iter_numbers(page_size=2)]
@@ -165,7 +165,7 @@ INVENTORY = [
 @pytest.mark.anyio
 async def test_search_available_sends_filters() -> None:
     """Search sends country, type, area code and limit, and reads the available numbers."""
-    handler = Scripted(httpx.Response(200, json={"available_numbers": INVENTORY}))
+    handler = Scripted(httpx2.Response(200, json={"available_numbers": INVENTORY}))
     async with make_client(handler) as client:
         page = await client.search_available("US", type="local", area_code="415", limit=5)
     request = handler.requests[0]
@@ -175,16 +175,16 @@ async def test_search_available_sends_filters() -> None:
     assert page.items[1].monthly_cost_cents == 115
 
 
-def _action_only(routes: list[str], not_found: httpx.Response):
+def _action_only(routes: list[str], not_found: httpx2.Response):
     """A server that only knows `GET /phone-numbers?action=available`."""
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         path = api_path(request)
         if path == "/phone-numbers" and request.url.params.get("action") == "available":
             routes.append("action")
-            return httpx.Response(200, json={"data": INVENTORY})
+            return httpx2.Response(200, json={"data": INVENTORY})
         routes.append(path)
-        return httpx.Response(not_found.status_code, headers=not_found.headers, content=not_found.content)
+        return httpx2.Response(not_found.status_code, headers=not_found.headers, content=not_found.content)
 
     return handler
 
@@ -195,12 +195,12 @@ def _action_only(routes: list[str], not_found: httpx.Response):
     [
         error_response(404, "NOT_FOUND", "Phone number not found"),
         error_response(404, "PHONE_NUMBER_NOT_FOUND", "Phone number not found"),
-        httpx.Response(404),
-        httpx.Response(405, text="Method Not Allowed"),
+        httpx2.Response(404),
+        httpx2.Response(405, text="Method Not Allowed"),
     ],
     ids=["NOT_FOUND", "PHONE_NUMBER_NOT_FOUND", "bare-404", "405"],
 )
-async def test_search_auto_route_falls_back_and_remembers(not_found: httpx.Response) -> None:
+async def test_search_auto_route_falls_back_and_remembers(not_found: httpx2.Response) -> None:
     """In auto mode a 404 on /available falls back to `?action=available`, and later searches go straight there."""
     routes: list[str] = []
     async with make_client(_action_only(routes, not_found)) as client:
@@ -213,7 +213,7 @@ async def test_search_auto_route_falls_back_and_remembers(not_found: httpx.Respo
 @pytest.mark.anyio
 async def test_search_action_route_keeps_filters() -> None:
     """The action form carries `action=available` alongside the search filters."""
-    handler = Scripted(httpx.Response(200, json=INVENTORY))
+    handler = Scripted(httpx2.Response(200, json=INVENTORY))
     async with make_client(handler, available_route="action") as client:
         await client.search_available("US", type="mobile")
     request = handler.requests[0]
@@ -225,7 +225,7 @@ async def test_search_action_route_keeps_filters() -> None:
 async def test_search_path_route_does_not_fall_back() -> None:
     """With `available_route="path"` a 404 is raised rather than trying another route."""
     routes: list[str] = []
-    async with make_client(_action_only(routes, httpx.Response(404)), available_route="path") as client:
+    async with make_client(_action_only(routes, httpx2.Response(404)), available_route="path") as client:
         with pytest.raises(NotFoundError):
             await client.search_available("US")
     assert routes == ["/phone-numbers/available"]
@@ -236,7 +236,7 @@ async def test_search_real_error_is_raised_not_retried_elsewhere() -> None:
     """A genuine error on /available (400) is raised and does not switch routes for later searches."""
     handler = Scripted(
         error_response(400, "UNSUPPORTED_COUNTRY", "Country XX is not supported"),
-        httpx.Response(200, json={"available_numbers": INVENTORY}),
+        httpx2.Response(200, json={"available_numbers": INVENTORY}),
     )
     async with make_client(handler) as client:
         with pytest.raises(InvalidRequestError) as caught:
@@ -278,14 +278,14 @@ async def test_update_sends_only_given_fields(kwargs: dict, sent: dict) -> None:
 @pytest.mark.parametrize(
     ("response", "success", "message"),
     [
-        (httpx.Response(200, json={"success": True, "message": "Phone number released"}), True, "Phone number released"),
-        (httpx.Response(200, json={"success": False, "message": "Release scheduled"}), False, "Release scheduled"),
-        (httpx.Response(204), True, None),
-        (httpx.Response(200, json={"data": {"id": "pn_1"}}), True, None),
+        (httpx2.Response(200, json={"success": True, "message": "Phone number released"}), True, "Phone number released"),
+        (httpx2.Response(200, json={"success": False, "message": "Release scheduled"}), False, "Release scheduled"),
+        (httpx2.Response(204), True, None),
+        (httpx2.Response(200, json={"data": {"id": "pn_1"}}), True, None),
     ],
     ids=["success", "not-success", "204", "other-json"],
 )
-async def test_release_reads_answer(response: httpx.Response, success: bool, message: str | None) -> None:
+async def test_release_reads_answer(response: httpx2.Response, success: bool, message: str | None) -> None:
     """The release answer's success flag and message are reported."""
     handler = Scripted(response)
     async with make_client(handler) as client:
@@ -347,7 +347,7 @@ async def test_release_404_after_unsent_attempt_raises_not_found() -> None:
 )
 async def test_ids_are_escaped_into_one_path_segment(number_id: str, raw_path: str) -> None:
     """An id can never leave `/phone-numbers/{id}`: slashes, `?` and `#` are percent-encoded."""
-    handler = Scripted(httpx.Response(200, json=number_json()))
+    handler = Scripted(httpx2.Response(200, json=number_json()))
     async with make_client(handler) as client:
         await client.get_number(number_id)
     request = handler.requests[0]
@@ -361,7 +361,7 @@ async def test_ids_are_escaped_into_one_path_segment(number_id: str, raw_path: s
 @pytest.mark.parametrize("op", ["get", "update", "release"])
 async def test_dot_and_empty_ids_are_refused(number_id: str, op: str) -> None:
     """`..`, `.` and empty ids are refused before any request, so they cannot hit the collection or /v1."""
-    handler = Scripted(httpx.Response(200, json=number_json()))
+    handler = Scripted(httpx2.Response(200, json=number_json()))
     async with make_client(handler) as client:
         call = {
             "get": lambda: client.get_number(number_id),

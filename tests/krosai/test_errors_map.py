@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 
-import httpx
+import httpx2
 import pytest
 
 from kros_mcp.krosai import (
@@ -52,7 +52,7 @@ DOCUMENTED = [
 
 
 def _error(status: int, **kwargs) -> APIError:
-    return error_from_response(httpx.Response(status, **kwargs))
+    return error_from_response(httpx2.Response(status, **kwargs))
 
 
 @pytest.mark.parametrize(("code", "status", "cls"), DOCUMENTED)
@@ -80,7 +80,7 @@ async def test_documented_code_reaches_caller_of_purchase(code: str, status: int
     """A purchase refused with a documented code raises that class to the caller, after one POST."""
     calls = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         calls.append(request.method)
         return error_response(status, code, "refused", **{"Retry-After": "7"})
 
@@ -281,19 +281,19 @@ def test_parse_retry_after_non_finite_is_none(value: str) -> None:
 
 
 @pytest.mark.parametrize(("exc", "sent"), [
-    (httpx.ConnectError, False),
-    (httpx.ConnectTimeout, False),
-    (httpx.PoolTimeout, False),
-    (httpx.UnsupportedProtocol, False),
-    (httpx.ReadTimeout, True),
-    (httpx.WriteTimeout, True),
-    (httpx.ReadError, True),
-    (httpx.WriteError, True),
-    (httpx.RemoteProtocolError, True),
+    (httpx2.ConnectError, False),
+    (httpx2.ConnectTimeout, False),
+    (httpx2.PoolTimeout, False),
+    (httpx2.UnsupportedProtocol, False),
+    (httpx2.ReadTimeout, True),
+    (httpx2.WriteTimeout, True),
+    (httpx2.ReadError, True),
+    (httpx2.WriteError, True),
+    (httpx2.RemoteProtocolError, True),
 ])
-def test_transport_errors_say_whether_request_left(exc: type[httpx.HTTPError], sent: bool) -> None:
+def test_transport_errors_say_whether_request_left(exc: type[httpx2.HTTPError], sent: bool) -> None:
     """Only failures before any byte left are marked `request_sent=False`."""
-    request = httpx.Request("POST", "https://api.krosai.test/v1/phone-numbers")
+    request = httpx2.Request("POST", "https://api.krosai.test/v1/phone-numbers")
     with pytest.raises(TransportError) as caught, translate_transport_errors("POST", "/phone-numbers"):
         raise exc("boom", request=request)
     assert caught.value.request_sent is sent

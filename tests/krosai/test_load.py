@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from kros_mcp.krosai import KrosAIClient
@@ -16,7 +16,7 @@ from .conftest import API_KEY, BASE_URL, FAST_RECONCILE, FAST_RETRY
 pytestmark = pytest.mark.anyio
 
 
-class SlowAPI(httpx.AsyncBaseTransport):
+class SlowAPI(httpx2.AsyncBaseTransport):
     """Answers after a short pause, counting requests by query and the most in flight at once."""
 
     def __init__(self, pause: float = 0.02) -> None:
@@ -25,7 +25,7 @@ class SlowAPI(httpx.AsyncBaseTransport):
         self.most_in_flight = 0
         self.seen: Counter[str] = Counter()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.seen[f"{request.url.path}?{request.url.query.decode()}"] += 1
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -35,9 +35,9 @@ class SlowAPI(httpx.AsyncBaseTransport):
             self.in_flight -= 1
         if request.url.path.endswith("/available"):
             country = request.url.params["country"]
-            return httpx.Response(200, json={"available_numbers": [
+            return httpx2.Response(200, json={"available_numbers": [
                 {"id": f"inv_{country}_1", "number": "+254700000001", "country": country, "type": "mobile"}]})
-        return httpx.Response(200, json={"phone_numbers": [], "total": 0})
+        return httpx2.Response(200, json={"phone_numbers": [], "total": 0})
 
 
 def client_on(api: SlowAPI, **kwargs: object) -> KrosAIClient:

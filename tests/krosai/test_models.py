@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from kros_mcp.krosai import (
@@ -157,7 +157,7 @@ def test_available_page_wrappers(body: Any) -> None:
 async def test_single_number_bare_or_wrapped(wrapper: str | None) -> None:
     """get_number reads a bare object or one wrapped in `data` / `phone_number`."""
     body = {"id": "pn_1", "e164": "+14155550100", "status": "active"}
-    handler = Scripted(httpx.Response(200, json=body if wrapper is None else {"success": True, wrapper: body}))
+    handler = Scripted(httpx2.Response(200, json=body if wrapper is None else {"success": True, wrapper: body}))
     async with make_client(handler) as client:
         number = await client.get_number("pn_1")
     assert (number.id, number.number) == ("pn_1", "+14155550100")
@@ -167,14 +167,14 @@ async def test_single_number_bare_or_wrapped(wrapper: str | None) -> None:
 @pytest.mark.parametrize(
     "response",
     [
-        httpx.Response(200, text="<html>OK</html>", headers={"content-type": "text/html"}),
-        httpx.Response(200, text=""),
-        httpx.Response(200, json={"id": "pn_1"}),
-        httpx.Response(200, json=["not", "an", "object"]),
+        httpx2.Response(200, text="<html>OK</html>", headers={"content-type": "text/html"}),
+        httpx2.Response(200, text=""),
+        httpx2.Response(200, json={"id": "pn_1"}),
+        httpx2.Response(200, json=["not", "an", "object"]),
     ],
     ids=["html", "empty", "missing-number", "list"],
 )
-async def test_unreadable_success_is_response_format_error(response: httpx.Response) -> None:
+async def test_unreadable_success_is_response_format_error(response: httpx2.Response) -> None:
     """A 2xx body the client cannot read raises ResponseFormatError, not a crash or an APIError."""
     async with make_client(Scripted(response)) as client:
         with pytest.raises(ResponseFormatError) as caught:
@@ -186,7 +186,7 @@ async def test_unreadable_success_is_response_format_error(response: httpx.Respo
 @pytest.mark.anyio
 async def test_response_format_error_names_the_bad_field() -> None:
     """The error says which field was wrong, so the mismatch can be diagnosed."""
-    async with make_client(Scripted(httpx.Response(200, json={"id": "pn_1"}))) as client:
+    async with make_client(Scripted(httpx2.Response(200, json={"id": "pn_1"}))) as client:
         with pytest.raises(ResponseFormatError, match="number"):
             await client.get_number("pn_1")
 
@@ -194,6 +194,6 @@ async def test_response_format_error_names_the_bad_field() -> None:
 @pytest.mark.anyio
 async def test_list_page_with_bad_item_is_response_format_error() -> None:
     """A list whose items are not numbers raises ResponseFormatError."""
-    async with make_client(Scripted(httpx.Response(200, json={"data": [{"foo": 1}]}))) as client:
+    async with make_client(Scripted(httpx2.Response(200, json={"data": [{"foo": 1}]}))) as client:
         with pytest.raises(ResponseFormatError):
             await client.list_numbers()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from kros_mcp.krosai import (
@@ -54,7 +54,7 @@ async def test_created_purchase_returns_receipt() -> None:
 @pytest.mark.anyio
 async def test_created_purchase_wrapped_in_data() -> None:
     """A success answer wrapped in `{"data": {...}}` is read."""
-    fake = _fake().fail("POST", httpx.Response(201, json={"success": True, "data": number_json()}))
+    fake = _fake().fail("POST", httpx2.Response(201, json={"success": True, "data": number_json()}))
     async with make_client(fake) as client:
         receipt = await client.purchase("inv_1")
     assert receipt.number.id == "pn_1"
@@ -203,11 +203,11 @@ async def test_rate_limited_purchase_is_resent_with_same_key() -> None:
         (error_response(403, "KYC_PENDING", "KYC under review"), KYCError),
         (error_response(403, "KYC_REQUIRED", "Complete KYC"), KYCError),
         (error_response(402, "INSUFFICIENT_BALANCE", "Top up"), InsufficientBalanceError),
-        (httpx.Response(402, text="INSUFFICIENT_BALANCE"), InsufficientBalanceError),
+        (httpx2.Response(402, text="INSUFFICIENT_BALANCE"), InsufficientBalanceError),
         (error_response(409, "NUMBER_NOT_AVAILABLE", "Sold"), NumberNotAvailableError),
     ],
 )
-async def test_business_refusal_is_raised_after_one_post(response: httpx.Response, cls: type) -> None:
+async def test_business_refusal_is_raised_after_one_post(response: httpx2.Response, cls: type) -> None:
     """KYC, balance and availability refusals are raised as-is, after one POST and no scan."""
     fake = _fake().fail("POST", response)
     async with make_client(fake) as client:
@@ -272,7 +272,7 @@ async def test_number_seen_in_search_is_recognised() -> None:
     assert receipt.number.number == "+14155550100"
 
 
-GARBLED_CREATED = httpx.Response(201, text="<html>Created</html>", headers={"content-type": "text/html"})
+GARBLED_CREATED = httpx2.Response(201, text="<html>Created</html>", headers={"content-type": "text/html"})
 
 
 @pytest.mark.anyio
@@ -301,12 +301,12 @@ async def test_slow_purchase_past_deadline_is_unknown_not_resent() -> None:
     """A purchase whose answer does not come before the deadline is reconciled, never re-sent."""
     posts = 0
 
-    async def handler(request: httpx.Request) -> httpx.Response:
+    async def handler(request: httpx2.Request) -> httpx2.Response:
         nonlocal posts
         if request.method == "POST":
             posts += 1
             await anyio.sleep(30)
-        return httpx.Response(200, json={"phone_numbers": []})
+        return httpx2.Response(200, json={"phone_numbers": []})
 
     policy = RetryPolicy(initial_backoff=0.001, max_backoff=0.01, deadline=0.2)
     async with make_client(handler, retry=policy) as client:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from kros_mcp.krosai import (
@@ -31,14 +31,14 @@ from .conftest import Scripted, error_response, fresh, make_client, number_json
 Call = Callable[[KrosAIClient], Awaitable[Any]]
 
 # One idempotent call per retried method, with the answer that makes it succeed.
-OPERATIONS: dict[str, tuple[Call, httpx.Response]] = {
-    "GET": (lambda c: c.get_number("pn_1"), httpx.Response(200, json=number_json())),
-    "GET-list": (lambda c: c.list_numbers(), httpx.Response(200, json={"phone_numbers": [number_json()]})),
+OPERATIONS: dict[str, tuple[Call, httpx2.Response]] = {
+    "GET": (lambda c: c.get_number("pn_1"), httpx2.Response(200, json=number_json())),
+    "GET-list": (lambda c: c.list_numbers(), httpx2.Response(200, json={"phone_numbers": [number_json()]})),
     "PATCH": (
         lambda c: c.update_number("pn_1", allow_inbound=False),
-        httpx.Response(200, json=number_json(allow_inbound=False)),
+        httpx2.Response(200, json=number_json(allow_inbound=False)),
     ),
-    "DELETE": (lambda c: c.release_number("pn_1"), httpx.Response(200, json={"success": True})),
+    "DELETE": (lambda c: c.release_number("pn_1"), httpx2.Response(200, json={"success": True})),
 }
 
 
@@ -70,9 +70,9 @@ async def test_retryable_status_is_retried(op: str, status: int) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("op", OPERATIONS)
 @pytest.mark.parametrize(
-    "exc", [httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError]
+    "exc", [httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.ReadTimeout, httpx2.RemoteProtocolError, httpx2.ReadError]
 )
-async def test_transport_failure_is_retried(op: str, exc: type[httpx.HTTPError]) -> None:
+async def test_transport_failure_is_retried(op: str, exc: type[httpx2.HTTPError]) -> None:
     """Connection failures, timeouts and dropped connections are retried."""
     call, ok = OPERATIONS[op]
     handler = Scripted(exc, ok)
@@ -114,7 +114,7 @@ async def test_fractional_retry_after_is_honoured(op: str) -> None:
     call, ok = OPERATIONS[op]
     stamps: list[float] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         stamps.append(time.monotonic())
         if len(stamps) == 1:
             return error_response(429, "RATE_LIMIT_EXCEEDED", **{"Retry-After": "0.05"})
@@ -132,8 +132,8 @@ async def test_fractional_retry_after_is_honoured(op: str) -> None:
     [
         (error_response(503), ServerError),
         (error_response(429, "RATE_LIMIT_EXCEEDED"), RateLimitError),
-        (httpx.ConnectError, TransportError),
-        (httpx.ReadTimeout, TransportError),
+        (httpx2.ConnectError, TransportError),
+        (httpx2.ReadTimeout, TransportError),
     ],
 )
 async def test_max_attempts_is_respected(step: Any, cls: type[Exception]) -> None:
@@ -149,7 +149,7 @@ async def test_max_attempts_is_respected(step: Any, cls: type[Exception]) -> Non
 @pytest.mark.anyio
 async def test_connect_error_says_request_not_sent() -> None:
     """When the server could not be reached the TransportError says the request never left."""
-    async with make_client(Scripted(httpx.ConnectError)) as client:
+    async with make_client(Scripted(httpx2.ConnectError)) as client:
         with pytest.raises(TransportError) as caught:
             await client.list_numbers()
     assert caught.value.request_sent is False
@@ -187,11 +187,11 @@ async def test_slow_server_hits_deadline_not_a_hang() -> None:
     """A server that never answers gives TransportError when the call's deadline passes."""
     calls = 0
 
-    async def handler(request: httpx.Request) -> httpx.Response:
+    async def handler(request: httpx2.Request) -> httpx2.Response:
         nonlocal calls
         calls += 1
         await anyio.sleep(30)
-        return httpx.Response(200, json=number_json())
+        return httpx2.Response(200, json=number_json())
 
     policy = RetryPolicy(initial_backoff=0.001, max_backoff=0.01, deadline=0.2)
     async with make_client(handler, retry=policy) as client:
@@ -207,7 +207,7 @@ async def test_slow_server_hits_deadline_not_a_hang() -> None:
 @pytest.mark.anyio
 async def test_deadline_bounds_many_retries() -> None:
     """With plenty of attempts left, the overall deadline still ends the call."""
-    handler = Scripted(httpx.ConnectError)
+    handler = Scripted(httpx2.ConnectError)
     policy = RetryPolicy(max_attempts=1000, initial_backoff=0.05, max_backoff=0.05, deadline=0.3)
     async with make_client(handler, retry=policy) as client:
         started = time.monotonic()

@@ -6,7 +6,7 @@ import logging
 import traceback
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 from pydantic import SecretStr
 
@@ -22,7 +22,7 @@ from kros_mcp.krosai._auth import ApiKeyAuth
 
 from .conftest import API_KEY, FakeKrosAI, Scripted, error_response, make_client, number_json
 
-LOGGERS = ("httpx", "httpcore", "kros_mcp")
+LOGGERS = ("httpx2", "httpcore2", "kros_mcp")
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -70,7 +70,7 @@ def test_mask_api_key_shows_only_the_prefix() -> None:
 
 def test_client_and_auth_reprs_hide_the_key() -> None:
     """repr and str of the client and its auth show a masked key, never the key."""
-    client = KrosAIClient(API_KEY, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    client = KrosAIClient(API_KEY, transport=httpx2.MockTransport(lambda r: httpx2.Response(200)))
     for text in (repr(client), str(client), repr(ApiKeyAuth(SecretStr(API_KEY))), repr(vars(client))):
         assert API_KEY not in text
     assert "kros_test_****" in repr(client)
@@ -80,7 +80,7 @@ def test_client_and_auth_reprs_hide_the_key() -> None:
 @pytest.mark.anyio
 async def test_key_is_sent_as_x_api_key_only() -> None:
     """Each request carries the key in `x-api-key` and nowhere else (no Authorization, not in the URL)."""
-    handler = Scripted(httpx.Response(200, json={"phone_numbers": []}))
+    handler = Scripted(httpx2.Response(200, json={"phone_numbers": []}))
     async with make_client(handler) as client:
         await client.list_numbers()
         await client.search_available("US")
@@ -114,16 +114,16 @@ async def test_failing_and_retried_calls_leak_no_key(logs: pytest.LogCaptureFixt
         _assert_no_key_in(exc)
     _assert_no_key_in_logs(logs)
     assert any(r.name.startswith("kros_mcp") for r in logs.records)
-    assert any(r.name == "httpx" for r in logs.records)
+    assert any(r.name == "httpx2" for r in logs.records)
 
 
 @pytest.mark.anyio
 async def test_exhausted_transport_retries_leak_no_key(logs: pytest.LogCaptureFixture) -> None:
     """A TransportError after every retry failed carries no key in itself or its httpx cause."""
-    async with make_client(Scripted(httpx.ReadTimeout)) as client:
+    async with make_client(Scripted(httpx2.ReadTimeout)) as client:
         with pytest.raises(KrosAIError) as caught:
             await client.list_numbers()
-    assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
+    assert isinstance(caught.value.__cause__, httpx2.ReadTimeout)
     _assert_no_key_in(caught.value)
     _assert_no_key_in_logs(logs)
 
@@ -132,10 +132,10 @@ async def test_exhausted_transport_retries_leak_no_key(logs: pytest.LogCaptureFi
 async def test_key_echoed_by_krosai_is_redacted(logs: pytest.LogCaptureFixture) -> None:
     """An error body that echoes the API key does not carry it into the raised error or the logs."""
     echo = error_response(401, "INVALID_API_KEY", f"Invalid API key: {API_KEY}")
-    nested = httpx.Response(
+    nested = httpx2.Response(
         500, json={"error": {"message": f"failed for key {API_KEY}", "code": "INTERNAL_ERROR", "details": {"key": API_KEY}}}
     )
-    bare = httpx.Response(401, text=f"bad key {API_KEY}")
+    bare = httpx2.Response(401, text=f"bad key {API_KEY}")
     async with make_client(Scripted(echo)) as client:
         with pytest.raises(AuthenticationError) as auth:
             await client.get_number("pn_1")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult
@@ -46,7 +46,7 @@ class Rig:
     sandbox: Server
 
     def sandbox_call(self, method: str, path: str, body: object = None) -> Any:
-        response = httpx.request(method, self.sandbox.root + path, json=body, headers={"x-api-key": SANDBOX_KEY},
+        response = httpx2.request(method, self.sandbox.root + path, json=body, headers={"x-api-key": SANDBOX_KEY},
                                  timeout=10.0)
         assert response.status_code < 300, (method, path, response.status_code, response.text)
         return response.json()
@@ -57,7 +57,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     tmp = tmp_path_factory.mktemp("concurrency")
     (sandbox,) = launch(tmp, [ServerSpec("sandbox", "sandbox")])
     try:
-        response = httpx.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 100000, "default": 100000},
+        response = httpx2.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 100000, "default": 100000},
                              timeout=5.0)
         assert response.status_code == 200, response.text
         # KROS_MCP_TOOL_RATE_LIMIT is capped at 10,000 per second by Settings (le=10_000): the most allowed.

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from tests.http.conftest import ServerSpec, connect, start_servers, text_of
@@ -50,7 +50,7 @@ DIRTY = re.compile(
     r"Traceback|File \"|\b(?:KrosAIError|TransportError|ServerError|PurchaseOutcomeUnknown|PurchaseNotCompleted|"
     r"ConnectionDropped|RemoteProtocolError|ReadTimeout|ConnectTimeout|TimeoutException|ValidationError|"
     r"StoreError|ToolError|KeyError|TypeError|ValueError|AttributeError|AssertionError|RuntimeError|"
-    r"CancelledError|ExceptionGroup|httpx\.|httpcore|sqlite3|anyio\.)\b|\w+Error\(|\w+Exception\b"
+    r"CancelledError|ExceptionGroup|httpx2?\.|httpcore|sqlite3|anyio\.)\b|\w+Error\(|\w+Exception\b"
 )
 
 
@@ -59,7 +59,7 @@ class Sandbox:
 
     def __init__(self, root: str, key: str) -> None:
         self.root = root
-        self.http = httpx.AsyncClient(base_url=root, timeout=10.0, headers={"x-api-key": key})
+        self.http = httpx2.AsyncClient(base_url=root, timeout=10.0, headers={"x-api-key": key})
 
     async def arm(self, fault: dict[str, Any]) -> None:
         response = await self.http.post("/_sandbox/faults", json=fault)
@@ -318,7 +318,7 @@ async def campaign(tmp: Path, flows: int, seed: int) -> dict[str, Any]:
     started = time.monotonic()
     sandbox_spec = ServerSpec(name="sandbox", variant="sandbox")
     with start_servers(tmp, [sandbox_spec]) as (sandbox_proc,):
-        async with httpx.AsyncClient(base_url=sandbox_proc.root, timeout=10.0) as http:
+        async with httpx2.AsyncClient(base_url=sandbox_proc.root, timeout=10.0) as http:
             created = await http.post("/_sandbox/orgs", json={"name": "fault campaign", "balance_cents": INITIAL_BALANCE})
             assert created.status_code == 201, created.text
             key = created.json()["api_key"]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, Phase, given, settings
@@ -50,7 +50,7 @@ LEAKS = (
     "ValueError", "KeyError", "TypeError", "AttributeError", "RuntimeError", "AssertionError", "IndexError",
     "NameError", "ZeroDivisionError", "OverflowError", "UnicodeEncodeError", "UnicodeDecodeError",
     "RecursionError", "NotImplementedError", "OperationalError", "IntegrityError", "JSONDecodeError",
-    "KrosAIError", "ToolError", "StoreError", "httpx.", "Exception:",
+    "KrosAIError", "ToolError", "StoreError", "httpx.", "httpx2.", "Exception:",
 )
 
 # -- strategies ------------------------------------------------------------------------------
@@ -330,7 +330,7 @@ HTTP_CALLS = size(ci=150, big=10_000)
 def _http_server(tmp: Path) -> Iterator[Any]:
     (sandbox,) = launch(tmp, [ServerSpec("sandbox", "sandbox")])
     try:
-        response = httpx.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 100000, "default": 100000},
+        response = httpx2.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 100000, "default": 100000},
                              timeout=5.0)
         assert response.status_code == 200, response.text
         env = {"KROSAI_API_KEY": SANDBOX_KEY, "KROSAI_BASE_URL": sandbox.root + "/v1",
@@ -353,7 +353,7 @@ def test_fuzz_over_http(tmp_path: Path, figures: dict[str, Any]) -> None:
             with portal.wrap_async_context_manager(connect(server, "auto")) as client:
                 tally = run_campaign(portal, client, HTTP_CALLS, seed=3)
         assert server.process.poll() is None, server.log()[-3000:]
-        assert httpx.get(server.root + "/healthz", timeout=5.0).status_code == 200
+        assert httpx2.get(server.root + "/healthz", timeout=5.0).status_code == 200
         log = server.log()
     figures.update({"transport": "streamable-http (stateful)", "big": BIG,
                     "tracebacks in server log": len(re.findall(r"Traceback", log))})

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from tests.http.conftest import (
@@ -62,7 +62,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
     (sandbox,) = launch(tmp, [ServerSpec("sandbox", "sandbox")])
     started: list[Server] = []
     try:
-        httpx.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 1000, "default": 1000}, timeout=5.0)
+        httpx2.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 1000, "default": 1000}, timeout=5.0)
         env = {"KROSAI_API_KEY": SANDBOX_KEY, "KROSAI_BASE_URL": sandbox.root + "/v1",
                "KROS_MCP_MAX_BODY_BYTES": str(MAX_BODY), "KROS_MCP_TOOL_RATE_LIMIT": "10000"}
         started = launch(tmp, [ServerSpec(v, v, env=env) for v in VARIANTS])
@@ -81,7 +81,7 @@ class Case:
     kind: str
     body: bytes
     headers: dict[str, str]
-    check: Callable[[httpx.Response], None]
+    check: Callable[[httpx2.Response], None]
     raw: str = ""  # "trickle" or "vanish": sent over a raw socket instead of httpx
 
 
@@ -93,15 +93,15 @@ def _enc(message: Any) -> bytes:
     return json.dumps(message).encode()
 
 
-def _no_crash(response: httpx.Response) -> None:
+def _no_crash(response: httpx2.Response) -> None:
     assert response.status_code < 500, (response.status_code, response.text[:300])
     assert "Traceback" not in response.text, response.text[:500]
 
 
-def _error(status: int | tuple[int, ...], codes: tuple[int, ...] | None) -> Callable[[httpx.Response], None]:
+def _error(status: int | tuple[int, ...], codes: tuple[int, ...] | None) -> Callable[[httpx2.Response], None]:
     statuses = (status,) if isinstance(status, int) else status
 
-    def check(response: httpx.Response) -> None:
+    def check(response: httpx2.Response) -> None:
         _no_crash(response)
         assert response.status_code in statuses, (response.status_code, response.text[:300])
         if codes is not None:
@@ -112,7 +112,7 @@ def _error(status: int | tuple[int, ...], codes: tuple[int, ...] | None) -> Call
     return check
 
 
-def _accepted_silently(response: httpx.Response) -> None:
+def _accepted_silently(response: httpx2.Response) -> None:
     """A notification (or what the transport takes for one): 202, nothing answered."""
     _no_crash(response)
     if response.status_code == 202:
@@ -121,8 +121,8 @@ def _accepted_silently(response: httpx.Response) -> None:
         _error((400,), INVALID_REQUEST)(response)
 
 
-def _answers_id(request_id: Any) -> Callable[[httpx.Response], None]:
-    def check(response: httpx.Response) -> None:
+def _answers_id(request_id: Any) -> Callable[[httpx2.Response], None]:
+    def check(response: httpx2.Response) -> None:
         _no_crash(response)
         assert response.status_code == 200, (response.status_code, response.text[:300])
         (message,) = rpc_messages(response)
@@ -217,8 +217,8 @@ def _http_head(server: Server, headers: dict[str, str], length: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def _parse_raw(data: bytes) -> httpx.Response:
-    """A raw HTTP/1.1 answer (Connection: close) as an httpx.Response, de-chunked if needed."""
+def _parse_raw(data: bytes) -> httpx2.Response:
+    """A raw HTTP/1.1 answer (Connection: close) as an httpx2.Response, de-chunked if needed."""
     head, _, rest = data.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     headers = [tuple(x.strip() for x in line.split(":", 1)) for line in header_lines if ":" in line]
@@ -232,10 +232,10 @@ def _parse_raw(data: bytes) -> httpx.Response:
             body, remaining = body + remaining[:length], remaining[length + 2:]
         rest = body
         headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
-    return httpx.Response(int(status_line.split()[1]), headers=headers, content=rest)
+    return httpx2.Response(int(status_line.split()[1]), headers=headers, content=rest)
 
 
-async def _trickle(server: Server, case: Case, delay: float) -> httpx.Response:
+async def _trickle(server: Server, case: Case, delay: float) -> httpx2.Response:
     """The request sent a byte at a time (headers at once, then the body trickled)."""
     async with await anyio.connect_tcp("127.0.0.1", server.port) as stream:
         await stream.send(_http_head(server, {k: v for k, v in case.headers.items()
@@ -259,7 +259,7 @@ async def _vanish(server: Server, case: Case, rng: random.Random) -> None:
     await _raw(server, _http_head(server, case.headers, len(case.body)) + partial, read=False)
 
 
-async def _session_headers(http: httpx.AsyncClient, server: Server) -> dict[str, str]:
+async def _session_headers(http: httpx2.AsyncClient, server: Server) -> dict[str, str]:
     if server.spec.variant == "stateful":
         return await legacy_session(http, server.url)
     return {**LEGACY_HEADERS, "MCP-Protocol-Version": LEGACY_VERSION}
@@ -276,7 +276,7 @@ async def test_protocol_abuse_gets_correct_errors_and_others_are_served(
     failures: list[str] = []
     trickle_delay = 0.002 if BIG else 0.004
     with anyio.fail_after(60 if not BIG else 900):
-        async with httpx.AsyncClient(timeout=10.0) as http, heartbeat(server, "legacy") as beat:
+        async with httpx2.AsyncClient(timeout=10.0) as http, heartbeat(server, "legacy") as beat:
             session = await _session_headers(http, server)
             # Every kind at least once, the rest at random.
             plan = list(KINDS) + [rng.choice(KINDS) for _ in range(max(0, total - len(KINDS)))]
@@ -294,7 +294,7 @@ async def test_protocol_abuse_gets_correct_errors_and_others_are_served(
                 except AssertionError as exc:
                     failures.append(f"{case.kind}: {case.body[:80]!r} {case.headers}: {exc}")
         # The server still answers a plain request from the same session afterwards.
-        async with httpx.AsyncClient(timeout=10.0) as http:
+        async with httpx2.AsyncClient(timeout=10.0) as http:
             after = await http.post(server.url, json={"jsonrpc": "2.0", "id": 9, "method": "tools/list"},
                                     headers=session)
             _answers_id(9)(after)

@@ -7,7 +7,7 @@ import threading
 import time
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from starlette.applications import Starlette
 
@@ -27,12 +27,12 @@ from tests.conftest import FAST_RECONCILE, FAST_RETRY, RunningSandbox, make_clie
 pytestmark = pytest.mark.anyio
 
 
-async def control(app_or_root: Starlette | str, method: str, path: str, **kwargs: object) -> httpx.Response:
+async def control(app_or_root: Starlette | str, method: str, path: str, **kwargs: object) -> httpx2.Response:
     """Call a /_sandbox control, in-process (app) or over the socket (root URL)."""
     if isinstance(app_or_root, str):
-        http = httpx.AsyncClient(base_url=app_or_root, headers={"x-api-key": SANDBOX_API_KEY})
+        http = httpx2.AsyncClient(base_url=app_or_root, headers={"x-api-key": SANDBOX_API_KEY})
     else:
-        http = httpx.AsyncClient(base_url="http://sandbox.test", transport=SandboxTransport(app_or_root),
+        http = httpx2.AsyncClient(base_url="http://sandbox.test", transport=SandboxTransport(app_or_root),
                                  headers={"x-api-key": SANDBOX_API_KEY})
     async with http:
         response = await http.request(method, path, **kwargs)  # type: ignore[arg-type]
@@ -147,7 +147,7 @@ async def test_release_retried_after_lost_answer_reports_released(sandbox_app: S
 
 
 async def test_purchase_rate_limit_is_5_per_second_with_fractional_retry_after(sandbox_app: Starlette) -> None:
-    async with httpx.AsyncClient(base_url="http://sandbox.test/v1", transport=SandboxTransport(sandbox_app),
+    async with httpx2.AsyncClient(base_url="http://sandbox.test/v1", transport=SandboxTransport(sandbox_app),
                                  headers={"x-api-key": SANDBOX_API_KEY}) as http:
         offers = (await http.get("/phone-numbers/available", params={"country": "KE", "limit": 6})).json()
         statuses = []

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import jsonschema
 import pytest
 import schemathesis
@@ -142,7 +142,7 @@ PROPERTY_CHECKS = [
 ]
 
 
-def validate(operation_id: str, response: httpx.Response) -> None:
+def validate(operation_id: str, response: httpx2.Response) -> None:
     """Check `response` against the spec for its status: status, content type, body, headers."""
     operation = OPERATIONS[operation_id]
     path_parameters = {"id": "x"} if "{id}" in operation.path else None
@@ -206,7 +206,7 @@ class Sandbox:
         self.client = TestClient(app, raise_server_exceptions=False)
 
     def request(self, method: str, path: str, *, key: str | None = SANDBOX_API_KEY,
-                **kwargs: Any) -> httpx.Response:
+                **kwargs: Any) -> httpx2.Response:
         headers = dict(kwargs.pop("headers", None) or {})
         if key is not None:
             headers.setdefault("x-api-key", key)
@@ -236,7 +236,7 @@ class Sandbox:
     def offer(self) -> str:
         return self.available(limit=1)[0]["id"]
 
-    def purchase(self, body: Any, **kwargs: Any) -> httpx.Response:
+    def purchase(self, body: Any, **kwargs: Any) -> httpx2.Response:
         return self.request("POST", "/phone-numbers", json=body, **kwargs)
 
     def buy(self, **body: Any) -> dict[str, Any]:
@@ -248,8 +248,8 @@ class Sandbox:
         """The path of a number just bought."""
         return f"/phone-numbers/{self.buy(**body)['id']}"
 
-    def until_throttled(self, send: Callable[[], httpx.Response], limit: int = 50
-                        ) -> httpx.Response:
+    def until_throttled(self, send: Callable[[], httpx2.Response], limit: int = 50
+                        ) -> httpx2.Response:
         for _ in range(limit):
             response = send()
             if response.status_code == 429:
@@ -264,14 +264,14 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     helper.client.close()
 
 
-Produce = Callable[[Sandbox], httpx.Response]
+Produce = Callable[[Sandbox], httpx2.Response]
 PathSpec = str | Callable[[Sandbox], str]
 
 
 def call(method: str, path: PathSpec, **kwargs: Any) -> Produce:
     """A request; `path` may be computed from the sandbox (e.g. a number bought first)."""
 
-    def produce(sb: Sandbox) -> httpx.Response:
+    def produce(sb: Sandbox) -> httpx2.Response:
         return sb.request(method, path if isinstance(path, str) else path(sb), **kwargs)
 
     return produce
@@ -284,7 +284,7 @@ def owned(**body: Any) -> Callable[[Sandbox], str]:
 def throttled(operation: str, method: str, path: str, **kwargs: Any) -> Produce:
     """Requests until the limiter answers 429 (default bucket lowered to 1/s; purchases: 5/s)."""
 
-    def produce(sb: Sandbox) -> httpx.Response:
+    def produce(sb: Sandbox) -> httpx2.Response:
         if operation != "purchase":
             sb.rate_limits(default=1)
         return sb.until_throttled(lambda: sb.request(method, path, **kwargs))
@@ -295,7 +295,7 @@ def throttled(operation: str, method: str, path: str, **kwargs: Any) -> Produce:
 def faulty(operation: str, method: str, path: str, **kwargs: Any) -> Produce:
     """A request while a 500 fault is armed for the operation."""
 
-    def produce(sb: Sandbox) -> httpx.Response:
+    def produce(sb: Sandbox) -> httpx2.Response:
         sb.fault(operation)
         return sb.request(method, path, **kwargs)
 
@@ -304,13 +304,13 @@ def faulty(operation: str, method: str, path: str, **kwargs: Any) -> Produce:
 
 def purchase_with(body: Callable[[Sandbox], Any], key: Callable[[Sandbox], str] | None = None,
                   **kwargs: Any) -> Produce:
-    def produce(sb: Sandbox) -> httpx.Response:
+    def produce(sb: Sandbox) -> httpx2.Response:
         return sb.purchase(body(sb), key=key(sb) if key else SANDBOX_API_KEY, **kwargs)
 
     return produce
 
 
-def replayed_purchase(sb: Sandbox) -> httpx.Response:
+def replayed_purchase(sb: Sandbox) -> httpx2.Response:
     body = {"inventory_id": sb.offer()}
     first = sb.purchase(body, headers={"Idempotency-Key": "replay-1"})
     assert first.status_code == 201, first.text
@@ -321,20 +321,20 @@ def replayed_purchase(sb: Sandbox) -> httpx.Response:
     return second
 
 
-def reused_key(sb: Sandbox) -> httpx.Response:
+def reused_key(sb: Sandbox) -> httpx2.Response:
     first, second = sb.available(limit=2)
     response = sb.purchase({"inventory_id": first["id"]}, headers={"Idempotency-Key": "reuse-1"})
     assert response.status_code == 201, response.text
     return sb.purchase({"inventory_id": second["id"]}, headers={"Idempotency-Key": "reuse-1"})
 
 
-def released_twice(sb: Sandbox) -> httpx.Response:
+def released_twice(sb: Sandbox) -> httpx2.Response:
     path = sb.number_path()
     assert sb.request("DELETE", path).status_code == 200
     return sb.request("DELETE", path)
 
 
-def others_endpoint(sb: Sandbox) -> httpx.Response:
+def others_endpoint(sb: Sandbox) -> httpx2.Response:
     created = sb.request("POST", "/endpoints", json={"name": "Mine", "type": "webhook"})
     assert created.status_code == 201, created.text
     return sb.request("GET", f"/endpoints/{created.json()['id']}", key=sb.org())
@@ -384,7 +384,7 @@ def create_endpoint(body: Any) -> Produce:
     return call("POST", "/endpoints", json=body)
 
 
-def _bought_then_listed(sb: Sandbox) -> httpx.Response:
+def _bought_then_listed(sb: Sandbox) -> httpx2.Response:
     sb.buy()
     return sb.request("GET", "/phone-numbers")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 
-import httpx
+import httpx2
 import phonenumbers
 import pytest
 from starlette.applications import Starlette
@@ -26,10 +26,10 @@ from tests.conftest import make_client
 pytestmark = pytest.mark.anyio
 
 
-def raw(app: Starlette, key: str | None = SANDBOX_API_KEY) -> httpx.AsyncClient:
+def raw(app: Starlette, key: str | None = SANDBOX_API_KEY) -> httpx2.AsyncClient:
     """A plain HTTP client on the sandbox, for what the typed client never sends."""
     headers = {"x-api-key": key} if key else {}
-    return httpx.AsyncClient(base_url="http://sandbox.test", transport=SandboxTransport(app), headers=headers)
+    return httpx2.AsyncClient(base_url="http://sandbox.test", transport=SandboxTransport(app), headers=headers)
 
 
 async def new_org(app: Starlette, kyc: str = "approved", balance: int = 10_000) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
@@ -144,9 +144,9 @@ class Session:
     # -- the sandbox behind the server ------------------------------------------------------
 
     @asynccontextmanager
-    async def _http(self) -> AsyncIterator[httpx.AsyncClient]:
-        transport = httpx.ASGITransport(app=self.deps.sandbox_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test",
+    async def _http(self) -> AsyncIterator[httpx2.AsyncClient]:
+        transport = httpx2.ASGITransport(app=self.deps.sandbox_app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://sandbox.test",
                                      headers={"x-api-key": self.sandbox_key}) as http:
             yield http
 

@@ -1,0 +1,77 @@
+"""Shared pieces of the benchmarks: statistics, the machine, subprocess environments."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The nearest-rank percentile (q in 0..1) of `samples`."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def ms(seconds: float, digits: int = 3) -> float:
+    return round(seconds * 1000, digits)
+
+
+def ratio(ours: float, baseline: float) -> float:
+    return round(ours / baseline, 3) if baseline else float("nan")
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": platform.platform(terse=True),
+    }
+
+
+def subprocess_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment: a developer's real KrosAI key or options never leak into a run."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(data_dir),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(REPO_ROOT),
+        "KROS_MCP_DATA_DIR": str(data_dir),
+    }
+    env.update(extra or {})
+    return env
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def approx_tokens(chars: int) -> int:
+    """The usual rough estimate for English and JSON: four characters a token."""
+    return round(chars / 4)
