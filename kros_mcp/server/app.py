@@ -15,12 +15,14 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.request_state import RequestStateSecurity
 from mcp.types import CallToolResult, InputRequiredResult
+from pydantic import ValidationError
 
 from .. import __version__
 from ..config import Settings
 from ..ratelimit import RateLimiter
 from ..safety import Policy, RuleVerdict
 from ..store import tenant_key
+from .arg_errors import invalid_arguments
 from .auth import api_key_from_headers
 from .deps import Deps, build_policy, load_signing_keys, open_deps
 from .names import TOOL_NAMES, WRITE_TOOLS
@@ -67,7 +69,7 @@ class KrosMCPServer(MCPServer):
         if verdict is not None:
             raise ToolError(f"{verdict.detail}, so nothing was done ({verdict.code}; {verdict.operator_hint}).")
         if context is None:
-            return await super().call_tool(name, arguments, context)
+            return await self._call(name, arguments, context)
         deps = deps_of(context)
         if self.limiter is not None:
             rate = self.limiter.check(deps.tenant, "tools")
@@ -80,13 +82,22 @@ class KrosMCPServer(MCPServer):
         started = time.perf_counter()
         outcome = "error"
         try:
-            result = await super().call_tool(name, arguments, context)
+            result = await self._call(name, arguments, context)
             outcome = "input_required" if isinstance(result, InputRequiredResult) else (
                 "error" if result.is_error else "ok")
             return result
         finally:
             if calls_log.isEnabledFor(logging.INFO):  # off on stdio: skip building the record
                 _log_call(name, context, deps.tenant, outcome, started)
+
+    async def _call(self, name: str, arguments: dict[str, Any],
+                    context: Context[Any, Any] | None) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(invalid_arguments(name, exc.__cause__)) from None
+            raise
 
     async def read_resource(
         self, uri: Any, context: Context[Any, Any] | None = None

@@ -51,6 +51,7 @@ LEAKS = (
     "NameError", "ZeroDivisionError", "OverflowError", "UnicodeEncodeError", "UnicodeDecodeError",
     "RecursionError", "NotImplementedError", "OperationalError", "IntegrityError", "JSONDecodeError",
     "KrosAIError", "ToolError", "StoreError", "httpx.", "httpx2.", "Exception:",
+    "errors.pydantic.dev", "validation error for", "[type=",
 )
 
 # -- strategies ------------------------------------------------------------------------------

@@ -277,6 +277,18 @@ async def test_invalid_arguments_are_tool_errors(harness: Harness) -> None:
         assert await s.balance() == START_BALANCE
 
 
+async def test_invalid_arguments_say_which_and_what_to_do(harness: Harness) -> None:
+    async with harness.connect() as s:
+        text = assert_clean_error(await s.call("list_numbers", {"limit": "lots", "offset": -3}))
+        assert text.startswith("INVALID_ARGUMENTS: list_numbers was not run, nothing was done."), text
+        assert "limit: should be a valid integer" in text and "(got 'lots')" in text, text
+        assert "offset: should be greater than or equal to 0 (got -3)" in text, text
+        assert "call again" in text
+        text = assert_clean_error(await s.call("purchase_number", {"dry_run": "x" * 5000}))
+        assert "inventory_id: required" in text and "dry_run: should be a valid boolean" in text, text
+        assert "pydantic" not in text and "validation error" not in text and len(text) < 400, text
+
+
 async def test_invalid_arguments_with_an_eliciting_client(harness: Harness) -> None:
     """Resolvers (which ask the person) must not turn bad arguments into crashes or questions."""
     ask, seen = elicitation("accept")
