@@ -166,8 +166,15 @@ def text_of(result: CallToolResult) -> str:
     return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
+def _body_size(name: str, arguments: dict[str, Any]) -> int:
+    """About the size of the HTTP body carrying this call (JSON, UTF-8, control characters escaped)."""
+    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+    return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+
+
 class Tally:
-    def __init__(self) -> None:
+    def __init__(self, max_body: int | None = None) -> None:
+        self.max_body = max_body  # over HTTP: a larger body is refused (413) before any tool runs
         self.counts: Counter[str] = Counter()
         self.per_tool: Counter[str] = Counter()
         self.problems: list[str] = []
@@ -179,7 +186,9 @@ class Tally:
         self.slowest = max(self.slowest, elapsed)
         where = f"{name!r}({json.dumps(arguments, default=str)[:300]})"
         if isinstance(outcome, MCPError):
-            if name in TOOLS:
+            if self.max_body is not None and _body_size(name, arguments) > self.max_body:
+                self.counts["bodies over the size limit, refused (HTTP 413)"] += 1
+            elif name in TOOLS:
                 self.problems.append(f"protocol error for a tool call {where}: {outcome}")
             else:
                 self.counts["protocol errors (unknown tool)"] += 1
@@ -262,8 +271,9 @@ async def _still_healthy(client: Client) -> None:
         assert listed.is_error is False, text_of(listed)
 
 
-def run_campaign(portal: BlockingPortal, client: Client, examples: int, seed: int) -> Tally:
-    tally = Tally()
+def run_campaign(portal: BlockingPortal, client: Client, examples: int, seed: int,
+                 max_body: int | None = None) -> Tally:
+    tally = Tally(max_body)
     known = portal.call(_seed, client)
 
     @fixed_seed(seed)
@@ -352,7 +362,8 @@ def test_fuzz_over_http(tmp_path: Path, figures: dict[str, Any]) -> None:
     with _http_server(tmp_path) as server:
         with start_blocking_portal() as portal:
             with portal.wrap_async_context_manager(connect(server, "auto")) as client:
-                tally = run_campaign(portal, client, HTTP_CALLS, seed=3)
+                tally = run_campaign(portal, client, HTTP_CALLS, seed=3,
+                                     max_body=Settings.model_fields["max_body_bytes"].default)
         assert server.process.poll() is None, server.log()[-3000:]
         assert httpx2.get(server.root + "/healthz", timeout=5.0).status_code == 200
         log = server.log()
