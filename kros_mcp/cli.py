@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -177,6 +178,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     http = args.transport != "stdio"
     configure_logging(settings.log_format, calls=http)  # type: ignore[attr-defined]
+    _warn_unknown_variables()
     if http:
         _check_http_auth(settings, args.host)
         if settings.tool_rate_limit is None:  # type: ignore[attr-defined]
@@ -216,6 +218,13 @@ def _run_serve(args: argparse.Namespace) -> int:
             raise
         raise SystemExit(f"kros-mcp: {_first_leaf(failed)}") from None
     return 0
+
+
+def _warn_unknown_variables() -> None:
+    from .config import unknown_variables
+
+    for name in unknown_variables():
+        logging.getLogger("kros_mcp").warning("%s is not a kros-mcp setting and is ignored", name)
 
 
 def _first_leaf(group: BaseExceptionGroup) -> BaseException:

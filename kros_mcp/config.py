@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .krosai.client import DEFAULT_BASE_URL
 
-__all__ = ["Settings", "default_data_dir"]
+__all__ = ["Settings", "default_data_dir", "unknown_variables"]
 
 
 def default_data_dir() -> Path:
@@ -187,3 +187,20 @@ class Settings(BaseSettings):
     @property
     def uses_sandbox(self) -> bool:
         return self.krosai_api_key is None or not self.krosai_api_key.get_secret_value().strip()
+
+
+def unknown_variables() -> list[str]:
+    """Variables named like settings that are none (a misspelt KROS_MCP_READONLY would otherwise be
+    ignored without a word), each with the setting it most resembles."""
+    import os
+
+    known = {f.alias for f in Settings.model_fields.values() if f.alias}
+    found = []
+    for name in sorted(os.environ):
+        if not name.startswith(("KROS_MCP_", "KROSAI_")) or name in known or name.startswith("KROS_MCP_TEST_"):
+            continue
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=1)
+        found.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return found

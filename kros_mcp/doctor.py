@@ -14,7 +14,7 @@ from typing import Any, Literal
 import anyio
 from pydantic import ValidationError
 
-from .config import Settings
+from .config import Settings, unknown_variables
 
 __all__ = ["Check", "collect_checks", "run_doctor"]
 
@@ -23,7 +23,6 @@ MIN_PYTHON = (3, 11)
 SLOW_MS = 2000.0
 DOCTOR_TENANT = "t_kros_mcp_doctor"  # never a real tenant: those are t_ + 24 hex digits
 KNOWN_KEY_PREFIXES = ("kros_live_", "kros_test_")
-_PREFIXES = ("KROS_MCP_", "KROSAI_")
 
 
 @dataclass(frozen=True)
@@ -77,25 +76,11 @@ def load_settings() -> tuple[Settings | None, Check]:
     except ValidationError as exc:
         problems = "; ".join(f"{_env_name(str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
         return None, _fail("configuration", f"invalid: {problems}", "correct or unset these environment variables")
-    unknown = _unknown_variables()
+    unknown = unknown_variables()
     if unknown:
         return settings, _warn("configuration", f"valid, but these variables mean nothing to kros-mcp and are "
                                f"ignored: {', '.join(unknown)}", "correct their names or unset them")
     return settings, _ok("configuration", "valid")
-
-
-def _unknown_variables() -> list[str]:
-    """Misspelt settings (KROS_MCP_READONLY) are otherwise silently ignored."""
-    import difflib
-
-    known = {f.alias for f in Settings.model_fields.values() if f.alias}
-    found = []
-    for name in sorted(os.environ):
-        if not name.startswith(_PREFIXES) or name in known or name.startswith("KROS_MCP_TEST_"):
-            continue
-        close = difflib.get_close_matches(name, known, n=1)
-        found.append(f"{name} (did you mean {close[0]}?)" if close else name)
-    return found
 
 
 def check_data_dir(settings: Settings) -> Check:

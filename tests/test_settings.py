@@ -17,3 +17,14 @@ def test_a_pasted_key_loses_the_whitespace_around_it(raw: str, monkeypatch: pyte
 def test_a_blank_key_means_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KROSAI_API_KEY", "   ")
     assert Settings().krosai_api_key is None
+
+
+def test_misspelt_settings_are_named_with_a_suggestion(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kros_mcp.config import unknown_variables
+
+    monkeypatch.setenv("KROS_MCP_READONLY", "1")
+    monkeypatch.setenv("KROSAI_APIKEY", "x")
+    monkeypatch.setenv("KROS_MCP_TEST_POSTGRES_URL", "postgresql://x")  # the tests' own: not a setting
+    monkeypatch.setenv("KROS_MCP_READ_ONLY", "1")
+    assert unknown_variables() == ["KROSAI_APIKEY (did you mean KROSAI_API_KEY?)",
+                                   "KROS_MCP_READONLY (did you mean KROS_MCP_READ_ONLY?)"]

@@ -61,3 +61,9 @@ def test_doctor_names_invalid_settings_by_variable(kros: Run) -> None:
     done = kros("doctor", env={"KROS_MCP_CONFIRMATION": "maybe", "KROS_MCP_READONLY": "1"})
     assert done.returncode == 1
     assert "KROS_MCP_CONFIRMATION" in _lines(done.stdout)["configuration"], done.stdout
+
+
+def test_serve_warns_about_a_misspelt_setting(kros: Run) -> None:
+    done = kros("serve", env={"KROS_MCP_READONLY": "1"})  # stdin closed: it serves nothing and exits
+    assert "KROS_MCP_READONLY (did you mean KROS_MCP_READ_ONLY?) is not a kros-mcp setting" in done.stderr
+    assert done.stdout == ""
