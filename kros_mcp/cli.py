@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -212,11 +213,16 @@ def _run_serve(args: argparse.Namespace) -> int:
                     timeout_graceful_shutdown=10)
     except StoreError as exc:
         raise SystemExit(f"kros-mcp: {exc}") from None
-    except BaseExceptionGroup as group:  # stdio opens the store inside the server's task group
+    except BaseExceptionGroup as group:  # stdio runs inside the SDK's task group
         failed, _ = group.split(StoreError)
-        if failed is None:
+        if failed is not None:
+            raise SystemExit(f"kros-mcp: {_first_leaf(failed)}") from None
+        gone, rest = group.split((BrokenPipeError, ConnectionResetError))
+        if gone is None or rest is not None:
             raise
-        raise SystemExit(f"kros-mcp: {_first_leaf(failed)}") from None
+        # The client closed its end of stdout: nobody is left to answer.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        print("kros-mcp: the client closed the connection; stopped", file=sys.stderr)
     return 0
 
 

@@ -52,3 +52,31 @@ async def test_stdio_subprocess(tmp_path: Path, mode: str) -> None:
     assert "SANDBOX" in stderr and "no real money" in stderr, stderr
     assert "Traceback" not in stderr, stderr
     assert (tmp_path / "data" / "sandbox.sqlite3").exists()
+
+
+def test_a_client_that_closes_stdout_stops_the_server_quietly(tmp_path: Path) -> None:
+    """A client gone mid-answer (its end of the server's stdout closed): one line, exit 0, no traceback."""
+    import json
+    import subprocess
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kros_mcp"], cwd=str(tmp_path), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env={"KROS_MCP_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO_ROOT)})
+    assert process.stdin is not None and process.stdout is not None
+    process.stdout.close()  # gone before the first answer
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "gone", "version": "1"}}}
+    try:
+        process.stdin.write((json.dumps(hello) + "\n").encode())
+        process.stdin.flush()
+        time.sleep(0.5)
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # it has stopped already
+    process.wait(timeout=30)
+    assert process.stderr is not None
+    text = process.stderr.read().decode()
+    assert "Traceback" not in text, text
+    assert "the client closed the connection" in text, text
+    assert process.returncode == 0
