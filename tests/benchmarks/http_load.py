@@ -10,6 +10,10 @@ processes used, so it shows whether the load generator could have been the bottl
 kros-mcp runs with its sandbox's imitation of KrosAI's 50 requests/s limit lifted (see
 serve_unthrottled.py) and KROS_MCP_TOOL_RATE_LIMIT=10000 (its HTTP default is 20 tool calls/s
 per organisation): both limiters would otherwise be what is measured.
+
+With the embedded sandbox, each call's KrosAI request is served inside the server's own process,
+so the server pays for both sides. The "own process" runs put the sandbox in a separate process,
+reached over HTTP as the real API is: closer to a deployment, though on the same machine's cores.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kros_mcp.sandbox import create_app
+from kros_mcp.sandbox import SANDBOX_API_KEY, create_app
 
 from .common import PYTHON, free_port, percentile, ratio, subprocess_env
 from .seed import seed_owned
@@ -35,6 +39,7 @@ LEGACY = "2025-11-25"
 ACCEPT = "application/json, text/event-stream"
 LOAD_PROCESSES = 2
 OWNED = 20
+REMOTE = "ours-remote"  # kros-mcp with its KrosAI (the sandbox) in another process
 START_TIMEOUT = 60.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -114,13 +119,17 @@ def _start(stack: ExitStack, workdir: Path, name: str, json_response: bool) -> T
     data_dir = workdir / f"{name}-{'json' if json_response else 'sse'}"
     data_dir.mkdir(parents=True)
     flags = ["--json-response"] if json_response else []
-    if name == "ours":
+    if name.startswith("ours"):
         app = create_app(data_dir / "sandbox.sqlite3")
         seed_owned(app.state.sandbox.db, OWNED)
         app.state.sandbox.db.close()
         command = [PYTHON, "-m", "tests.benchmarks.serve_unthrottled", "serve", "--transport", "streamable-http",
                    "--stateless", "--port", str(port), *flags]
-        env = subprocess_env(data_dir, {"KROS_MCP_TOOL_RATE_LIMIT": "10000"})
+        extra = {"KROS_MCP_TOOL_RATE_LIMIT": "10000"}
+        if name == REMOTE:  # KrosAI stands in its own process, reached over HTTP as the real API is
+            extra.update(KROSAI_API_KEY=SANDBOX_API_KEY,
+                         KROSAI_BASE_URL=f"http://127.0.0.1:{_start_sandbox(stack, data_dir)}/v1")
+        env = subprocess_env(data_dir, extra)
         tool, arguments = "list_numbers", {"limit": OWNED}
     else:
         command = [PYTHON, "-m", "tests.benchmarks.baseline_server", "--port", str(port), *flags]
@@ -132,6 +141,19 @@ def _start(stack: ExitStack, workdir: Path, name: str, json_response: bool) -> T
                                stderr=subprocess.STDOUT)
     stack.callback(_stop, process)
     return Target(name, json_response, port, process, tool, arguments)
+
+
+def _start_sandbox(stack: ExitStack, data_dir: Path) -> int:
+    """`kros-mcp sandbox` on the seeded database, with its rate limits lifted; returns its port."""
+    port = free_port()
+    command = [PYTHON, "-m", "tests.benchmarks.serve_unthrottled", "sandbox", "--port", str(port),
+               "--db", str(data_dir / "sandbox.sqlite3")]
+    log = (data_dir / "sandbox.log").open("wb")
+    stack.callback(log.close)
+    process = subprocess.Popen(command, env=subprocess_env(data_dir), cwd=str(data_dir), stdin=subprocess.DEVNULL,
+                               stdout=log, stderr=subprocess.STDOUT)
+    stack.callback(_stop, process)
+    return port
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -196,17 +218,21 @@ def run(seconds: float = 5.0, warmup: float = 1.0, levels: tuple[int, ...] = (1,
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kros-bench-http-")))
         targets = {(name, mode): _start(stack, workdir, name, mode)
                    for mode in (True, False) for name in ("ours", "baseline")}
+        targets[(REMOTE, True)] = _start(stack, workdir, REMOTE, True)
         deadline = time.monotonic() + START_TIMEOUT
         for target in targets.values():
             _wait_ready(target, deadline)
-        plan = [(MODERN, mode, level) for mode in (True, False) for level in levels]
+        plan = [(MODERN, mode, level, "ours") for mode in (True, False) for level in levels]
         if legacy_level is not None:
-            plan.append((LEGACY, True, legacy_level))
-        for turn, (era, mode, level) in enumerate(plan):
-            pair = ("ours", "baseline") if turn % 2 == 0 else ("baseline", "ours")
-            figures = {name: load(targets[(name, mode)], era, level, seconds, warmup) for name in pair}
+            plan.append((LEGACY, True, legacy_level, "ours"))
+        plan += [(MODERN, True, level, REMOTE) for level in levels]
+        for turn, (era, mode, level, ours) in enumerate(plan):
+            pair = (ours, "baseline") if turn % 2 == 0 else ("baseline", ours)
+            figures = {("ours" if name == ours else name): load(targets[(name, mode)], era, level, seconds, warmup)
+                       for name in pair}
             result["runs"].append({
                 "era": era, "response": "json" if mode else "sse", "concurrency": level,
+                "krosai": "own process" if ours == REMOTE else "in-process",
                 "ours": figures["ours"], "baseline": figures["baseline"],
                 "throughput_ratio": ratio(figures["ours"]["calls_per_s"], figures["baseline"]["calls_per_s"]),
             })

@@ -80,9 +80,10 @@ def markdown(r: dict[str, Any]) -> str:
         h = r["http"]
         lines += ["", f"Stateless streamable HTTP under uvicorn, {h['seconds_per_run']} s a run: kros-mcp "
                       "list_numbers (20 numbers) vs the baseline's no-op tool:", ""]
-        lines += _table(["era", "body", "clients", "calls/s", "p99 ms", "baseline calls/s", "baseline p99 ms",
-                         "x baseline", "server CPU s", "load CPU s"],
-                        [[x["era"], x["response"], x["concurrency"], x["ours"]["calls_per_s"], x["ours"]["p99_ms"],
+        lines += _table(["era", "body", "KrosAI", "clients", "calls/s", "p99 ms", "baseline calls/s",
+                         "baseline p99 ms", "x baseline", "server CPU s", "load CPU s"],
+                        [[x["era"], x["response"], x.get("krosai", "in-process"), x["concurrency"],
+                          x["ours"]["calls_per_s"], x["ours"]["p99_ms"],
                           x["baseline"]["calls_per_s"], x["baseline"]["p99_ms"], x["throughput_ratio"],
                           x["ours"]["server_cpu_s"], x["ours"]["load_cpu_s"]] for x in h["runs"]])
     if "tokens" in r:
