@@ -31,7 +31,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -226,6 +226,22 @@ def start_servers(tmp: Path, specs: Sequence[ServerSpec], timeout: float = START
     finally:
         for server in servers:
             server.stop()
+
+
+@contextmanager
+def servers_on_sandbox(tmp: Path, specs: Sequence[ServerSpec], *,
+                       per_second: int = 1000) -> Iterator[tuple[list[Server], Server]]:
+    """A standalone sandbox with its rate limits raised to `per_second`, and `specs` started against
+    it (each spec's env gains the sandbox's key and URL). Yields (servers, sandbox)."""
+    from kros_mcp.sandbox import SANDBOX_API_KEY
+
+    with start_servers(tmp, [ServerSpec("sandbox", "sandbox")]) as (sandbox,):
+        response = httpx2.put(sandbox.root + "/_sandbox/rate-limits",
+                              json={"purchase": per_second, "default": per_second}, timeout=5.0)
+        assert response.status_code == 200, response.text
+        backend = {"KROSAI_API_KEY": SANDBOX_API_KEY, "KROSAI_BASE_URL": sandbox.root + "/v1"}
+        with start_servers(tmp, [replace(spec, env={**backend, **spec.env}) for spec in specs]) as servers:
+            yield servers, sandbox
 
 
 def run_cli(tmp: Path, args: Sequence[str], env: dict[str, str] | None = None,

@@ -26,12 +26,12 @@ from .conftest import (
     ServerSpec,
     connect,
     first_offer,
-    launch,
     legacy_session,
     modern_request,
     ok,
     read_json,
     rpc_messages,
+    servers_on_sandbox,
     text_of,
 )
 
@@ -64,20 +64,10 @@ class Rig:
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    tmp = tmp_path_factory.mktemp("robustness")
-    (sandbox,) = launch(tmp, [ServerSpec("sandbox", "sandbox")])
-    try:
-        httpx2.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 1000, "default": 1000}, timeout=5.0)
-        env = {"KROSAI_API_KEY": SANDBOX_KEY, "KROSAI_BASE_URL": sandbox.root + "/v1", "KROS_MCP_LOG_FORMAT": "json",
-               "KROS_MCP_TOOL_RATE_LIMIT": "1000"}
-        servers = launch(tmp, [ServerSpec(v, v, env=env) for v in (*VARIANTS, "sse")])
-        try:
-            yield Rig({s.spec.name: s for s in servers}, sandbox)
-        finally:
-            for server in servers:
-                server.stop()
-    finally:
-        sandbox.stop()
+    env = {"KROS_MCP_LOG_FORMAT": "json", "KROS_MCP_TOOL_RATE_LIMIT": "1000"}
+    with servers_on_sandbox(tmp_path_factory.mktemp("robustness"),
+                            [ServerSpec(v, v, env=env) for v in (*VARIANTS, "sse")]) as (servers, sandbox):
+        yield Rig({s.spec.name: s for s in servers}, sandbox)
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,7 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 from ..http.conftest import _reap_processes  # noqa: F401  (session reaper for the subprocesses below)
-from ..http.conftest import Server, ServerSpec, connect, launch, text_of
+from ..http.conftest import Server, ServerSpec, connect, servers_on_sandbox, text_of
 from .conftest import size
 
 pytestmark = pytest.mark.anyio
@@ -54,22 +54,11 @@ class Rig:
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    tmp = tmp_path_factory.mktemp("concurrency")
-    (sandbox,) = launch(tmp, [ServerSpec("sandbox", "sandbox")])
-    try:
-        response = httpx2.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 100000, "default": 100000},
-                             timeout=5.0)
-        assert response.status_code == 200, response.text
-        # KROS_MCP_TOOL_RATE_LIMIT is capped at 10,000 per second by Settings (le=10_000): the most allowed.
-        env = {"KROSAI_API_KEY": SANDBOX_KEY, "KROSAI_BASE_URL": sandbox.root + "/v1",
-               "KROS_MCP_CONFIRMATION": "none", "KROS_MCP_TOOL_RATE_LIMIT": "10000"}
-        (server,) = launch(tmp, [ServerSpec("mcp", "stateful", env=env)])
-        try:
-            yield Rig(server, sandbox)
-        finally:
-            server.stop()
-    finally:
-        sandbox.stop()
+    # KROS_MCP_TOOL_RATE_LIMIT is capped at 10,000 per second by Settings (le=10_000): the most allowed.
+    env = {"KROS_MCP_CONFIRMATION": "none", "KROS_MCP_TOOL_RATE_LIMIT": "10000"}
+    with servers_on_sandbox(tmp_path_factory.mktemp("concurrency"), [ServerSpec("mcp", "stateful", env=env)],
+                            per_second=100_000) as ((server,), sandbox):
+        yield Rig(server, sandbox)
 
 
 async def _fan_out(rig: Rig, jobs: list[tuple[str, dict[str, Any]]]) -> tuple[list[CallToolResult | BaseException],

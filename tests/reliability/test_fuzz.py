@@ -37,11 +37,10 @@ from kros_mcp.config import Settings
 from kros_mcp.server import build_server
 
 from ..http.conftest import _reap_processes  # noqa: F401  (session reaper for the subprocesses below)
-from ..http.conftest import ServerSpec, connect, launch
+from ..http.conftest import ServerSpec, connect, servers_on_sandbox
 from .conftest import BIG, size
 
 TOOLS = ("list_numbers", "get_number", "search_available", "purchase_number", "update_routing", "release_number")
-SANDBOX_KEY = "kros_test_sandbox"
 CALL_TIMEOUT = 30.0  # seconds for any one call
 
 # What must never reach the model in a tool error (unless the caller sent it and it is echoed back).
@@ -339,20 +338,9 @@ HTTP_CALLS = size(ci=150, big=10_000)
 
 @contextmanager
 def _http_server(tmp: Path) -> Iterator[Any]:
-    (sandbox,) = launch(tmp, [ServerSpec("sandbox", "sandbox")])
-    try:
-        response = httpx2.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 100000, "default": 100000},
-                             timeout=5.0)
-        assert response.status_code == 200, response.text
-        env = {"KROSAI_API_KEY": SANDBOX_KEY, "KROSAI_BASE_URL": sandbox.root + "/v1",
-               "KROS_MCP_TOOL_RATE_LIMIT": "10000", "KROS_MCP_CONFIRMATION": "auto"}
-        (server,) = launch(tmp, [ServerSpec("mcp", "stateful", env=env)])
-        try:
-            yield server
-        finally:
-            server.stop()
-    finally:
-        sandbox.stop()
+    env = {"KROS_MCP_TOOL_RATE_LIMIT": "10000", "KROS_MCP_CONFIRMATION": "auto"}
+    with servers_on_sandbox(tmp, [ServerSpec("mcp", "stateful", env=env)], per_second=100_000) as ((server,), _):
+        yield server
 
 
 def test_fuzz_over_http(tmp_path: Path, figures: dict[str, Any]) -> None:

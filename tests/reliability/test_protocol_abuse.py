@@ -33,10 +33,10 @@ from tests.http.conftest import (
     LEGACY_VERSION,
     Server,
     ServerSpec,
-    launch,
     legacy_session,
     modern_request,
     rpc_messages,
+    servers_on_sandbox,
 )
 from tests.http.test_robustness import PROMPT, _raw, heartbeat
 
@@ -44,7 +44,6 @@ from .conftest import BIG, size
 
 pytestmark = pytest.mark.anyio
 
-SANDBOX_KEY = "kros_test_sandbox"
 VARIANTS = ("stateful", "stateless-json")
 MAX_BODY = 4096
 INVALID_REQUEST = (-32600, -32602)  # JSON-RPC 2.0 says -32600; the SDK answers -32602 (see above)
@@ -58,19 +57,10 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
-    tmp = tmp_path_factory.mktemp("protocol-abuse")
-    (sandbox,) = launch(tmp, [ServerSpec("sandbox", "sandbox")])
-    started: list[Server] = []
-    try:
-        httpx2.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 1000, "default": 1000}, timeout=5.0)
-        env = {"KROSAI_API_KEY": SANDBOX_KEY, "KROSAI_BASE_URL": sandbox.root + "/v1",
-               "KROS_MCP_MAX_BODY_BYTES": str(MAX_BODY), "KROS_MCP_TOOL_RATE_LIMIT": "10000"}
-        started = launch(tmp, [ServerSpec(v, v, env=env) for v in VARIANTS])
+    env = {"KROS_MCP_MAX_BODY_BYTES": str(MAX_BODY), "KROS_MCP_TOOL_RATE_LIMIT": "10000"}
+    with servers_on_sandbox(tmp_path_factory.mktemp("protocol-abuse"),
+                            [ServerSpec(v, v, env=env) for v in VARIANTS]) as (started, _):
         yield {s.spec.name: s for s in started}
-    finally:
-        for server in started:
-            server.stop()
-        sandbox.stop()
 
 
 # -- the cases ---------------------------------------------------------------------------------
