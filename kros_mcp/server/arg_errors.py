@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from .guard import looks_secret
+
 __all__ = ["invalid_arguments"]
 
 _SHOWN = 40  # characters of a rejected value echoed back
@@ -17,7 +19,9 @@ def invalid_arguments(tool: str, error: ValidationError) -> str:
             problems.append(f"{where}: required")
             continue
         message = item["msg"].replace("Input should be", "should be")
-        problems.append(f"{where}: {message} (got {_shown(item.get('input'))})")
+        # A token or key is not echoed back, even a malformed one: the text may reach logs or a screen.
+        sent = "a value not shown" if looks_secret(where) else _shown(item.get("input"))
+        problems.append(f"{where}: {message} (got {sent})")
     return (f"INVALID_ARGUMENTS: {tool} was not run, nothing was done. " + "; ".join(problems)
             + ". Correct these arguments (tools/list has each one's type and limits) and call again.")
 

@@ -20,17 +20,21 @@ from ..store import AuditEntry
 from .deps import Deps
 from .errors import to_tool_error
 
-__all__ = ["DAY", "OWNER", "WriteAttempt", "begin_write", "claim_once", "redact", "refusal"]
+__all__ = ["DAY", "OWNER", "WriteAttempt", "begin_write", "claim_once", "looks_secret", "redact", "refusal"]
 
 DAY = 86_400.0
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 _SECRET_WORDS = ("token", "key", "secret", "password")
 
 
+def looks_secret(name: str) -> bool:
+    """Whether an argument of this name may carry a secret (a token, a key, a password)."""
+    return any(w in name.lower() for w in _SECRET_WORDS)
+
+
 def redact(arguments: dict[str, Any]) -> dict[str, Any]:
     """Arguments fit for the audit log: anything secret-looking is replaced."""
-    return {k: ("[redacted]" if any(w in k.lower() for w in _SECRET_WORDS) and v is not None else v)
-            for k, v in arguments.items()}
+    return {k: ("[redacted]" if looks_secret(k) and v is not None else v) for k, v in arguments.items()}
 
 
 async def claim_once(deps: Deps, key: str | None, digest: str, *, what: str) -> dict[str, Any] | None:

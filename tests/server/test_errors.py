@@ -287,6 +287,10 @@ async def test_invalid_arguments_say_which_and_what_to_do(harness: Harness) -> N
         text = assert_clean_error(await s.call("purchase_number", {"dry_run": "x" * 5000}))
         assert "inventory_id: required" in text and "dry_run: should be a valid boolean" in text, text
         assert "pydantic" not in text and "validation error" not in text and len(text) < 400, text
+        text = assert_clean_error(await s.call("release_number", {"number_id": "pn_1",
+                                                                 "confirmation_token": ["kc1.SECRETPART"]}))
+        assert "confirmation_token: should be a valid string (got a value not shown)" in text, text
+        assert "SECRETPART" not in text
 
 
 async def test_invalid_arguments_with_an_eliciting_client(harness: Harness) -> None:
