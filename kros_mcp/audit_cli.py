@@ -13,7 +13,11 @@ __all__ = ["print_audit"]
 
 
 def _tenant(settings: Settings) -> str:
-    key = settings.krosai_api_key.get_secret_value() if not settings.uses_sandbox else settings.sandbox_api_key
+    key = (
+        settings.krosai_api_key.get_secret_value()
+        if not settings.uses_sandbox
+        else settings.sandbox_api_key
+    )
     return tenant_key(key)  # type: ignore[arg-type]
 
 
@@ -29,9 +33,22 @@ async def print_audit(settings: Settings, limit: int, before: int | None, as_jso
         await store.close()
     if as_json:
         for e in entries:
-            print(json.dumps({"seq": e.seq, "id": e.id, "created_at": e.created_at, "tool": e.tool,
-                              "status": e.status, "confirmation": e.confirmation, "arguments": e.arguments,
-                              "quote": e.quote, "outcome": e.outcome, "finished_at": e.finished_at}))
+            print(
+                json.dumps(
+                    {
+                        "seq": e.seq,
+                        "id": e.id,
+                        "created_at": e.created_at,
+                        "tool": e.tool,
+                        "status": e.status,
+                        "confirmation": e.confirmation,
+                        "arguments": e.arguments,
+                        "quote": e.quote,
+                        "outcome": e.outcome,
+                        "finished_at": e.finished_at,
+                    }
+                )
+            )
         return 0
     if not entries:
         print("no write attempts recorded for this organisation")
@@ -39,11 +56,21 @@ async def print_audit(settings: Settings, limit: int, before: int | None, as_jso
     print(f"{'seq':>5}  {'time (UTC)':<19}  {'tool':<16} {'status':<10} {'confirm':<11} detail")
     for e in entries:
         when = datetime.fromtimestamp(e.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        target = e.arguments.get("inventory_id") or e.arguments.get("number") or e.arguments.get("number_id") or ""
+        target = (
+            e.arguments.get("inventory_id")
+            or e.arguments.get("number")
+            or e.arguments.get("number_id")
+            or ""
+        )
         outcome = e.outcome or {}
-        detail = " ".join(str(v) for v in (target, outcome.get("result"), outcome.get("number_id"),
-                                           outcome.get("error")) if v)
-        print(f"{e.seq or 0:>5}  {when:<19}  {e.tool:<16} {e.status:<10} {e.confirmation:<11} {detail[:80]}")
+        detail = " ".join(
+            str(v)
+            for v in (target, outcome.get("result"), outcome.get("number_id"), outcome.get("error"))
+            if v
+        )
+        print(
+            f"{e.seq or 0:>5}  {when:<19}  {e.tool:<16} {e.status:<10} {e.confirmation:<11} {detail[:80]}"
+        )
     if len(entries) == limit and entries[-1].seq:
         print(f"(older: kros-mcp audit --before {entries[-1].seq})")
     return 0

@@ -33,7 +33,9 @@ class CallRequest:
     interactive: bool = False  # ask the person on the terminal when the server wants to
 
 
-def parse_arguments(pairs: Sequence[str], args_json: str | None) -> tuple[dict[str, Any], frozenset[str]]:
+def parse_arguments(
+    pairs: Sequence[str], args_json: str | None
+) -> tuple[dict[str, Any], frozenset[str]]:
     """`--arg KEY=VALUE` pairs (values kept raw) merged with `--args-json`. Raises UsageError."""
     arguments: dict[str, Any] = {}
     for pair in pairs:
@@ -51,7 +53,7 @@ def parse_arguments(pairs: Sequence[str], args_json: str | None) -> tuple[dict[s
         except ValueError as exc:
             raise UsageError(f"--args-json is not valid JSON: {exc}") from None
         if not isinstance(extra, dict):
-            raise UsageError("--args-json must be a JSON object, e.g. '{\"country\": \"KE\"}'")
+            raise UsageError('--args-json must be a JSON object, e.g. \'{"country": "KE"}\'')
         for key, value in extra.items():
             if key in arguments:
                 raise UsageError(f"argument {key!r} is given more than once")
@@ -105,15 +107,21 @@ def typed_arguments(request: CallRequest, input_schema: dict[str, Any]) -> dict[
     properties: dict[str, Any] = input_schema.get("properties") or {}
     unknown = sorted(set(request.arguments) - set(properties))
     if unknown:
-        raise UsageError(f"{request.tool} has no argument {', '.join(map(repr, unknown))}; "
-                         f"its arguments: {_signature(input_schema)}")
-    return {key: coerce(value, properties[key]) if key in request.raw_keys else value
-            for key, value in request.arguments.items()}
+        raise UsageError(
+            f"{request.tool} has no argument {', '.join(map(repr, unknown))}; "
+            f"its arguments: {_signature(input_schema)}"
+        )
+    return {
+        key: coerce(value, properties[key]) if key in request.raw_keys else value
+        for key, value in request.arguments.items()
+    }
 
 
 def _signature(input_schema: dict[str, Any]) -> str:
     required = set(input_schema.get("required") or ())
-    names = [f"{n} (required)" if n in required else n for n in (input_schema.get("properties") or {})]
+    names = [
+        f"{n} (required)" if n in required else n for n in (input_schema.get("properties") or {})
+    ]
     return ", ".join(names) or "none"
 
 
@@ -128,7 +136,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(_cell(v) for v in value)
     if isinstance(value, dict):
-        return str(value["id"]) if "id" in value else ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
+        return (
+            str(value["id"])
+            if "id" in value
+            else ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
+        )
     return str(value)
 
 
@@ -139,11 +151,18 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         columns += [k for k in row if k not in columns]
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(row.get(c), int) and not isinstance(row.get(c), bool) or row.get(c) is None
-                   for row in rows) for c in columns]
+    numeric = [
+        all(
+            isinstance(row.get(c), int) and not isinstance(row.get(c), bool) or row.get(c) is None
+            for row in rows
+        )
+        for c in columns
+    ]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)).rstrip()
+        return "  ".join(
+            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)
+        ).rstrip()
 
     return [line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]
 
@@ -185,9 +204,11 @@ def confirm_hint(tool: str, arguments: dict[str, Any], token: str) -> list[str]:
 
 def _error_text(tool: str, text: str) -> str:
     prefix = f"{_SDK_PREFIX}{tool}: "
-    text = text[len(prefix):] if text.startswith(prefix) else text
+    text = text[len(prefix) :] if text.startswith(prefix) else text
     # pydantic's trailer points at its own docs: noise here.
-    return "\n".join(line for line in text.splitlines() if "errors.pydantic.dev" not in line).strip()
+    return "\n".join(
+        line for line in text.splitlines() if "errors.pydantic.dev" not in line
+    ).strip()
 
 
 # -- the session ------------------------------------------------------------------------------
@@ -227,8 +248,20 @@ def _prompt(question: str) -> str:
 
 def _print_tools(tools: list[Any], as_json: bool) -> None:
     if as_json:
-        print(json.dumps([{"name": t.name, "title": t.title, "description": t.description,
-                           "input_schema": t.input_schema} for t in tools], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": t.name,
+                        "title": t.title,
+                        "description": t.description,
+                        "input_schema": t.input_schema,
+                    }
+                    for t in tools
+                ],
+                indent=2,
+            )
+        )
         return
     width = max((len(t.name) for t in tools), default=0)
     for t in tools:
@@ -254,20 +287,36 @@ async def _session(settings: Settings, request: CallRequest) -> int:
             return 0
         tool = next((t for t in tools if t.name == request.tool), None)
         if tool is None and request.tool not in TOOL_NAMES:
-            raise UsageError(f"unknown tool {request.tool!r}; the tools are: {', '.join(t.name for t in tools)} "
-                             "(kros-mcp call --list describes them)")
+            raise UsageError(
+                f"unknown tool {request.tool!r}; the tools are: {', '.join(t.name for t in tools)} "
+                "(kros-mcp call --list describes them)"
+            )
         # A tool the operator's policy disabled is still called: the server says why it refuses.
-        arguments = typed_arguments(request, tool.input_schema) if tool is not None else request.arguments
+        arguments = (
+            typed_arguments(request, tool.input_schema) if tool is not None else request.arguments
+        )
         result = await client.call_tool(request.tool, arguments)
     text = "\n".join(getattr(block, "text", "") for block in result.content).strip()
     if result.is_error:
-        print(f"kros-mcp call: {request.tool} failed: {_error_text(request.tool, text)}", file=sys.stderr)
-        if request.tool in CONFIRMED_TOOLS and settings.confirmation == "human" and not request.interactive:
-            print("kros-mcp call asks the person when run in an interactive terminal.", file=sys.stderr)
+        print(
+            f"kros-mcp call: {request.tool} failed: {_error_text(request.tool, text)}",
+            file=sys.stderr,
+        )
+        if (
+            request.tool in CONFIRMED_TOOLS
+            and settings.confirmation == "human"
+            and not request.interactive
+        ):
+            print(
+                "kros-mcp call asks the person when run in an interactive terminal.",
+                file=sys.stderr,
+            )
         return 1
     data = result.structured_content
     if request.as_json:
-        print(json.dumps(data if data is not None else {"text": text}, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(data if data is not None else {"text": text}, indent=2, ensure_ascii=False)
+        )
         return 0
     print("\n".join(render(data)) if data is not None else text)
     token = (data or {}).get("confirmation_token")

@@ -13,10 +13,26 @@ from collections.abc import Sequence
 POLICY_FLAGS = (
     ("--tools", "NAMES", "comma-separated tool allowlist (KROS_MCP_TOOLS)"),
     ("--exclude-tools", "NAMES", "comma-separated tools to disable (KROS_MCP_EXCLUDE_TOOLS)"),
-    ("--allowed-countries", "CODES", "countries where numbers may be bought (KROS_MCP_ALLOWED_COUNTRIES)"),
-    ("--max-monthly-cost-cents", "CENTS", "highest monthly cost per number (KROS_MCP_MAX_MONTHLY_COST_CENTS)"),
-    ("--daily-budget-cents", "CENTS", "most spent on purchases in any 24 hours (KROS_MCP_DAILY_BUDGET_CENTS)"),
-    ("--protected-numbers", "NUMBERS", "ids or E.164 numbers never released or re-routed (KROS_MCP_PROTECTED_NUMBERS)"),
+    (
+        "--allowed-countries",
+        "CODES",
+        "countries where numbers may be bought (KROS_MCP_ALLOWED_COUNTRIES)",
+    ),
+    (
+        "--max-monthly-cost-cents",
+        "CENTS",
+        "highest monthly cost per number (KROS_MCP_MAX_MONTHLY_COST_CENTS)",
+    ),
+    (
+        "--daily-budget-cents",
+        "CENTS",
+        "most spent on purchases in any 24 hours (KROS_MCP_DAILY_BUDGET_CENTS)",
+    ),
+    (
+        "--protected-numbers",
+        "NUMBERS",
+        "ids or E.164 numbers never released or re-routed (KROS_MCP_PROTECTED_NUMBERS)",
+    ),
 )
 
 
@@ -28,14 +44,21 @@ def _settings(args: argparse.Namespace | None = None) -> object:
 
     overrides = {}
     if args is not None:
-        for name in ("read_only", "confirmation", "state_url", "multi_tenant", "log_format",
-                     *(f[0][2:].replace("-", "_") for f in POLICY_FLAGS)):
+        for name in (
+            "read_only",
+            "confirmation",
+            "state_url",
+            "multi_tenant",
+            "log_format",
+            *(f[0][2:].replace("-", "_") for f in POLICY_FLAGS),
+        ):
             value = getattr(args, name, None)
             if value is not None:
                 overrides[name] = value
     try:
         return Settings(**overrides)
     except ValidationError as exc:
+
         def label(name: str) -> str:
             field = Settings.model_fields.get(name)
             alias = field.alias if field is not None and field.alias else name
@@ -48,7 +71,9 @@ def _settings(args: argparse.Namespace | None = None) -> object:
 def _build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="kros-mcp", description="MCP server for KrosAI phone numbers.")
+    parser = argparse.ArgumentParser(
+        prog="kros-mcp", description="MCP server for KrosAI phone numbers."
+    )
     parser.add_argument("--version", action="version", version=f"kros-mcp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -57,24 +82,50 @@ def _build_parser() -> argparse.ArgumentParser:
         help="serve MCP (the default command)",
         description="Serve the MCP server. With no KROSAI_API_KEY it uses the local sandbox.",
     )
-    serve.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default="stdio",
-                       help="transport (default: stdio)")
-    serve.add_argument("--host", default="127.0.0.1", help="HTTP: address to bind (default: 127.0.0.1)")
+    serve.add_argument(
+        "--transport",
+        choices=["stdio", "sse", "streamable-http"],
+        default="stdio",
+        help="transport (default: stdio)",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="HTTP: address to bind (default: 127.0.0.1)"
+    )
     serve.add_argument("--port", type=int, default=8000, help="HTTP: port (default: 8000)")
-    serve.add_argument("--stateless", action="store_true",
-                       help="streamable HTTP: no sessions, so any replica can serve any request")
-    serve.add_argument("--json-response", action="store_true",
-                       help="streamable HTTP: answer with JSON bodies instead of SSE streams")
-    serve.add_argument("--multi-tenant", action="store_true", default=None,
-                       help="HTTP: each client presents its own KrosAI key (KROS_MCP_MULTI_TENANT)")
-    serve.add_argument("--log-format", choices=["text", "json"], default=None,
-                       help="log lines as text or JSON (KROS_MCP_LOG_FORMAT)")
+    serve.add_argument(
+        "--stateless",
+        action="store_true",
+        help="streamable HTTP: no sessions, so any replica can serve any request",
+    )
+    serve.add_argument(
+        "--json-response",
+        action="store_true",
+        help="streamable HTTP: answer with JSON bodies instead of SSE streams",
+    )
+    serve.add_argument(
+        "--multi-tenant",
+        action="store_true",
+        default=None,
+        help="HTTP: each client presents its own KrosAI key (KROS_MCP_MULTI_TENANT)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=None,
+        help="log lines as text or JSON (KROS_MCP_LOG_FORMAT)",
+    )
     policy = serve.add_argument_group("operator policy (flags win over environment variables)")
-    policy.add_argument("--read-only", action="store_true", default=None, help="hide and refuse the write tools")
+    policy.add_argument(
+        "--read-only", action="store_true", default=None, help="hide and refuse the write tools"
+    )
     for flag, meta, text in POLICY_FLAGS:
         policy.add_argument(flag, metavar=meta, default=None, help=text)
-    serve.add_argument("--confirmation", choices=["auto", "human", "none"], default=None,
-                       help="how purchases and releases are confirmed (KROS_MCP_CONFIRMATION)")
+    serve.add_argument(
+        "--confirmation",
+        choices=["auto", "human", "none"],
+        default=None,
+        help="how purchases and releases are confirmed (KROS_MCP_CONFIRMATION)",
+    )
     serve.add_argument("--state-url", default=None, help="state store URL (KROS_MCP_STATE_URL)")
 
     sandbox = sub.add_parser(
@@ -84,10 +135,18 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=8787, help="port (default: 8787)")
-    sandbox.add_argument("--db", default=None, help="SQLite file (default: sandbox.sqlite3 in the data directory)")
-    sandbox.add_argument("--inventory-per-block", type=int, default=25,
-                         help="numbers per country/type/area code when seeding a new database (default: 25)")
-    sandbox.add_argument("--seed", type=int, default=0, help="seed for the generated inventory (default: 0)")
+    sandbox.add_argument(
+        "--db", default=None, help="SQLite file (default: sandbox.sqlite3 in the data directory)"
+    )
+    sandbox.add_argument(
+        "--inventory-per-block",
+        type=int,
+        default=25,
+        help="numbers per country/type/area code when seeding a new database (default: 25)",
+    )
+    sandbox.add_argument(
+        "--seed", type=int, default=0, help="seed for the generated inventory (default: 0)"
+    )
 
     sub.add_parser(
         "demo",
@@ -99,31 +158,48 @@ def _build_parser() -> argparse.ArgumentParser:
         "call",
         help="run one tool through a real MCP client session and print its result",
         description="Run one tool on the server `serve` would run (same settings, policy, state and backend; "
-                    "the sandbox when KROSAI_API_KEY is unset) and print its result.",
-        epilog="Each --arg value is read as JSON (true, null, 5, \"text\") when the tool's parameter takes that "
-               "type, else as plain text (area_code=803 stays the text 803). Unknown argument names are refused. "
-               "Example: kros-mcp call search_available --arg country=KE --arg limit=2",
+        "the sandbox when KROSAI_API_KEY is unset) and print its result.",
+        epilog='Each --arg value is read as JSON (true, null, 5, "text") when the tool\'s parameter takes that '
+        "type, else as plain text (area_code=803 stays the text 803). Unknown argument names are refused. "
+        "Example: kros-mcp call search_available --arg country=KE --arg limit=2",
     )
-    call.add_argument("tool", nargs="?", help="the tool to run (omit, or --list, to list the tools)")
-    call.add_argument("--arg", dest="args", action="append", default=[], metavar="KEY=VALUE",
-                      help="an argument of the tool (repeatable)")
-    call.add_argument("--args-json", metavar="JSON", default=None, help="arguments as one JSON object")
+    call.add_argument(
+        "tool", nargs="?", help="the tool to run (omit, or --list, to list the tools)"
+    )
+    call.add_argument(
+        "--arg",
+        dest="args",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an argument of the tool (repeatable)",
+    )
+    call.add_argument(
+        "--args-json", metavar="JSON", default=None, help="arguments as one JSON object"
+    )
     call.add_argument("--json", action="store_true", help="print the structured result as JSON")
     call.add_argument("--list", action="store_true", help="list the tools with their descriptions")
-    call.add_argument("--no-input", action="store_true",
-                      help="never ask on the terminal (purchases and releases then need a confirmation token)")
+    call.add_argument(
+        "--no-input",
+        action="store_true",
+        help="never ask on the terminal (purchases and releases then need a confirmation token)",
+    )
     call.set_defaults(usage=call)
 
     doctor = sub.add_parser(
         "doctor",
         help="check the installation, configuration, backend and state store",
         description="Check Python, the configuration, the data directory, the backend and API key, the state "
-                    "store, the signing key and the policy; one line each with OK, WARN or FAIL and what to fix. "
-                    "Exits 1 if any check fails. The API key is never shown, at most its kros_live_**** form.",
+        "store, the signing key and the policy; one line each with OK, WARN or FAIL and what to fix. "
+        "Exits 1 if any check fails. The API key is never shown, at most its kros_live_**** form.",
     )
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
-    doctor.add_argument("--timeout", type=float, default=10.0,
-                        help="seconds allowed for each network check (default: 10)")
+    doctor.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds allowed for each network check (default: 10)",
+    )
     doctor.set_defaults(usage=doctor)
 
     audit = sub.add_parser(
@@ -151,7 +227,9 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
         # Seed a new database here, where progress can be shown; create_app then finds it seeded.
         with ProgressBar("Seeding the sandbox", unit="numbers") as bar:
-            SandboxDB(db, inventory_per_block=args.inventory_per_block, seed=args.seed, progress=bar).close()
+            SandboxDB(
+                db, inventory_per_block=args.inventory_per_block, seed=args.seed, progress=bar
+            ).close()
     app = create_app(db, inventory_per_block=args.inventory_per_block, seed=args.seed)
     print(
         f"KrosAI sandbox (no real numbers, no real money) on http://{args.host}:{args.port}/v1\n"
@@ -185,7 +263,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         if settings.tool_rate_limit is None:  # type: ignore[attr-defined]
             settings = settings.model_copy(update={"tool_rate_limit": HTTP_TOOL_RATE_LIMIT})  # type: ignore[attr-defined]
     elif settings.multi_tenant:  # type: ignore[attr-defined]
-        raise SystemExit("kros-mcp: --multi-tenant needs an HTTP transport (--transport streamable-http or sse)")
+        raise SystemExit(
+            "kros-mcp: --multi-tenant needs an HTTP transport (--transport streamable-http or sse)"
+        )
     try:
         server = build_server(settings)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -205,12 +285,26 @@ def _run_serve(args: argparse.Namespace) -> int:
             # (SSE opens it per connection, so it starts and /readyz reports the store.)
             anyio.run(_check_store, settings)
 
-        app = build_http_app(server, settings, transport=args.transport, stateless=args.stateless,  # type: ignore[arg-type]
-                             json_response=args.json_response)
+        app = build_http_app(
+            server,
+            settings,
+            transport=args.transport,
+            stateless=args.stateless,  # type: ignore[arg-type]
+            json_response=args.json_response,
+        )
         path = "/sse" if args.transport == "sse" else "/mcp"
-        print(f"kros-mcp serving {args.transport} on http://{args.host}:{args.port}{path}", file=sys.stderr)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                    timeout_graceful_shutdown=10)
+        print(
+            f"kros-mcp serving {args.transport} on http://{args.host}:{args.port}{path}",
+            file=sys.stderr,
+        )
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
     except StoreError as exc:
         raise SystemExit(f"kros-mcp: {exc}") from None
     except BaseExceptionGroup as group:  # stdio runs inside the SDK's task group
@@ -250,17 +344,25 @@ def _check_http_auth(settings: object, host: str) -> None:
     try:
         tokens = settings.auth_tokens()  # type: ignore[attr-defined]
     except OSError as exc:
-        raise SystemExit(f"kros-mcp: cannot read KROS_MCP_AUTH_TOKENS_FILE: {exc.strerror}") from None
+        raise SystemExit(
+            f"kros-mcp: cannot read KROS_MCP_AUTH_TOKENS_FILE: {exc.strerror}"
+        ) from None
     short = [t for t in tokens if len(t) < MIN_TOKEN_LENGTH]
     if short:
-        raise SystemExit(f"kros-mcp: {len(short)} bearer token(s) in KROS_MCP_AUTH_TOKENS are shorter than "
-                         f"{MIN_TOKEN_LENGTH} characters: use long random tokens (e.g. openssl rand -hex 32)")
+        raise SystemExit(
+            f"kros-mcp: {len(short)} bearer token(s) in KROS_MCP_AUTH_TOKENS are shorter than "
+            f"{MIN_TOKEN_LENGTH} characters: use long random tokens (e.g. openssl rand -hex 32)"
+        )
     if settings.multi_tenant and tokens:  # type: ignore[attr-defined]
-        raise SystemExit("kros-mcp: choose one: --multi-tenant (clients send their KrosAI keys) or "
-                         "KROS_MCP_AUTH_TOKENS (clients send a server token)")
+        raise SystemExit(
+            "kros-mcp: choose one: --multi-tenant (clients send their KrosAI keys) or "
+            "KROS_MCP_AUTH_TOKENS (clients send a server token)"
+        )
     if host not in LOOPBACK and not tokens and not settings.multi_tenant:  # type: ignore[attr-defined]
-        raise SystemExit(f"kros-mcp: refusing to serve {host} without authentication: set KROS_MCP_AUTH_TOKENS "
-                         "(or KROS_MCP_AUTH_TOKENS_FILE), or use --multi-tenant")
+        raise SystemExit(
+            f"kros-mcp: refusing to serve {host} without authentication: set KROS_MCP_AUTH_TOKENS "
+            "(or KROS_MCP_AUTH_TOKENS_FILE), or use --multi-tenant"
+        )
 
 
 def _run_call(args: argparse.Namespace) -> int:
@@ -277,8 +379,13 @@ def _run_call(args: argparse.Namespace) -> int:
     if tool is None and arguments:
         parser.error("arguments need a tool")
     interactive = not args.no_input and sys.stdin.isatty() and sys.stderr.isatty()
-    request = CallRequest(tool=tool, arguments=arguments, raw_keys=raw_keys, as_json=args.json,
-                          interactive=interactive)
+    request = CallRequest(
+        tool=tool,
+        arguments=arguments,
+        raw_keys=raw_keys,
+        as_json=args.json,
+        interactive=interactive,
+    )
     return run_call(_settings(), request)  # type: ignore[arg-type]
 
 
@@ -306,7 +413,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
-        argv = ["serve", *argv]  # serve is the default command: `kros-mcp --read-only` serves read-only
+        argv = [
+            "serve",
+            *argv,
+        ]  # serve is the default command: `kros-mcp --read-only` serves read-only
     args = parser.parse_args(argv)
     if args.command == "sandbox":
         return _run_sandbox(args)

@@ -44,117 +44,158 @@ class Settings(BaseSettings):
         default=DEFAULT_BASE_URL, alias="KROSAI_BASE_URL", description="KrosAI API base URL."
     )
     krosai_timeout: float = Field(
-        default=20.0, gt=0, le=300, alias="KROSAI_TIMEOUT",
+        default=20.0,
+        gt=0,
+        le=300,
+        alias="KROSAI_TIMEOUT",
         description="Seconds to wait for one KrosAI answer.",
     )
     krosai_deadline: float = Field(
-        default=60.0, gt=0, le=900, alias="KROSAI_DEADLINE",
+        default=60.0,
+        gt=0,
+        le=900,
+        alias="KROSAI_DEADLINE",
         description="Seconds one KrosAI call may take in all, retries included.",
     )
     data_dir: Path = Field(
-        default_factory=default_data_dir, alias="KROS_MCP_DATA_DIR",
+        default_factory=default_data_dir,
+        alias="KROS_MCP_DATA_DIR",
         description="Where the sandbox database (sandbox.sqlite3), the SQLite state store (state.sqlite3) and the "
         "signing key file (secret.key) live. Unset: the user data directory, e.g. ~/.local/share/kros-mcp on Linux.",
     )
 
     confirmation: Literal["auto", "human", "none"] = Field(
-        default="auto", alias="KROS_MCP_CONFIRMATION",
+        default="auto",
+        alias="KROS_MCP_CONFIRMATION",
         description="How purchases and releases are confirmed: auto (ask the person when the client "
         "can, else a confirmation token), human (only by asking the person), none (automated pipelines).",
     )
     confirmation_ttl: float = Field(
-        default=600.0, ge=30, le=86_400, alias="KROS_MCP_CONFIRMATION_TTL",
+        default=600.0,
+        ge=30,
+        le=86_400,
+        alias="KROS_MCP_CONFIRMATION_TTL",
         description="Seconds a confirmation token stays valid.",
     )
     offer_ttl: float = Field(
-        default=1800.0, ge=60, le=86_400, alias="KROS_MCP_OFFER_TTL",
+        default=1800.0,
+        ge=60,
+        le=86_400,
+        alias="KROS_MCP_OFFER_TTL",
         description="Seconds an offer shown by search_available can be bought at its quoted price.",
     )
     secret: SecretStr | None = Field(
-        default=None, alias="KROS_MCP_SECRET",
+        default=None,
+        alias="KROS_MCP_SECRET",
         description="Key (32+ bytes) that signs confirmation tokens. Unset: a key file in the data directory.",
     )
 
     sandbox_api_key: str = Field(
-        default="kros_test_sandbox", min_length=1, alias="KROS_MCP_SANDBOX_KEY",
+        default="kros_test_sandbox",
+        min_length=1,
+        alias="KROS_MCP_SANDBOX_KEY",
         description="Sandbox only (no KROSAI_API_KEY): the sandbox organisation to act as. The default is the "
         "built-in one, kros_test_sandbox (KYC approved, 100 USD); keys from POST /_sandbox/orgs select others "
         "(tests, demos).",
     )
 
     state_url: str | None = Field(
-        default=None, alias="KROS_MCP_STATE_URL",
+        default=None,
+        alias="KROS_MCP_STATE_URL",
         description="State store: postgresql://... for PostgreSQL (several replicas; install kros-mcp[postgres]), "
         "else the path of a SQLite file. Unset: state.sqlite3 in the data directory.",
     )
     read_only: bool = Field(
-        default=False, alias="KROS_MCP_READ_ONLY",
+        default=False,
+        alias="KROS_MCP_READ_ONLY",
         description="Hide and refuse the write tools (purchase_number, update_routing, release_number).",
     )
     tools: str | None = Field(
-        default=None, alias="KROS_MCP_TOOLS", description="Comma-separated allowlist of tools. Unset: all tools."
+        default=None,
+        alias="KROS_MCP_TOOLS",
+        description="Comma-separated allowlist of tools. Unset: all tools.",
     )
     exclude_tools: str | None = Field(
-        default=None, alias="KROS_MCP_EXCLUDE_TOOLS",
+        default=None,
+        alias="KROS_MCP_EXCLUDE_TOOLS",
         description="Comma-separated tools to disable; wins over KROS_MCP_TOOLS.",
     )
     allowed_countries: str | None = Field(
-        default=None, alias="KROS_MCP_ALLOWED_COUNTRIES",
+        default=None,
+        alias="KROS_MCP_ALLOWED_COUNTRIES",
         description="Comma-separated ISO codes where numbers may be bought. Unset: any.",
     )
     max_monthly_cost_cents: int | None = Field(
-        default=None, ge=0, alias="KROS_MCP_MAX_MONTHLY_COST_CENTS",
+        default=None,
+        ge=0,
+        alias="KROS_MCP_MAX_MONTHLY_COST_CENTS",
         description="Highest monthly cost, in cents, of a number that may be bought. Unset: no limit.",
     )
     daily_budget_cents: int | None = Field(
-        default=None, ge=0, alias="KROS_MCP_DAILY_BUDGET_CENTS",
+        default=None,
+        ge=0,
+        alias="KROS_MCP_DAILY_BUDGET_CENTS",
         description="Most that purchases (setup plus first month) may spend in any 24 hours, per "
         "organisation, in cents. Unset: no budget.",
     )
     protected_numbers: str | None = Field(
-        default=None, alias="KROS_MCP_PROTECTED_NUMBERS",
+        default=None,
+        alias="KROS_MCP_PROTECTED_NUMBERS",
         description="Comma-separated number ids or E.164 numbers that can be neither released nor re-routed.",
     )
 
     multi_tenant: bool = Field(
-        default=False, alias="KROS_MCP_MULTI_TENANT",
+        default=False,
+        alias="KROS_MCP_MULTI_TENANT",
         description="HTTP only: each client presents its own KrosAI key (Authorization: Bearer kros_... or "
         "x-api-key), used upstream for that request only (--multi-tenant).",
     )
     auth_tokens_value: SecretStr | None = Field(
-        default=None, alias="KROS_MCP_AUTH_TOKENS",
+        default=None,
+        alias="KROS_MCP_AUTH_TOKENS",
         description="HTTP, single tenant: comma-separated bearer tokens clients must present.",
     )
     auth_tokens_file: Path | None = Field(
-        default=None, alias="KROS_MCP_AUTH_TOKENS_FILE",
+        default=None,
+        alias="KROS_MCP_AUTH_TOKENS_FILE",
         description="HTTP, single tenant: a file of bearer tokens, one per line (adds to KROS_MCP_AUTH_TOKENS).",
     )
     allowed_hosts: str | None = Field(
-        default=None, alias="KROS_MCP_ALLOWED_HOSTS",
+        default=None,
+        alias="KROS_MCP_ALLOWED_HOSTS",
         description="HTTP: comma-separated Host values accepted besides loopback (e.g. mcp.example.com, "
         "mcp.example.com:*); other Hosts get 421.",
     )
     allowed_origins: str | None = Field(
-        default=None, alias="KROS_MCP_ALLOWED_ORIGINS",
+        default=None,
+        alias="KROS_MCP_ALLOWED_ORIGINS",
         description="HTTP: comma-separated Origins accepted besides loopback (e.g. https://app.example.com); "
         "other Origins get 403.",
     )
     max_body_bytes: int = Field(
-        default=1_048_576, ge=1024, le=67_108_864, alias="KROS_MCP_MAX_BODY_BYTES",
+        default=1_048_576,
+        ge=1024,
+        le=67_108_864,
+        alias="KROS_MCP_MAX_BODY_BYTES",
         description="HTTP: largest request body accepted; larger ones get 413.",
     )
     tool_rate_limit: float | None = Field(
-        default=None, gt=0, le=10_000, alias="KROS_MCP_TOOL_RATE_LIMIT",
+        default=None,
+        gt=0,
+        le=10_000,
+        alias="KROS_MCP_TOOL_RATE_LIMIT",
         description="Tool calls per second allowed per organisation (a burst of as many is allowed at once). "
         "Unset: no limit on stdio, 20 over HTTP.",
     )
     secret_file: Path | None = Field(
-        default=None, alias="KROS_MCP_SECRET_FILE",
+        default=None,
+        alias="KROS_MCP_SECRET_FILE",
         description="File of signing keys, one per line: the first signs, all verify (rotation). "
         "Adds to KROS_MCP_SECRET, which may also list several keys separated by commas.",
     )
     log_format: Literal["text", "json"] = Field(
-        default="text", alias="KROS_MCP_LOG_FORMAT",
+        default="text",
+        alias="KROS_MCP_LOG_FORMAT",
         description="Log lines on stderr as plain text or JSON objects.",
     )
 
@@ -170,7 +211,9 @@ class Settings(BaseSettings):
     def list_setting(self, name: str) -> list[str] | None:
         """A comma-separated setting as a list (None when unset)."""
         value = getattr(self, name)
-        return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
+        return (
+            None if value is None else [item.strip() for item in value.split(",") if item.strip()]
+        )
 
     @property
     def state_db_path(self) -> Path:
@@ -197,7 +240,11 @@ def unknown_variables() -> list[str]:
     known = {f.alias for f in Settings.model_fields.values() if f.alias}
     found = []
     for name in sorted(os.environ):
-        if not name.startswith(("KROS_MCP_", "KROSAI_")) or name in known or name.startswith("KROS_MCP_TEST_"):
+        if (
+            not name.startswith(("KROS_MCP_", "KROSAI_"))
+            or name in known
+            or name.startswith("KROS_MCP_TEST_")
+        ):
             continue
         import difflib
 

@@ -42,7 +42,9 @@ def _members(annotation: object) -> list[object]:
 
 def is_secret(name: str, field: FieldInfo) -> bool:
     """Secret settings: typed SecretStr, or named like a key, a secret or a token."""
-    return SecretStr in _members(field.annotation) or any(word in name.upper() for word in _SECRET_WORDS)
+    return SecretStr in _members(field.annotation) or any(
+        word in name.upper() for word in _SECRET_WORDS
+    )
 
 
 def _literal(value: object) -> str:
@@ -102,7 +104,8 @@ def _flags_by_setting(parser: argparse.ArgumentParser) -> dict[str, list[str]]:
             for option in action.option_strings:
                 if option.startswith("--"):
                     found.setdefault(option[2:].replace("-", "_"), []).append(
-                        " ".join(["kros-mcp", *path[1:], option]))
+                        " ".join(["kros-mcp", *path[1:], option])
+                    )
     return found
 
 
@@ -123,8 +126,10 @@ def _environment_section(parser: argparse.ArgumentParser) -> list[str]:
     for name, field in Settings.model_fields.items():
         variable = field.alias or name.upper()
         flag = ", ".join(f"`{f}`" for f in flags.get(name, []))
-        lines.append(f"| `{variable}` | {_default(name, field)} | {_cell(_values(field))} | "
-                     f"{_cell(field.description or '')} | {flag} |")
+        lines.append(
+            f"| `{variable}` | {_default(name, field)} | {_cell(_values(field))} | "
+            f"{_cell(field.description or '')} | {flag} |"
+        )
     return lines
 
 
@@ -137,8 +142,9 @@ def _subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse._SubParser
             yield action
 
 
-def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("kros-mcp",)) -> Iterator[
-        tuple[tuple[str, ...], argparse.ArgumentParser]]:
+def _commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ("kros-mcp",)
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
     """Every (sub)command, depth first, in the order the parser declares them; aliases once."""
     yield path, parser
     for action in _subparsers(parser):
@@ -177,8 +183,12 @@ def _meaning(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
     if not action.option_strings and action.nargs in ("?", "*"):
         text = f"optional: {text}"
     default = action.default
-    shown = not (default is None or default is False or default == argparse.SUPPRESS
-                 or (isinstance(default, (list, tuple)) and not default))
+    shown = not (
+        default is None
+        or default is False
+        or default == argparse.SUPPRESS
+        or (isinstance(default, (list, tuple)) and not default)
+    )
     if action.option_strings and action.nargs != 0 and shown and "default" not in text:
         text = f"{text} (default: {default})".strip()
     return _cell(text)
@@ -187,13 +197,19 @@ def _meaning(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
 _DEFAULT_GROUPS = ("positional arguments", "options", "optional arguments")
 
 
-def _options_table(parser: argparse.ArgumentParser, actions: Sequence[argparse.Action]) -> list[str]:
+def _options_table(
+    parser: argparse.ArgumentParser, actions: Sequence[argparse.Action]
+) -> list[str]:
     rows = []
     for action in actions:
-        if action.help == argparse.SUPPRESS or isinstance(action, (argparse._HelpAction,
-                                                                   argparse._SubParsersAction)):
+        if action.help == argparse.SUPPRESS or isinstance(
+            action, (argparse._HelpAction, argparse._SubParsersAction)
+        ):
             continue
-        name = ", ".join(f"`{o}`" for o in action.option_strings) or f"`{action.metavar or action.dest}`"
+        name = (
+            ", ".join(f"`{o}`" for o in action.option_strings)
+            or f"`{action.metavar or action.dest}`"
+        )
         rows.append(f"| {name} | {_argument(parser, action)} | {_meaning(parser, action)} |")
     if not rows:
         return []
@@ -213,12 +229,18 @@ def _command_line_section(parser: argparse.ArgumentParser) -> list[str]:
         about = sub.description or summary or ""
         if about:
             lines += [_cell(about), ""]
-        plain = [a for g in sub._action_groups if g.title in _DEFAULT_GROUPS for a in g._group_actions]
+        plain = [
+            a for g in sub._action_groups if g.title in _DEFAULT_GROUPS for a in g._group_actions
+        ]
         table = _options_table(sub, plain)
         if table:
             lines += [*table, ""]
         for group in sub._action_groups:
-            table = _options_table(sub, group._group_actions) if group.title not in _DEFAULT_GROUPS else []
+            table = (
+                _options_table(sub, group._group_actions)
+                if group.title not in _DEFAULT_GROUPS
+                else []
+            )
             if table:
                 lines += [f"{_cell(group.title or '').capitalize()}:", "", *table, ""]
         if sub.epilog:
@@ -257,7 +279,9 @@ def replace_section(document: str, section: str) -> str:
     """`document` with the text between the markers replaced by `section`."""
     start, end = document.find(START_MARKER), document.find(END_MARKER)
     if start < 0 or end < start:
-        raise ValueError(f"the document needs the markers {START_MARKER} and {END_MARKER}, in that order")
+        raise ValueError(
+            f"the document needs the markers {START_MARKER} and {END_MARKER}, in that order"
+        )
     head = document[: start + len(START_MARKER)]
     return f"{head}\n{section}{document[end:]}"
 
@@ -268,9 +292,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Print the configuration reference, or write it between the markers of a Markdown file.",
     )
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--write", metavar="FILE", type=Path, help="rewrite the generated part of FILE")
-    target.add_argument("--check", metavar="FILE", type=Path,
-                        help="exit with status 1 if the generated part of FILE is out of date")
+    target.add_argument(
+        "--write", metavar="FILE", type=Path, help="rewrite the generated part of FILE"
+    )
+    target.add_argument(
+        "--check",
+        metavar="FILE",
+        type=Path,
+        help="exit with status 1 if the generated part of FILE is out of date",
+    )
     args = parser.parse_args(argv)
     section = config_reference()
     target = args.write or args.check
@@ -285,8 +315,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.check:
         if updated != document:
-            print(f"{target} is out of date: run python -m kros_mcp.config_reference --write {target}",
-                  file=sys.stderr)
+            print(
+                f"{target} is out of date: run python -m kros_mcp.config_reference --write {target}",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if updated != document:

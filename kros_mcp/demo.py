@@ -51,7 +51,9 @@ async def _tour(data_dir: str) -> None:
     mcp = build_server(Settings(KROS_MCP_DATA_DIR=data_dir))
 
     async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-        shown = ", ".join(f"{k}={v!r}" if k != "confirmation_token" else f"{k}='kc1…'" for k, v in args.items())
+        shown = ", ".join(
+            f"{k}={v!r}" if k != "confirmation_token" else f"{k}='kc1…'" for k, v in args.items()
+        )
         _say(f"> {tool}({shown})")
         result = await client.call_tool(tool, args)
         if result.is_error:
@@ -65,32 +67,53 @@ async def _tour(data_dir: str) -> None:
             _say(f"  {tool.name:<18} {tool.title}")
 
         _step("2. Search numbers for sale in Nigeria")
-        offers = await call(client, "search_available", {"country": "NG", "type": "mobile", "limit": 3})
+        offers = await call(
+            client, "search_available", {"country": "NG", "type": "mobile", "limit": 3}
+        )
         for offer in offers["offers"]:
-            _say(f"  {offer['inventory_id']:<22} {offer['number']:<16} setup {offer['setup_cost_cents']}c, "
-                 f"{offer['monthly_cost_cents']}c/month")
+            _say(
+                f"  {offer['inventory_id']:<22} {offer['number']:<16} setup {offer['setup_cost_cents']}c, "
+                f"{offer['monthly_cost_cents']}c/month"
+            )
         choice = offers["offers"][0]["inventory_id"]
 
         _step("3. Preview the purchase (dry run: nothing is bought)")
-        preview = await call(client, "purchase_number", {"inventory_id": choice, "endpoint_id": "ep_support_agent",
-                                                         "dry_run": True})
+        preview = await call(
+            client,
+            "purchase_number",
+            {"inventory_id": choice, "endpoint_id": "ep_support_agent", "dry_run": True},
+        )
         _show(preview, ("status", "plan"))
 
         _step("4. Ask to buy: without a person to ask, the server wants a confirmation token")
-        quote = await call(client, "purchase_number", {"inventory_id": choice, "endpoint_id": "ep_support_agent"})
+        quote = await call(
+            client, "purchase_number", {"inventory_id": choice, "endpoint_id": "ep_support_agent"}
+        )
         _show(quote, ("status", "executed", "message", "confirmation_token"))
 
         _step("5. Confirm with the token: the number is bought")
-        bought = await call(client, "purchase_number", {"inventory_id": choice, "endpoint_id": "ep_support_agent",
-                                                        "confirmation_token": quote["confirmation_token"]})
+        bought = await call(
+            client,
+            "purchase_number",
+            {
+                "inventory_id": choice,
+                "endpoint_id": "ep_support_agent",
+                "confirmation_token": quote["confirmation_token"],
+            },
+        )
         _show(bought, ("status", "executed", "message"))
         number_id = bought["number"]["id"]
 
         _step("6. Route it elsewhere (preview, then for real)")
-        plan = await call(client, "update_routing", {"number_id": number_id, "endpoint_id": "ep_webhook_handler",
-                                                     "dry_run": True})
+        plan = await call(
+            client,
+            "update_routing",
+            {"number_id": number_id, "endpoint_id": "ep_webhook_handler", "dry_run": True},
+        )
         _show(plan, ("status", "before", "after", "effects"))
-        routed = await call(client, "update_routing", {"number_id": number_id, "endpoint_id": "ep_webhook_handler"})
+        routed = await call(
+            client, "update_routing", {"number_id": number_id, "endpoint_id": "ep_webhook_handler"}
+        )
         _show(routed, ("status", "after"))
 
         _step("7. Read it back")

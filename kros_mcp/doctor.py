@@ -75,11 +75,17 @@ def load_settings() -> tuple[Settings | None, Check]:
         settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(f"{_env_name(str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
-        return None, _fail("configuration", f"invalid: {problems}", "correct or unset these environment variables")
+        return None, _fail(
+            "configuration", f"invalid: {problems}", "correct or unset these environment variables"
+        )
     unknown = unknown_variables()
     if unknown:
-        return settings, _warn("configuration", f"valid, but these variables mean nothing to kros-mcp and are "
-                               f"ignored: {', '.join(unknown)}", "correct their names or unset them")
+        return settings, _warn(
+            "configuration",
+            f"valid, but these variables mean nothing to kros-mcp and are "
+            f"ignored: {', '.join(unknown)}",
+            "correct their names or unset them",
+        )
     return settings, _ok("configuration", "valid")
 
 
@@ -92,27 +98,42 @@ def check_data_dir(settings: Settings) -> Check:
             probe.flush()
             probe.seek(0)
             if probe.read() != b"kros-mcp":
-                return _fail("data directory", f"{path}: a file written there reads back differently")
+                return _fail(
+                    "data directory", f"{path}: a file written there reads back differently"
+                )
     except OSError as exc:
-        return _fail("data directory", f"{path} is not writable ({exc.strerror or exc})",
-                     "set KROS_MCP_DATA_DIR to a writable directory, or fix its permissions")
+        return _fail(
+            "data directory",
+            f"{path} is not writable ({exc.strerror or exc})",
+            "set KROS_MCP_DATA_DIR to a writable directory, or fix its permissions",
+        )
     return _ok("data directory", f"{path} (writable)")
 
 
 def check_backend(settings: Settings) -> Check:
     tenants = "; multi-tenant: each client presents its own key" if settings.multi_tenant else ""
     if settings.uses_sandbox:
-        return _ok("backend", f"sandbox: a local imitation of KrosAI, no real numbers or money "
-                   f"({settings.sandbox_db_path}){tenants}; set KROSAI_API_KEY to use KrosAI")
+        return _ok(
+            "backend",
+            f"sandbox: a local imitation of KrosAI, no real numbers or money "
+            f"({settings.sandbox_db_path}){tenants}; set KROSAI_API_KEY to use KrosAI",
+        )
     from urllib.parse import urlsplit
 
     url = urlsplit(settings.krosai_base_url)
     if url.scheme not in ("http", "https") or not url.hostname:
-        return _fail("backend", f"KROSAI_BASE_URL {settings.krosai_base_url!r} is not an http(s) URL",
-                     "set KROSAI_BASE_URL to e.g. https://api.krosai.com/v1, or unset it")
+        return _fail(
+            "backend",
+            f"KROSAI_BASE_URL {settings.krosai_base_url!r} is not an http(s) URL",
+            "set KROSAI_BASE_URL to e.g. https://api.krosai.com/v1, or unset it",
+        )
     if url.scheme == "http" and url.hostname not in ("127.0.0.1", "localhost", "::1"):
-        return _warn("backend", f"KrosAI API at {settings.krosai_base_url}{tenants}: plain http, so the API key "
-                     "travels unencrypted", "use an https:// KROSAI_BASE_URL")
+        return _warn(
+            "backend",
+            f"KrosAI API at {settings.krosai_base_url}{tenants}: plain http, so the API key "
+            "travels unencrypted",
+            "use an https:// KROSAI_BASE_URL",
+        )
     return _ok("backend", f"KrosAI API at {settings.krosai_base_url}{tenants}")
 
 
@@ -128,8 +149,12 @@ def _key_shape(settings: Settings) -> Check | None:
     assert settings.krosai_api_key is not None
     value = settings.krosai_api_key.get_secret_value()  # Settings strips spaces and line breaks
     if not value.startswith(KNOWN_KEY_PREFIXES):
-        return _warn("api key", f"{mask_api_key(value)} does not look like a KrosAI key (kros_live_... or "
-                     "kros_test_...)", "copy the key from the KrosAI dashboard")
+        return _warn(
+            "api key",
+            f"{mask_api_key(value)} does not look like a KrosAI key (kros_live_... or "
+            "kros_test_...)",
+            "copy the key from the KrosAI dashboard",
+        )
     return None
 
 
@@ -146,17 +171,33 @@ async def check_backend_access(settings: Settings, timeout: float) -> list[Check
         try:
             sandbox_app = create_app(settings.sandbox_db_path)
         except Exception as exc:  # noqa: BLE001 - reported, not raised
-            return [_fail("reachability", f"the sandbox database {settings.sandbox_db_path} cannot be opened: "
-                          f"{exc}", "check the data directory, or delete a damaged sandbox.sqlite3")]
+            return [
+                _fail(
+                    "reachability",
+                    f"the sandbox database {settings.sandbox_db_path} cannot be opened: {exc}",
+                    "check the data directory, or delete a damaged sandbox.sqlite3",
+                )
+            ]
         where = "the sandbox"
-        key: Any = "kros_multi_tenant_placeholder" if settings.multi_tenant else settings.sandbox_api_key
-        client = KrosAIClient(key, base_url=SANDBOX_BASE_URL, transport=SandboxTransport(sandbox_app), retry=retry,
-                              timeout=timeout)
+        key: Any = (
+            "kros_multi_tenant_placeholder" if settings.multi_tenant else settings.sandbox_api_key
+        )
+        client = KrosAIClient(
+            key,
+            base_url=SANDBOX_BASE_URL,
+            transport=SandboxTransport(sandbox_app),
+            retry=retry,
+            timeout=timeout,
+        )
     else:
         where = settings.krosai_base_url
         key = "kros_multi_tenant_placeholder" if settings.multi_tenant else settings.krosai_api_key
-        client = KrosAIClient(key, base_url=settings.krosai_base_url, retry=retry,
-                              timeout=min(timeout, settings.krosai_timeout))
+        client = KrosAIClient(
+            key,
+            base_url=settings.krosai_base_url,
+            retry=retry,
+            timeout=min(timeout, settings.krosai_timeout),
+        )
     shown = mask_api_key(key)
     try:
         return _judge(settings, where, shown, *await _probe(client, timeout), timeout=timeout)
@@ -176,8 +217,16 @@ async def _probe(client: Any, timeout: float) -> tuple[Any, Exception | None, fl
     return page, None, (time.perf_counter() - started) * 1000
 
 
-def _judge(settings: Settings, where: str, shown: str, page: Any, error: Exception | None, ms: float,
-           *, timeout: float) -> list[Check]:
+def _judge(
+    settings: Settings,
+    where: str,
+    shown: str,
+    page: Any,
+    error: Exception | None,
+    ms: float,
+    *,
+    timeout: float,
+) -> list[Check]:
     from .krosai import (
         APIError,
         AuthenticationError,
@@ -189,39 +238,90 @@ def _judge(settings: Settings, where: str, shown: str, page: Any, error: Excepti
     )
 
     latency = f"{where} answered in {ms:.0f} ms"
-    answered = _warn("reachability", f"{latency} (slow)", "check the network") if ms > SLOW_MS else \
-        _ok("reachability", latency)
+    answered = (
+        _warn("reachability", f"{latency} (slow)", "check the network")
+        if ms > SLOW_MS
+        else _ok("reachability", latency)
+    )
     unchecked = _warn("api key", f"{shown}: not checked, as {where} gave no usable answer")
     shape = _key_shape(settings)
     if isinstance(error, TimeoutError):
-        return [_fail("reachability", f"no answer from {where} within {timeout:g} s",
-                      "check KROSAI_BASE_URL, the network and any proxy"), shape or unchecked]
+        return [
+            _fail(
+                "reachability",
+                f"no answer from {where} within {timeout:g} s",
+                "check KROSAI_BASE_URL, the network and any proxy",
+            ),
+            shape or unchecked,
+        ]
     if isinstance(error, TransportError):
-        return [_fail("reachability", f"cannot reach {where}: {error.message}",
-                      "check KROSAI_BASE_URL, the network and any proxy"), shape or unchecked]
+        return [
+            _fail(
+                "reachability",
+                f"cannot reach {where}: {error.message}",
+                "check KROSAI_BASE_URL, the network and any proxy",
+            ),
+            shape or unchecked,
+        ]
     if isinstance(error, ResponseFormatError):
-        return [_fail("reachability", f"{where} answered in a format kros-mcp cannot read ({error.message})",
-                      "check that KROSAI_BASE_URL is the API's URL, ending in /v1"), shape or unchecked]
+        return [
+            _fail(
+                "reachability",
+                f"{where} answered in a format kros-mcp cannot read ({error.message})",
+                "check that KROSAI_BASE_URL is the API's URL, ending in /v1",
+            ),
+            shape or unchecked,
+        ]
     if settings.multi_tenant:
         # The stand-in key is meant to be refused: any answer shows the API is there.
         if error is None or isinstance(error, AuthenticationError):
-            return [answered, _ok("api key", "none needed: in multi-tenant mode each client presents its own")]
+            return [
+                answered,
+                _ok("api key", "none needed: in multi-tenant mode each client presents its own"),
+            ]
     if isinstance(error, AuthenticationError):
-        fix = ("set KROS_MCP_SANDBOX_KEY to a key from POST /_sandbox/orgs, or unset it" if settings.uses_sandbox
-               else "set KROSAI_API_KEY to a valid key from the KrosAI dashboard")
+        fix = (
+            "set KROS_MCP_SANDBOX_KEY to a key from POST /_sandbox/orgs, or unset it"
+            if settings.uses_sandbox
+            else "set KROSAI_API_KEY to a valid key from the KrosAI dashboard"
+        )
         odd = " (and it does not look like a KrosAI key)" if shape is not None else ""
-        return [answered, _fail("api key", f"{shown} was refused ({error.code}, HTTP {error.status}){odd}", fix)]
+        return [
+            answered,
+            _fail("api key", f"{shown} was refused ({error.code}, HTTP {error.status}){odd}", fix),
+        ]
     if isinstance(error, PermissionDeniedError):
-        return [answered, _fail("api key", f"{shown} is valid but may not list numbers ({error.code})",
-                                "use a key with the numbers:read and numbers:write scopes")]
+        return [
+            answered,
+            _fail(
+                "api key",
+                f"{shown} is valid but may not list numbers ({error.code})",
+                "use a key with the numbers:read and numbers:write scopes",
+            ),
+        ]
     if isinstance(error, (RateLimitError, ServerError)):
-        return [_warn("reachability", f"{latency}, but with {error.code} (HTTP {error.status})",
-                      "try again in a minute"), shape or unchecked]
+        return [
+            _warn(
+                "reachability",
+                f"{latency}, but with {error.code} (HTTP {error.status})",
+                "try again in a minute",
+            ),
+            shape or unchecked,
+        ]
     if isinstance(error, APIError):
-        return [_fail("reachability", f"{where} answered {error.code} (HTTP {error.status}) to GET phone-numbers",
-                      "check that KROSAI_BASE_URL is the API's URL, ending in /v1"), shape or unchecked]
+        return [
+            _fail(
+                "reachability",
+                f"{where} answered {error.code} (HTTP {error.status}) to GET phone-numbers",
+                "check that KROSAI_BASE_URL is the API's URL, ending in /v1",
+            ),
+            shape or unchecked,
+        ]
     if error is not None:
-        return [_fail("reachability", f"asking {where} failed: {type(error).__name__}: {error}"), shape or unchecked]
+        return [
+            _fail("reachability", f"asking {where} failed: {type(error).__name__}: {error}"),
+            shape or unchecked,
+        ]
     owned = f"{page.total} numbers owned" if page.total is not None else "numbers listed"
     kind = " (live: real numbers, real money)" if shown.startswith("kros_live_") else ""
     return [answered, _ok("api key", f"{shown}{kind} accepted ({owned})")]
@@ -237,8 +337,12 @@ async def check_store(settings: Settings, timeout: float) -> Check:
     target = settings.state_url or settings.state_db_path
     postgres = is_postgres_url(target)
     if settings.state_url and not postgres and "://" in settings.state_url:
-        return _fail("state store", f"KROS_MCP_STATE_URL {settings.state_url.split('://')[0]}://... is neither "
-                     "postgresql:// nor a file path", "use postgresql://... or unset it for SQLite in the data directory")
+        return _fail(
+            "state store",
+            f"KROS_MCP_STATE_URL {settings.state_url.split('://')[0]}://... is neither "
+            "postgresql:// nor a file path",
+            "use postgresql://... or unset it for SQLite in the data directory",
+        )
     try:
         with anyio.fail_after(timeout):
             if postgres:
@@ -256,20 +360,33 @@ async def check_store(settings: Settings, timeout: float) -> Check:
             finally:
                 await store.close()
     except TimeoutError:
-        return _fail("state store", f"no answer within {timeout:g} s", "check KROS_MCP_STATE_URL and the database")
+        return _fail(
+            "state store",
+            f"no answer within {timeout:g} s",
+            "check KROS_MCP_STATE_URL and the database",
+        )
     except StoreError as exc:
-        fix = ("check KROS_MCP_STATE_URL, that the database is up, and `pip install 'kros-mcp[postgres]'`"
-               if postgres else "check the data directory (KROS_MCP_DATA_DIR) and its free space")
+        fix = (
+            "check KROS_MCP_STATE_URL, that the database is up, and `pip install 'kros-mcp[postgres]'`"
+            if postgres
+            else "check the data directory (KROS_MCP_DATA_DIR) and its free space"
+        )
         return _fail("state store", str(exc), fix)
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         return _fail("state store", f"{type(exc).__name__}: {exc}")
     where = f"PostgreSQL {getattr(store, 'where', '')}" if postgres else f"SQLite {target}"
     if not (first and not again):
-        return _fail("state store", f"{where}: a write did not read back as written (used tokens could be reused)")
+        return _fail(
+            "state store",
+            f"{where}: a write did not read back as written (used tokens could be reused)",
+        )
     if unfinished:
-        return _warn("state store", f"{where}: writes and reads back; {unfinished} write attempt(s) have no "
-                     "recorded outcome (a crash mid-call)", "start the server: it reconciles them "
-                     "(kros-mcp audit lists them)")
+        return _warn(
+            "state store",
+            f"{where}: writes and reads back; {unfinished} write attempt(s) have no "
+            "recorded outcome (a crash mid-call)",
+            "start the server: it reconciles them (kros-mcp audit lists them)",
+        )
     return _ok("state store", f"{where}: writes and reads back")
 
 
@@ -294,15 +411,29 @@ def check_signing_key(settings: Settings) -> Check:
             key = path.read_text().strip()
             mode = path.stat().st_mode
         except OSError as exc:
-            return _fail("signing key", f"cannot read {path} ({exc.strerror})", "fix its permissions or delete it")
+            return _fail(
+                "signing key",
+                f"cannot read {path} ({exc.strerror})",
+                "fix its permissions or delete it",
+            )
         if len(key.encode()) < 32:
-            return _fail("signing key", f"{path} is damaged (shorter than 32 bytes)", "delete it: a new one is made")
+            return _fail(
+                "signing key",
+                f"{path} is damaged (shorter than 32 bytes)",
+                "delete it: a new one is made",
+            )
         if os.name == "posix" and mode & 0o077:
             return _warn("signing key", f"{path} can be read by other users", f"chmod 600 {path}")
-        found = _ok("signing key", f"{path} (tokens stay valid across restarts and `kros-mcp call` runs)")
+        found = _ok(
+            "signing key", f"{path} (tokens stay valid across restarts and `kros-mcp call` runs)"
+        )
     if shared:
-        return _warn("signing key", f"{found.detail}; but replicas sharing the state store each keep their own "
-                     "key file and refuse each other's tokens", "set the same KROS_MCP_SECRET on every replica")
+        return _warn(
+            "signing key",
+            f"{found.detail}; but replicas sharing the state store each keep their own "
+            "key file and refuse each other's tokens",
+            "set the same KROS_MCP_SECRET on every replica",
+        )
     return found
 
 
@@ -316,26 +447,39 @@ def check_policy(settings: Settings) -> Check:
     except ValueError as exc:
         return _fail("policy", str(exc), "correct KROS_MCP_TOOLS / KROS_MCP_EXCLUDE_TOOLS")
     enabled = [n for n in TOOL_NAMES if policy.tool_enabled(n, write=n in WRITE_TOOLS).allowed]
-    tools = f"all {len(enabled)} tools" if len(enabled) == len(TOOL_NAMES) else \
-        f"tools {', '.join(enabled) or 'none'}"
+    tools = (
+        f"all {len(enabled)} tools"
+        if len(enabled) == len(TOOL_NAMES)
+        else f"tools {', '.join(enabled) or 'none'}"
+    )
     parts = [
         f"confirmation {settings.confirmation}",
         "read-only" if policy.read_only else "writes allowed",
         tools,
         f"countries {', '.join(sorted(policy.allowed_countries)) or 'none'}"
-        if policy.allowed_countries is not None else "any country",
-        f"max {usd(policy.max_monthly_cost_cents)}/month per number" if policy.max_monthly_cost_cents is not None
+        if policy.allowed_countries is not None
+        else "any country",
+        f"max {usd(policy.max_monthly_cost_cents)}/month per number"
+        if policy.max_monthly_cost_cents is not None
         else "no monthly cost cap",
-        f"daily budget {usd(policy.daily_budget_cents)}" if policy.daily_budget_cents is not None
+        f"daily budget {usd(policy.daily_budget_cents)}"
+        if policy.daily_budget_cents is not None
         else "no daily budget",
         f"{len(policy.protected_numbers)} protected number(s)",
     ]
     summary = "; ".join(parts)
     if not enabled:
-        return _fail("policy", f"{summary}: no tool is enabled", "widen KROS_MCP_TOOLS / KROS_MCP_EXCLUDE_TOOLS")
+        return _fail(
+            "policy",
+            f"{summary}: no tool is enabled",
+            "widen KROS_MCP_TOOLS / KROS_MCP_EXCLUDE_TOOLS",
+        )
     if settings.confirmation == "none" and not settings.uses_sandbox and not policy.read_only:
-        return _warn("policy", f"{summary}: purchases and releases need no confirmation",
-                     "set KROS_MCP_CONFIRMATION=auto unless this is an automated pipeline")
+        return _warn(
+            "policy",
+            f"{summary}: purchases and releases need no confirmation",
+            "set KROS_MCP_CONFIRMATION=auto unless this is an automated pipeline",
+        )
     return _ok("policy", summary)
 
 

@@ -24,8 +24,15 @@ class ProgressBar:
 
     Use as a context manager: the end line is written on leaving, and only if progress was reported."""
 
-    def __init__(self, label: str, *, unit: str = "items", stream: TextIO | None = None, interval: float = 0.1,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        label: str,
+        *,
+        unit: str = "items",
+        stream: TextIO | None = None,
+        interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.label = label
         self.unit = unit
         self.stream = stream if stream is not None else sys.stderr
@@ -47,7 +54,10 @@ class ProgressBar:
         if exc_type is None:
             self._line(f"{self.label}: {self._done:,} {self.unit} in {elapsed:.1f} s", final=True)
         else:
-            self._line(f"{self.label}: stopped at {self._done:,} of {self._total:,} {self.unit}", final=True)
+            self._line(
+                f"{self.label}: stopped at {self._done:,} of {self._total:,} {self.unit}",
+                final=True,
+            )
 
     def __call__(self, done: int, total: int) -> None:
         now = self._clock()
@@ -64,7 +74,11 @@ class ProgressBar:
         fraction = self._done / self._total if self._total else 1.0
         elapsed = now - (self._started or now)
         rate = self._done / elapsed if elapsed > 0 else 0.0
-        eta = f" ETA {_clock_text((self._total - self._done) / rate)}" if rate and fraction < 1 else ""
+        eta = (
+            f" ETA {_clock_text((self._total - self._done) / rate)}"
+            if rate and fraction < 1
+            else ""
+        )
         stats = f" {fraction:4.0%} {self._done:,}/{self._total:,}{eta}"
         # A fixed allowance for the figures, so the bar keeps its width as they grow.
         room = shutil.get_terminal_size((80, 24)).columns - len(self.label) - 3 - STATS_ROOM

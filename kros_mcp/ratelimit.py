@@ -33,7 +33,9 @@ class RateVerdict:
 class RateLimiter:
     """Token buckets keyed by (organisation, bucket); the burst size equals the rate."""
 
-    def __init__(self, limits: dict[str, float] | None = None, clock: object = time.monotonic) -> None:
+    def __init__(
+        self, limits: dict[str, float] | None = None, clock: object = time.monotonic
+    ) -> None:
         self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
         self._clock = clock
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}

@@ -37,7 +37,9 @@ def make_client(app: Starlette, api_key: str = SANDBOX_API_KEY, **kwargs: object
     """A KrosAI client that reaches `app` in-process."""
     kwargs.setdefault("retry", FAST_RETRY)
     kwargs.setdefault("reconcile", FAST_RECONCILE)
-    return KrosAIClient(api_key, base_url="http://sandbox.test/v1", transport=SandboxTransport(app), **kwargs)  # type: ignore[arg-type]
+    return KrosAIClient(
+        api_key, base_url="http://sandbox.test/v1", transport=SandboxTransport(app), **kwargs
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture

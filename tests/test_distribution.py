@@ -41,9 +41,11 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 ALIASES = {f.alias for f in Settings.model_fields.values() if f.alias}
 FIELD_OF_ALIAS = {f.alias: f for f in Settings.model_fields.values() if f.alias}
 # Settings typed SecretStr, plus the state URL (it carries the database password).
-SECRET_ALIASES = {f.alias for f in Settings.model_fields.values()
-                  if SecretStr in typing.get_args(f.annotation) or f.annotation is SecretStr} | {
-                      Settings.model_fields["state_url"].alias}
+SECRET_ALIASES = {
+    f.alias
+    for f in Settings.model_fields.values()
+    if SecretStr in typing.get_args(f.annotation) or f.annotation is SecretStr
+} | {Settings.model_fields["state_url"].alias}
 CONSOLE_SCRIPT = next(iter(PYPROJECT["project"]["scripts"]))
 # A KrosAI key that looks real; the sandbox's own "kros_test_sandbox" is public and short.
 REAL_LOOKING_KEY = re.compile(rb"kros_(live|test)_[A-Za-z0-9]{16,}")
@@ -101,8 +103,13 @@ def test_server_json_variables_are_settings() -> None:
     variables = {v["name"]: v for v in PACKAGE["environmentVariables"]}
     assert len(variables) == len(PACKAGE["environmentVariables"]), "a variable is listed twice"
     assert set(variables) <= ALIASES, f"not Settings aliases: {set(variables) - ALIASES}"
-    assert {"KROSAI_API_KEY", "KROSAI_BASE_URL", "KROS_MCP_READ_ONLY",
-            "KROS_MCP_DAILY_BUDGET_CENTS", "KROS_MCP_CONFIRMATION"} <= set(variables)
+    assert {
+        "KROSAI_API_KEY",
+        "KROSAI_BASE_URL",
+        "KROS_MCP_READ_ONLY",
+        "KROS_MCP_DAILY_BUDGET_CENTS",
+        "KROS_MCP_CONFIRMATION",
+    } <= set(variables)
     # Without a key the sandbox is used, so none is required.
     assert not any(v.get("isRequired") for v in variables.values())
     secret = {name for name, v in variables.items() if v.get("isSecret")}
@@ -112,8 +119,9 @@ def test_server_json_variables_are_settings() -> None:
         types = typing.get_args(field.annotation) or (field.annotation,)
         if "default" in variable:
             default = field.default
-            assert variable["default"] == (str(default).lower() if isinstance(default, bool)
-                                           else str(default)), name
+            assert variable["default"] == (
+                str(default).lower() if isinstance(default, bool) else str(default)
+            ), name
         if "choices" in variable:
             assert variable["choices"] == list(typing.get_args(field.annotation)), name
         if variable.get("format") == "boolean":
@@ -168,8 +176,10 @@ def test_manifest_user_config_reaches_the_server() -> None:
     used = {m for value in env.values() for m in re.findall(r"\$\{user_config\.(\w+)\}", value)}
     config = MANIFEST["user_config"]
     assert used == set(config), "every user_config key is used, and only those"
-    by_alias = {alias: config[value.removeprefix("${user_config.").removesuffix("}")]
-                for alias, value in env.items()}
+    by_alias = {
+        alias: config[value.removeprefix("${user_config.").removesuffix("}")]
+        for alias, value in env.items()
+    }
     api_key = by_alias["KROSAI_API_KEY"]
     assert api_key["type"] == "string" and api_key["sensitive"] is True
     assert api_key["required"] is False  # without it, the sandbox
@@ -187,8 +197,12 @@ async def test_manifest_lists_the_servers_tools_and_prompts(clean_env: None) -> 
         for prompt in prompts:
             names = [a.name for a in prompt.arguments or []]
             result = await client.get_prompt(prompt.name, {n: "${arguments.%s}" % n for n in names})
-            rendered[prompt.name] = {"name": prompt.name, "description": prompt.description,
-                                     "arguments": names, "text": result.messages[0].content.text}
+            rendered[prompt.name] = {
+                "name": prompt.name,
+                "description": prompt.description,
+                "arguments": names,
+                "text": result.messages[0].content.text,
+            }
     listed = [t["name"] for t in MANIFEST["tools"]]
     assert sorted(listed) == sorted(t.name for t in tools.tools) == sorted(TOOL_NAMES)
     assert len(set(listed)) == len(listed)
@@ -198,6 +212,7 @@ async def test_manifest_lists_the_servers_tools_and_prompts(clean_env: None) -> 
 
 
 # -- the .mcpb bundle ------------------------------------------------------------------------
+
 
 def build_bundle(out: Path) -> Path:
     """Run the build script as a user would (offline: --no-deps); it prints the bundle's path."""
@@ -214,8 +229,18 @@ def test_bundle_leaves_out_caches_and_state(tmp_path: Path) -> None:
     assert spec is not None and spec.loader is not None
     builder = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(builder)
-    for rel in ("a.py", "sub/b.py", "sub/data.json", "__pycache__/a.cpython-311.pyc", "sub/b.pyc",
-                "state.sqlite3", "state.sqlite3-wal", "secret.key", ".env", "sub/.hypothesis/x"):
+    for rel in (
+        "a.py",
+        "sub/b.py",
+        "sub/data.json",
+        "__pycache__/a.cpython-311.pyc",
+        "sub/b.pyc",
+        "state.sqlite3",
+        "state.sqlite3-wal",
+        "secret.key",
+        ".env",
+        "sub/.hypothesis/x",
+    ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x")
     packed = {name for name, _ in builder.tree(tmp_path, "server/pkg", source=True)}
@@ -228,8 +253,11 @@ def test_bundle_leaves_out_caches_and_state(tmp_path: Path) -> None:
 
 
 def source_files() -> set[str]:
-    return {f"server/kros_mcp/{p.relative_to(ROOT / 'kros_mcp').as_posix()}"
-            for p in (ROOT / "kros_mcp").rglob("*.py") if "__pycache__" not in p.parts}
+    return {
+        f"server/kros_mcp/{p.relative_to(ROOT / 'kros_mcp').as_posix()}"
+        for p in (ROOT / "kros_mcp").rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
 
 
 @pytest.mark.anyio
@@ -272,13 +300,19 @@ async def test_bundle(tmp_path: Path) -> None:
     # The bundled package, not an installed one, is what runs.
     init = unpacked / "server" / "kros_mcp" / "__init__.py"
     init.write_text(init.read_text().replace(kros_mcp.__version__, "0.0.0+bundled"))
-    shown = subprocess.run([sys.executable, str(unpacked / entry_point), "--version"],
-                           capture_output=True, text=True, timeout=30, check=False,
-                           env={"HOME": str(tmp_path)})
+    shown = subprocess.run(
+        [sys.executable, str(unpacked / entry_point), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"HOME": str(tmp_path)},
+    )
     assert shown.stdout.strip() == "kros-mcp 0.0.0+bundled", shown.stdout + shown.stderr
 
 
 # -- client configs --------------------------------------------------------------------------
+
 
 def resolve_command(command: str) -> tuple[list[str], dict[str, str]]:
     """The console script installed beside this Python, as a client finds it on PATH."""
@@ -308,8 +342,9 @@ def check_inputs(config: dict[str, Any], entry: dict[str, Any]) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("name", ["claude_desktop_config.json", "vscode-mcp.json",
-                                  "cursor-mcp.json"])
+@pytest.mark.parametrize(
+    "name", ["claude_desktop_config.json", "vscode-mcp.json", "cursor-mcp.json"]
+)
 async def test_client_config_starts_the_server(name: str, tmp_path: Path) -> None:
     config = load(CLIENTS / name)
     entry = server_entry(name, config)
@@ -325,7 +360,11 @@ async def test_client_config_starts_the_server(name: str, tmp_path: Path) -> Non
     launch_env = {k: v for k, v in env.items() if k != "KROSAI_API_KEY"}  # unset: the sandbox
     assert not any(PLACEHOLDER.search(v) for v in launch_env.values()), "fill it in here"
     launch_env |= extra | {"KROS_MCP_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path)}
-    params = StdioServerParameters(command=command[0], args=[*command[1:], *entry.get("args", [])],
-                                   env=launch_env, cwd=str(tmp_path))
+    params = StdioServerParameters(
+        command=command[0],
+        args=[*command[1:], *entry.get("args", [])],
+        env=launch_env,
+        cwd=str(tmp_path),
+    )
     assert await stdio_tool_names(params, tmp_path / "stderr.txt") == sorted(TOOL_NAMES)
     assert "SANDBOX" in (tmp_path / "stderr.txt").read_text()

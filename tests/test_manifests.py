@@ -49,20 +49,30 @@ DOCKERIGNORE = DOCKERFILE.with_name("Dockerfile.dockerignore")
 ALIASES = {f.alias for f in Settings.model_fields.values() if f.alias}
 FIELD_OF_ALIAS = {f.alias: name for name, f in Settings.model_fields.items() if f.alias}
 # Variables that are not kros-mcp settings but may be set: Python and pip behaviour in the image.
-NON_SETTINGS_ENV = {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PIP_NO_CACHE_DIR",
-                    "PIP_DISABLE_PIP_VERSION_CHECK"}
+NON_SETTINGS_ENV = {
+    "PYTHONUNBUFFERED",
+    "PYTHONDONTWRITEBYTECODE",
+    "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+}
 # Settings typed SecretStr, plus the state URL (it carries the database password).
-SECRET_ALIASES = {f.alias for f in Settings.model_fields.values()
-                  if SecretStr in typing.get_args(f.annotation) or f.annotation is SecretStr} | {
-                      Settings.model_fields["state_url"].alias}
+SECRET_ALIASES = {
+    f.alias
+    for f in Settings.model_fields.values()
+    if SecretStr in typing.get_args(f.annotation) or f.annotation is SecretStr
+} | {Settings.model_fields["state_url"].alias}
 SHARED_LABELS = {
     "app.kubernetes.io/name": "kros-mcp",
     "app.kubernetes.io/instance": "kros-mcp",
     "app.kubernetes.io/part-of": "kros-mcp",
 }
 EXPECTED_KINDS = {
-    "Deployment": "apps/v1", "Service": "v1", "ConfigMap": "v1", "Secret": "v1",
-    "HorizontalPodAutoscaler": "autoscaling/v2", "PodDisruptionBudget": "policy/v1",
+    "Deployment": "apps/v1",
+    "Service": "v1",
+    "ConfigMap": "v1",
+    "Secret": "v1",
+    "HorizontalPodAutoscaler": "autoscaling/v2",
+    "PodDisruptionBudget": "policy/v1",
 }
 PLACEHOLDER = "REPLACE_ME"
 
@@ -88,7 +98,9 @@ class Stage:
 
     def one(self, keyword: str) -> Instruction:
         found = self.all(keyword)
-        assert len(found) == 1, f"expected one {keyword} in the stage FROM {self.image}, found {len(found)}"
+        assert len(found) == 1, (
+            f"expected one {keyword} in the stage FROM {self.image}, found {len(found)}"
+        )
         return found[0]
 
     def env(self) -> dict[str, str]:
@@ -143,7 +155,8 @@ def parse_dockerfile(text: str) -> list[Stage]:
 def exec_form(instruction: Instruction) -> list[str]:
     value = json.loads(instruction.rest)
     assert isinstance(value, list) and all(isinstance(v, str) for v in value), (
-        f"{instruction.keyword} must be in exec (JSON array) form: {instruction.rest}")
+        f"{instruction.keyword} must be in exec (JSON array) form: {instruction.rest}"
+    )
     return value
 
 
@@ -218,8 +231,9 @@ def container_port(container: Doc, ref: int | str) -> int:
     return named[0]
 
 
-def container_env(final: Stage, docs: list[Doc], container: Doc,
-                  secret_values: dict[str, str] | None = None) -> dict[str, str]:
+def container_env(
+    final: Stage, docs: list[Doc], container: Doc, secret_values: dict[str, str] | None = None
+) -> dict[str, str]:
     """The process environment as Kubernetes builds it: image ENV, then envFrom, then env."""
     objects = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     secrets = secret_values or {}
@@ -249,12 +263,18 @@ def container_env(final: Stage, docs: list[Doc], container: Doc,
 
 def referenced_keys(container: Doc, kind: str, name: str) -> set[str] | None:
     """Keys of the ConfigMap/Secret `name` that reach the container; None means all (envFrom)."""
-    whole, key_ref = (("configMapRef", "configMapKeyRef") if kind == "ConfigMap"
-                      else ("secretRef", "secretKeyRef"))
+    whole, key_ref = (
+        ("configMapRef", "configMapKeyRef")
+        if kind == "ConfigMap"
+        else ("secretRef", "secretKeyRef")
+    )
     if any(s.get(whole, {}).get("name") == name for s in container.get("envFrom", [])):
         return None
-    return {var["valueFrom"][key_ref]["key"] for var in container.get("env", [])
-            if var.get("valueFrom", {}).get(key_ref, {}).get("name") == name}
+    return {
+        var["valueFrom"][key_ref]["key"]
+        for var in container.get("env", [])
+        if var.get("valueFrom", {}).get(key_ref, {}).get("name") == name
+    }
 
 
 # Values a real Secret would hold (the example file only has placeholders).
@@ -269,6 +289,7 @@ REAL_SECRETS = {
 @pytest.fixture
 def settings_from_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Settings() read from exactly the given environment, as the container would."""
+
     def read(env: dict[str, str]) -> Settings:
         for name in list(os.environ):
             if name.upper() in ALIASES:
@@ -276,6 +297,7 @@ def settings_from_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         return Settings()
+
     yield read
 
 
@@ -287,7 +309,10 @@ def test_k8s_objects_are_the_expected_kinds(docs: list[Doc]) -> None:
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(EXPECTED_KINDS), kinds
     for doc in docs:
-        assert doc["apiVersion"] == EXPECTED_KINDS[doc["kind"]], (doc["__file__"], doc["apiVersion"])
+        assert doc["apiVersion"] == EXPECTED_KINDS[doc["kind"]], (
+            doc["__file__"],
+            doc["apiVersion"],
+        )
         assert doc["metadata"]["name"], doc["__file__"]
         assert "namespace" not in doc["metadata"], "namespace is chosen at apply time (kubectl -n)"
 
@@ -319,7 +344,10 @@ def test_selectors_match_the_pods(docs: list[Doc], deployment: Doc) -> None:
 
     target = the(docs, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]
     assert (target["apiVersion"], target["kind"], target["name"]) == (
-        deployment["apiVersion"], "Deployment", deployment["metadata"]["name"])
+        deployment["apiVersion"],
+        "Deployment",
+        deployment["metadata"]["name"],
+    )
 
 
 def test_image_tag_is_the_package_version(container: Doc) -> None:
@@ -333,20 +361,25 @@ def test_image_tag_is_the_package_version(container: Doc) -> None:
 # Dockerfile
 
 
-def test_dockerfile_is_multi_stage_slim_and_installs_the_postgres_extra(stages: list[Stage]) -> None:
+def test_dockerfile_is_multi_stage_slim_and_installs_the_postgres_extra(
+    stages: list[Stage],
+) -> None:
     assert len(stages) >= 2, "build the wheel in one stage, install it in another"
     for stage in stages:
         assert re.fullmatch(r"python:3\.1[12]-slim", stage.image), stage.image
     build, final = stages[0], stages[-1]
     assert any(re.search(r"\bpip wheel\b.*\.\[postgres\]", i.rest) for i in build.all("RUN")), (
-        "the build stage builds wheels of this repository with the postgres extra")
+        "the build stage builds wheels of this repository with the postgres extra"
+    )
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     extras = pyproject["project"]["optional-dependencies"]
     assert "postgres" in extras and any(dep.startswith("psycopg") for dep in extras["postgres"])
     installs = [i.rest for i in final.all("RUN") if re.search(r"\bpip install\b", i.rest)]
     assert len(installs) == 1, installs
     assert f'"{pyproject["project"]["name"]}[postgres]"' in installs[0], installs[0]
-    assert "--no-index" in installs[0], "the final stage installs only the wheels built in the build stage"
+    assert "--no-index" in installs[0], (
+        "the final stage installs only the wheels built in the build stage"
+    )
     # The final stage takes nothing from the build context, only from the build stage.
     assert not [i for i in final.all("COPY") + final.all("ADD") if "--from=" not in i.rest]
     source_copies = [i for i in build.all("COPY") if "--from=" not in i.rest]
@@ -384,22 +417,29 @@ def test_dockerfile_env_and_no_baked_secrets(stages: list[Stage], final: Stage) 
     assert not baked, f"secrets set in the image: {sorted(baked)}"
     instructions = " ".join(i.rest for stage in stages for i in stage.instructions)
     for alias in SECRET_ALIASES:
-        assert not re.search(rf"\b{alias}=", instructions), f"{alias} given a value in the Dockerfile"
+        assert not re.search(rf"\b{alias}=", instructions), (
+            f"{alias} given a value in the Dockerfile"
+        )
 
 
 def test_dockerfile_user_owns_the_data_dir(final: Stage) -> None:
     user = final.one("USER").rest
     uid, _, gid = user.partition(":")
-    assert uid.isdigit() and int(uid) != 0, f"USER must be a fixed non-root numeric UID, is {user!r}"
+    assert uid.isdigit() and int(uid) != 0, (
+        f"USER must be a fixed non-root numeric UID, is {user!r}"
+    )
     assert not gid or gid.isdigit()
     data_dir = final.env()[Settings.model_fields["data_dir"].alias]
     assert data_dir.startswith("/")
     runs = " && ".join(i.rest for i in final.all("RUN"))
     assert re.search(rf"useradd\b[^&]*--uid {uid}\b", runs), "the user is created with the same UID"
-    assert re.search(rf"mkdir -p {re.escape(data_dir)}(\s|$)", runs), "the data directory is created"
+    assert re.search(rf"mkdir -p {re.escape(data_dir)}(\s|$)", runs), (
+        "the data directory is created"
+    )
     group = gid or r"\d+"
     assert re.search(rf"chown {uid}(:{group})? {re.escape(data_dir)}(\s|$)", runs), (
-        "the data directory belongs to the USER")
+        "the data directory belongs to the USER"
+    )
     # USER comes after the root-only steps.
     keywords = [i.keyword for i in final.instructions]
     assert keywords.index("USER") > max(n for n, k in enumerate(keywords) if k == "RUN")
@@ -432,7 +472,8 @@ def _free_socket() -> socket.socket:
 
 
 def test_dockerfile_healthcheck_passes_on_a_live_server_and_fails_without_one(
-        final: Stage, tmp_path: Path) -> None:
+    final: Stage, tmp_path: Path
+) -> None:
     """Runs the HEALTHCHECK one-liner (its port moved to a free one) against the real app."""
     _, code = _healthcheck_code(final)
     port = _build_parser().parse_args(exec_form(final.one("CMD"))).port
@@ -440,8 +481,13 @@ def test_dockerfile_healthcheck_passes_on_a_live_server_and_fails_without_one(
     sock = _free_socket()
     moved = code.replace(f":{port}/", f":{sock.getsockname()[1]}/")
     settings = Settings(data_dir=tmp_path / "data")
-    app = build_http_app(build_server(settings), settings, transport="streamable-http", stateless=True,
-                         json_response=True)
+    app = build_http_app(
+        build_server(settings),
+        settings,
+        transport="streamable-http",
+        stateless=True,
+        json_response=True,
+    )
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -450,13 +496,17 @@ def test_dockerfile_healthcheck_passes_on_a_live_server_and_fails_without_one(
         while not server.started:
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.01)
-        ok = subprocess.run([sys.executable, "-c", moved], check=False, capture_output=True, timeout=30)
+        ok = subprocess.run(
+            [sys.executable, "-c", moved], check=False, capture_output=True, timeout=30
+        )
         assert ok.returncode == 0, ok.stderr.decode()
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
-    down = subprocess.run([sys.executable, "-c", moved], check=False, capture_output=True, timeout=30)
+    down = subprocess.run(
+        [sys.executable, "-c", moved], check=False, capture_output=True, timeout=30
+    )
     assert down.returncode != 0, "the healthcheck must fail when nothing answers"
 
 
@@ -493,20 +543,38 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 
 def test_dockerignore_sends_what_the_build_copies_and_nothing_private(stages: list[Stage]) -> None:
     assert not (ROOT / ".dockerignore").exists(), "the ignore file lives beside the Dockerfile"
-    patterns = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
-                if line.strip() and not line.strip().startswith("#")]
-    copied = [src for stage in stages for i in stage.all("COPY") if "--from=" not in i.rest
-              for src in i.rest.split()[:-1] if not src.startswith("--")]
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    copied = [
+        src
+        for stage in stages
+        for i in stage.all("COPY")
+        if "--from=" not in i.rest
+        for src in i.rest.split()[:-1]
+        if not src.startswith("--")
+    ]
     assert copied
     for source in copied:
         assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
-        assert not _ignored(source.rstrip("/"), patterns), f"COPY {source} is excluded from the context"
+        assert not _ignored(source.rstrip("/"), patterns), (
+            f"COPY {source} is excluded from the context"
+        )
         if (ROOT / source).is_dir():
             for module in (ROOT / source).rglob("*.py"):
                 assert not _ignored(module.relative_to(ROOT).as_posix(), patterns), module
-    for private in (".git/config", ".venv/bin/python", "tests/conftest.py", ".hypothesis/x",
-                    "kros_mcp/__pycache__/cli.cpython-311.pyc", "state.sqlite3", "kros_mcp/x.sqlite3",
-                    "manifests/k8s/secret.example.yaml"):
+    for private in (
+        ".git/config",
+        ".venv/bin/python",
+        "tests/conftest.py",
+        ".hypothesis/x",
+        "kros_mcp/__pycache__/cli.cpython-311.pyc",
+        "state.sqlite3",
+        "kros_mcp/x.sqlite3",
+        "manifests/k8s/secret.example.yaml",
+    ):
         assert _ignored(private, patterns), f"{private} would be sent to the builder"
 
 
@@ -514,8 +582,7 @@ def test_dockerignore_sends_what_the_build_copies_and_nothing_private(stages: li
 # Environment: names, sources and values
 
 
-def test_every_env_name_is_a_settings_alias(final: Stage, docs: list[Doc],
-                                            container: Doc) -> None:
+def test_every_env_name_is_a_settings_alias(final: Stage, docs: list[Doc], container: Doc) -> None:
     names = set(final.env())
     names |= {var["name"] for var in container.get("env", [])}
     for doc in docs:
@@ -526,8 +593,7 @@ def test_every_env_name_is_a_settings_alias(final: Stage, docs: list[Doc],
     assert not NON_SETTINGS_ENV & ALIASES
 
 
-def test_every_configmap_and_secret_key_reaches_the_pods(docs: list[Doc],
-                                                          container: Doc) -> None:
+def test_every_configmap_and_secret_key_reaches_the_pods(docs: list[Doc], container: Doc) -> None:
     for doc in docs:
         if doc["kind"] not in ("ConfigMap", "Secret"):
             continue
@@ -535,13 +601,18 @@ def test_every_configmap_and_secret_key_reaches_the_pods(docs: list[Doc],
         assert keys, f"{doc['__file__']} is empty"
         reached = referenced_keys(container, doc["kind"], doc["metadata"]["name"])
         if reached is not None:
-            assert keys == reached, f"{doc['__file__']}: unreferenced {sorted(keys - reached)}, " \
-                                    f"missing {sorted(reached - keys)}"
+            assert keys == reached, (
+                f"{doc['__file__']}: unreferenced {sorted(keys - reached)}, "
+                f"missing {sorted(reached - keys)}"
+            )
     # The other way round: every reference names an existing object and key, under its own name.
     objects = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     for source in container.get("envFrom", []):
-        kind, ref = ("ConfigMap", source["configMapRef"]) if "configMapRef" in source else (
-            "Secret", source["secretRef"])
+        kind, ref = (
+            ("ConfigMap", source["configMapRef"])
+            if "configMapRef" in source
+            else ("Secret", source["secretRef"])
+        )
         assert (kind, ref["name"]) in objects, f"envFrom names a missing {kind} {ref['name']}"
         assert "prefix" not in source, "a prefix would change the variable names"
     for var in container.get("env", []):
@@ -562,8 +633,11 @@ def test_no_variable_is_set_twice(final: Stage, docs: list[Doc], container: Doc)
     assert len(explicit) == len(set(explicit)), explicit
     from_objects: list[str] = []
     for source in container.get("envFrom", []):
-        kind, ref = ("ConfigMap", source["configMapRef"]) if "configMapRef" in source else (
-            "Secret", source["secretRef"])
+        kind, ref = (
+            ("ConfigMap", source["configMapRef"])
+            if "configMapRef" in source
+            else ("Secret", source["secretRef"])
+        )
         obj = next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == ref["name"])
         from_objects += [*obj.get("data", {}), *obj.get("stringData", {})]
     assert not set(explicit) & set(from_objects), set(explicit) & set(from_objects)
@@ -579,29 +653,41 @@ def test_secrets_come_from_the_secret_only(docs: list[Doc], container: Doc) -> N
     secret = the(docs, "Secret")
     assert "data" not in secret and secret["type"] == "Opaque"
     assert set(secret["stringData"]) == {
-        "KROSAI_API_KEY", "KROS_MCP_SECRET", "KROS_MCP_AUTH_TOKENS", "KROS_MCP_STATE_URL"}
+        "KROSAI_API_KEY",
+        "KROS_MCP_SECRET",
+        "KROS_MCP_AUTH_TOKENS",
+        "KROS_MCP_STATE_URL",
+    }
     assert set(secret["stringData"]) <= SECRET_ALIASES
     configmap = the(docs, "ConfigMap")
     assert not set(configmap["data"]) & SECRET_ALIASES, "secrets in the ConfigMap"
     for var in container.get("env", []):
         if var["name"] in SECRET_ALIASES:
-            assert "secretKeyRef" in var.get("valueFrom", {}), f"{var['name']} must come from a Secret"
+            assert "secretKeyRef" in var.get("valueFrom", {}), (
+                f"{var['name']} must come from a Secret"
+            )
     for name, value in secret["stringData"].items():
         assert PLACEHOLDER in value, f"secret.example.yaml: {name} must be a marked placeholder"
 
 
 def test_configmap_policy(docs: list[Doc]) -> None:
     data = the(docs, "ConfigMap")["data"]
-    for key in ("KROS_MCP_READ_ONLY", "KROS_MCP_DAILY_BUDGET_CENTS", "KROS_MCP_MAX_MONTHLY_COST_CENTS",
-                "KROS_MCP_ALLOWED_COUNTRIES", "KROS_MCP_CONFIRMATION", "KROS_MCP_ALLOWED_HOSTS"):
+    for key in (
+        "KROS_MCP_READ_ONLY",
+        "KROS_MCP_DAILY_BUDGET_CENTS",
+        "KROS_MCP_MAX_MONTHLY_COST_CENTS",
+        "KROS_MCP_ALLOWED_COUNTRIES",
+        "KROS_MCP_CONFIRMATION",
+        "KROS_MCP_ALLOWED_HOSTS",
+    ):
         assert key in data, key
     assert data["KROS_MCP_LOG_FORMAT"] == "json"
     assert all(isinstance(v, str) for v in data.values()), "ConfigMap values must be strings"
 
 
 def test_the_pods_environment_is_valid_settings_that_may_serve(
-        final: Stage, docs: list[Doc], container: Doc, settings_from_env: Any,
-        tmp_path: Path) -> None:
+    final: Stage, docs: list[Doc], container: Doc, settings_from_env: Any, tmp_path: Path
+) -> None:
     env = container_env(final, docs, container, REAL_SECRETS)
     settings = settings_from_env(env)
     configmap = the(docs, "ConfigMap")["data"]
@@ -617,7 +703,9 @@ def test_the_pods_environment_is_valid_settings_that_may_serve(
     assert settings.log_format == "json"
     assert settings.data_dir == Path(env["KROS_MCP_DATA_DIR"])
     assert settings.state_url == REAL_SECRETS["KROS_MCP_STATE_URL"]
-    assert settings.state_url.startswith("postgresql://"), "replicas need the shared PostgreSQL store"
+    assert settings.state_url.startswith("postgresql://"), (
+        "replicas need the shared PostgreSQL store"
+    )
     assert settings.secret is not None, "replicas need one shared signing key"
     assert not settings.uses_sandbox
     # The CLI would start on the container's host with this environment (it refuses 0.0.0.0
@@ -629,8 +717,9 @@ def test_the_pods_environment_is_valid_settings_that_may_serve(
     build_server(settings.model_copy(update={"data_dir": tmp_path / "data"}))
 
 
-def test_the_example_secret_fails_closed(final: Stage, docs: list[Doc], container: Doc,
-                                         settings_from_env: Any, tmp_path: Path) -> None:
+def test_the_example_secret_fails_closed(
+    final: Stage, docs: list[Doc], container: Doc, settings_from_env: Any, tmp_path: Path
+) -> None:
     """Applied unchanged, the placeholder signing key is refused: pods do not start on known values."""
     env = container_env(final, docs, container)
     settings = settings_from_env(env).model_copy(update={"data_dir": tmp_path / "data"})
@@ -638,11 +727,14 @@ def test_the_example_secret_fails_closed(final: Stage, docs: list[Doc], containe
         build_server(settings)
 
 
-def test_data_dir_is_a_writable_volume(final: Stage, docs: list[Doc], deployment: Doc,
-                                       container: Doc) -> None:
+def test_data_dir_is_a_writable_volume(
+    final: Stage, docs: list[Doc], deployment: Doc, container: Doc
+) -> None:
     env = container_env(final, docs, container, REAL_SECRETS)
     data_dir = env["KROS_MCP_DATA_DIR"]
-    assert data_dir == final.env()["KROS_MCP_DATA_DIR"], "the Deployment and the image agree on the data dir"
+    assert data_dir == final.env()["KROS_MCP_DATA_DIR"], (
+        "the Deployment and the image agree on the data dir"
+    )
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     assert data_dir in mounts, f"{data_dir} is not mounted, and the root filesystem is read-only"
     assert not mounts[data_dir].get("readOnly", False)
@@ -654,12 +746,14 @@ def test_data_dir_is_a_writable_volume(final: Stage, docs: list[Doc], deployment
 # Deployment, Service, HPA, PDB
 
 
-def test_container_port_service_and_dockerfile_agree(final: Stage, docs: list[Doc],
-                                                      container: Doc) -> None:
+def test_container_port_service_and_dockerfile_agree(
+    final: Stage, docs: list[Doc], container: Doc
+) -> None:
     args = serve_args(final, container)
     ports = container["ports"]
     assert [(p["name"], p["containerPort"], p.get("protocol", "TCP")) for p in ports] == [
-        ("http", args.port, "TCP")]
+        ("http", args.port, "TCP")
+    ]
     exposed = [int(p.split("/")[0]) for i in final.all("EXPOSE") for p in i.rest.split()]
     assert exposed == [args.port]
     service = the(docs, "Service")
@@ -671,7 +765,11 @@ def test_container_port_service_and_dockerfile_agree(final: Stage, docs: list[Do
 
 def test_probes_use_the_health_routes(container: Doc, final: Stage) -> None:
     args = serve_args(final, container)
-    expected = {"livenessProbe": "/healthz", "readinessProbe": "/readyz", "startupProbe": "/healthz"}
+    expected = {
+        "livenessProbe": "/healthz",
+        "readinessProbe": "/readyz",
+        "startupProbe": "/healthz",
+    }
     assert "livenessProbe" in container and "readinessProbe" in container
     for probe, path in expected.items():
         if probe not in container:
@@ -685,19 +783,28 @@ def test_probes_use_the_health_routes(container: Doc, final: Stage) -> None:
 
 
 def test_the_probed_routes_exist_and_answer_without_a_token(
-        final: Stage, docs: list[Doc], container: Doc, settings_from_env: Any,
-        tmp_path: Path) -> None:
+    final: Stage, docs: list[Doc], container: Doc, settings_from_env: Any, tmp_path: Path
+) -> None:
     args = serve_args(final, container)
     # The pods' own settings (auth tokens included), with local state and the sandbox so that
     # nothing leaves this machine.
     settings = settings_from_env(container_env(final, docs, container, REAL_SECRETS)).model_copy(
-        update={"data_dir": tmp_path / "data", "state_url": None, "krosai_api_key": None})
+        update={"data_dir": tmp_path / "data", "state_url": None, "krosai_api_key": None}
+    )
     assert settings.auth_tokens(), "the pods authenticate clients"
-    app = build_http_app(build_server(settings), settings, transport=args.transport, stateless=args.stateless,
-                         json_response=args.json_response)
+    app = build_http_app(
+        build_server(settings),
+        settings,
+        transport=args.transport,
+        stateless=args.stateless,
+        json_response=args.json_response,
+    )
     routes = {r.path: r for r in app.routes if isinstance(r, Route)}
-    probed = {container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe", "startupProbe")
-              if p in container}
+    probed = {
+        container[p]["httpGet"]["path"]
+        for p in ("livenessProbe", "readinessProbe", "startupProbe")
+        if p in container
+    }
     for path in probed:
         assert path in routes and "GET" in (routes[path].methods or set()), f"no GET route {path}"
     # The kubelet probes the pod IP with no credentials.
@@ -709,30 +816,48 @@ def test_the_probed_routes_exist_and_answer_without_a_token(
     assert client.get("/readyz").json()["status"] == "ready"
 
 
-INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-              "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                         "clientInfo": {"name": "manifest-test", "version": "1"}}}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "manifest-test", "version": "1"},
+    },
+}
 
 
 def test_the_service_name_is_an_allowed_host_and_mcp_needs_the_token(
-        final: Stage, docs: list[Doc], container: Doc, settings_from_env: Any,
-        tmp_path: Path) -> None:
+    final: Stage, docs: list[Doc], container: Doc, settings_from_env: Any, tmp_path: Path
+) -> None:
     """In-cluster clients call http://<service>/mcp: that Host passes the DNS-rebinding check."""
     args = serve_args(final, container)
     assert args.transport == "streamable-http"
     service = the(docs, "Service")["metadata"]["name"]
     settings = settings_from_env(container_env(final, docs, container, REAL_SECRETS)).model_copy(
-        update={"data_dir": tmp_path / "data", "state_url": None, "krosai_api_key": None})
+        update={"data_dir": tmp_path / "data", "state_url": None, "krosai_api_key": None}
+    )
     hosts = settings.list_setting("allowed_hosts") or []
     assert service in hosts, f"{service} (the in-cluster Host) is not in KROS_MCP_ALLOWED_HOSTS"
-    assert any(h.startswith(f"{service}.") and h.endswith(".svc.cluster.local") for h in hosts), hosts
-    app = build_http_app(build_server(settings), settings, transport=args.transport, stateless=args.stateless,
-                         json_response=args.json_response)
+    assert any(h.startswith(f"{service}.") and h.endswith(".svc.cluster.local") for h in hosts), (
+        hosts
+    )
+    app = build_http_app(
+        build_server(settings),
+        settings,
+        transport=args.transport,
+        stateless=args.stateless,
+        json_response=args.json_response,
+    )
     token = REAL_SECRETS["KROS_MCP_AUTH_TOKENS"]
     headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
     with TestClient(app) as client:
+
         def post(host: str, **extra: str) -> Any:
-            return client.post(f"http://{host}{MCP_PATH}", json=INITIALIZE, headers={**headers, **extra})
+            return client.post(
+                f"http://{host}{MCP_PATH}", json=INITIALIZE, headers={**headers, **extra}
+            )
 
         assert post(service).status_code == 401
         assert post(service, authorization="Bearer wrong").status_code == 401
@@ -740,15 +865,20 @@ def test_the_service_name_is_an_allowed_host_and_mcp_needs_the_token(
         for host in hosts:
             response = post(host, authorization=f"Bearer {token}")
             assert response.status_code == 200, (host, response.status_code, response.text)
-            assert response.headers["content-type"].startswith("application/json")  # --json-response
+            assert response.headers["content-type"].startswith(
+                "application/json"
+            )  # --json-response
             assert response.json()["result"]["serverInfo"]["name"] == "kros-mcp"
         # The image serves streamable HTTP only: the SSE endpoint is not there.
-        assert client.get(f"http://{service}{SSE_PATH}", headers={
-            "authorization": f"Bearer {token}"}).status_code == 404
+        assert (
+            client.get(
+                f"http://{service}{SSE_PATH}", headers={"authorization": f"Bearer {token}"}
+            ).status_code
+            == 404
+        )
 
 
-def test_deployment_runs_as_the_image_user(final: Stage, deployment: Doc,
-                                           container: Doc) -> None:
+def test_deployment_runs_as_the_image_user(final: Stage, deployment: Doc, container: Doc) -> None:
     uid, _, gid = final.one("USER").rest.partition(":")
     pod = deployment["spec"]["template"]["spec"]["securityContext"]
     ctx = container["securityContext"]
@@ -764,8 +894,9 @@ def test_deployment_runs_as_the_image_user(final: Stage, deployment: Doc,
     assert ctx["capabilities"]["drop"] == ["ALL"]
 
 
-def test_deployment_rollout_resources_and_scaling(docs: list[Doc], deployment: Doc,
-                                                  container: Doc) -> None:
+def test_deployment_rollout_resources_and_scaling(
+    docs: list[Doc], deployment: Doc, container: Doc
+) -> None:
     spec = deployment["spec"]
     assert spec["replicas"] >= 2
     assert spec["strategy"]["type"] == "RollingUpdate"
@@ -795,10 +926,16 @@ def test_no_service_links_in_the_settings_namespace(docs: list[Doc], deployment:
                 injected.add(f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}")
         assert not injected & ALIASES, injected & ALIASES
         if prefix.startswith("KROS_MCP"):
-            assert pod.get("enableServiceLinks") is False, "service links would put KROS_MCP_* into the pods"
+            assert pod.get("enableServiceLinks") is False, (
+                "service links would put KROS_MCP_* into the pods"
+            )
 
 
 def test_settings_types_used_here_are_as_assumed() -> None:
     """The secret detection above relies on SecretStr annotations; make sure it finds the keys."""
     assert SECRET_ALIASES == {
-        "KROSAI_API_KEY", "KROS_MCP_SECRET", "KROS_MCP_AUTH_TOKENS", "KROS_MCP_STATE_URL"}
+        "KROSAI_API_KEY",
+        "KROS_MCP_SECRET",
+        "KROS_MCP_AUTH_TOKENS",
+        "KROS_MCP_STATE_URL",
+    }

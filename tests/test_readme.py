@@ -42,7 +42,9 @@ def _section(markdown: str, heading: str) -> str:
 
 
 def _fenced(markdown: str, language: str) -> list[str]:
-    return [block.strip() for block in re.findall(rf"^```{language}\n(.*?)^```", markdown, re.M | re.S)]
+    return [
+        block.strip() for block in re.findall(rf"^```{language}\n(.*?)^```", markdown, re.M | re.S)
+    ]
 
 
 def quick_start_commands() -> dict[str, str]:
@@ -51,9 +53,13 @@ def quick_start_commands() -> dict[str, str]:
     for block in _fenced(_section(_readme(), "Quick start"), "sh"):
         assert "\n" not in block, f"a quick-start block should be one command line: {block!r}"
         role = "tests" if "pytest" in block else "demo" if block.endswith(" demo") else "server"
-        assert role not in commands, f"two quick-start commands look like the {role} command: {block!r}"
+        assert role not in commands, (
+            f"two quick-start commands look like the {role} command: {block!r}"
+        )
         commands[role] = block
-    assert sorted(commands) == ["demo", "server", "tests"], f"quick-start commands found: {commands}"
+    assert sorted(commands) == ["demo", "server", "tests"], (
+        f"quick-start commands found: {commands}"
+    )
     return commands
 
 
@@ -64,9 +70,10 @@ def test_config_reference_is_current() -> None:
     text = _readme()
     start, end = text.find(START_MARKER), text.find(END_MARKER)
     assert 0 <= start < end, f"README.md needs the markers {START_MARKER} and {END_MARKER}"
-    current = text[start + len(START_MARKER):end].strip("\n")
+    current = text[start + len(START_MARKER) : end].strip("\n")
     assert current == config_reference().strip("\n"), (
-        f"The configuration reference in README.md is out of date: run `{REGENERATE}`")
+        f"The configuration reference in README.md is out of date: run `{REGENERATE}`"
+    )
 
 
 def test_config_reference_lists_every_variable_and_flag() -> None:
@@ -90,9 +97,15 @@ def test_config_reference_lists_every_variable_and_flag() -> None:
 def test_config_reference_shows_no_secret_defaults() -> None:
     reference = config_reference()
     secrets = [(n, f) for n, f in Settings.model_fields.items() if is_secret(n, f)]
-    assert {f.alias for _, f in secrets} >= {"KROSAI_API_KEY", "KROS_MCP_SECRET", "KROS_MCP_AUTH_TOKENS"}
+    assert {f.alias for _, f in secrets} >= {
+        "KROSAI_API_KEY",
+        "KROS_MCP_SECRET",
+        "KROS_MCP_AUTH_TOKENS",
+    }
     for _, field in secrets:
-        row = next(line for line in reference.splitlines() if line.startswith(f"| `{field.alias}` |"))
+        row = next(
+            line for line in reference.splitlines() if line.startswith(f"| `{field.alias}` |")
+        )
         assert row.split("|")[2].strip() == "*secret*", row
         if isinstance(field.default, str):
             assert field.default not in row.split("|")[2], row
@@ -118,7 +131,8 @@ def test_client_configuration_matches_the_shipped_file(name: str) -> None:
     blocks = _fenced(text[link:], "json")
     assert blocks, f"README.md shows no JSON after its link to {name}"
     assert json.loads(blocks[0]) == json.loads(path.read_text()), (
-        f"the JSON shown after the link to manifests/clients/{name} differs from the file")
+        f"the JSON shown after the link to manifests/clients/{name} differs from the file"
+    )
 
 
 def test_registry_name_is_in_the_readme() -> None:
@@ -136,8 +150,13 @@ def test_registry_name_is_in_the_readme() -> None:
 def _copy_repository(target: Path) -> None:
     """The working tree as git sees it: tracked and untracked files, without ignored ones."""
     try:
-        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                                cwd=ROOT, capture_output=True, check=True, timeout=60).stdout
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"needs a git checkout to know which files belong to the repository ({exc})")
     for name in filter(None, listed.decode().split("\0")):
@@ -149,7 +168,15 @@ def _copy_repository(target: Path) -> None:
 
 def _clean_environment(tmp_path: Path) -> dict[str, str]:
     """This process's environment without kros-mcp settings or Python and pytest overrides."""
-    dropped = ("KROSAI_", "KROS_MCP_", "PYTEST_", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
+    dropped = (
+        "KROSAI_",
+        "KROS_MCP_",
+        "PYTEST_",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "VIRTUAL_ENV",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     for name in ("home", "data"):
         (tmp_path / name).mkdir()
@@ -178,8 +205,12 @@ class StdioSession:
     def wait_for_stderr(self, text: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.stderr():
-            assert self.process.poll() is None, f"the command exited ({self.process.returncode}):\n{self.stderr()}"
-            assert time.monotonic() < deadline, f"no {text!r} on stderr after {timeout:.0f}s:\n{self.stderr()}"
+            assert self.process.poll() is None, (
+                f"the command exited ({self.process.returncode}):\n{self.stderr()}"
+            )
+            assert time.monotonic() < deadline, (
+                f"no {text!r} on stderr after {timeout:.0f}s:\n{self.stderr()}"
+            )
             time.sleep(0.5)
 
     def send(self, message: dict[str, Any]) -> None:
@@ -193,12 +224,18 @@ class StdioSession:
             try:
                 line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"no answer to request {request_id} within {timeout:.0f}s:\n{self.stderr()}")
-            assert line, f"stdout closed before the answer to request {request_id}:\n{self.stderr()}"
+                raise AssertionError(
+                    f"no answer to request {request_id} within {timeout:.0f}s:\n{self.stderr()}"
+                )
+            assert line, (
+                f"stdout closed before the answer to request {request_id}:\n{self.stderr()}"
+            )
             try:
                 message = json.loads(line)
             except ValueError:
-                raise AssertionError(f"stdout carried a line that is not JSON-RPC: {line[:200]!r}") from None
+                raise AssertionError(
+                    f"stdout carried a line that is not JSON-RPC: {line[:200]!r}"
+                ) from None
             if message.get("id") == request_id:
                 assert "error" not in message, message
                 return message["result"]
@@ -211,30 +248,60 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=30)
 
 
-def _run(command: str, cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["sh", "-c", command], cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout)
+def _run(
+    command: str, cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", "-c", command],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _check_server(command: str, repo: Path, env: dict[str, str], stderr_path: Path) -> None:
     """Start the server command, talk MCP to it over stdio, then close stdin: it must exit cleanly."""
     with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(["sh", "-c", command], cwd=repo, env=env, stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
+        process = subprocess.Popen(
+            ["sh", "-c", command],
+            cwd=repo,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            start_new_session=True,
+        )
     try:
         session = StdioSession(process, stderr_path)
         # The install comes first; only the server reads stdin, so speak once it has announced itself.
         session.wait_for_stderr("kros-mcp is using the SANDBOX", timeout=600)
-        session.send({"id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "readme", "version": "0"}}})
+        session.send(
+            {
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "readme", "version": "0"},
+                },
+            }
+        )
         initialized = session.answer(1)
         assert initialized["serverInfo"]["name"] == "kros-mcp", initialized
         session.send({"method": "notifications/initialized"})
         session.send({"id": 2, "method": "tools/list"})
         tools = session.answer(2)["tools"]
         assert sorted(t["name"] for t in tools) == sorted(TOOL_NAMES)
-        session.send({"id": 3, "method": "tools/call",
-                      "params": {"name": "search_available", "arguments": {"country": "NG", "limit": 1}}})
+        session.send(
+            {
+                "id": 3,
+                "method": "tools/call",
+                "params": {"name": "search_available", "arguments": {"country": "NG", "limit": 1}},
+            }
+        )
         found = session.answer(3)
         assert found.get("isError") is not True, found
         assert found["structuredContent"]["offers"], found
@@ -248,8 +315,10 @@ def _check_server(command: str, repo: Path, env: dict[str, str], stderr_path: Pa
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-@pytest.mark.skipif(os.environ.get("KROS_MCP_SKIP_README_INSTALL") == "1",
-                    reason="KROS_MCP_SKIP_README_INSTALL=1: the quick start's installs from PyPI are skipped")
+@pytest.mark.skipif(
+    os.environ.get("KROS_MCP_SKIP_README_INSTALL") == "1",
+    reason="KROS_MCP_SKIP_README_INSTALL=1: the quick start's installs from PyPI are skipped",
+)
 def test_quick_start_runs_verbatim(tmp_path: Path) -> None:
     commands = quick_start_commands()
     repo = tmp_path / "kros-mcp"

@@ -27,7 +27,9 @@ class ApiKeyAuth(httpx2.Auth):
     def __init__(self, api_key: SecretStr) -> None:
         self._api_key = api_key
 
-    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+    def auth_flow(
+        self, request: httpx2.Request
+    ) -> Generator[httpx2.Request, httpx2.Response, None]:
         request.headers["x-api-key"] = self._api_key.get_secret_value()
         yield request
 

@@ -143,7 +143,9 @@ def error_from_response(response: httpx2.Response, *, secret: str | None = None)
         stripped = text.strip()
         if code is None and stripped.isupper() and stripped.replace("_", "").isalpha():
             code = stripped
-        message = stripped[:_MAX_MESSAGE] or response.reason_phrase or f"HTTP {response.status_code}"
+        message = (
+            stripped[:_MAX_MESSAGE] or response.reason_phrase or f"HTTP {response.status_code}"
+        )
     header_retry = parse_retry_after(response.headers.get("retry-after"))
     if header_retry is not None:
         retry_after = header_retry
@@ -155,7 +157,12 @@ def error_from_response(response: httpx2.Response, *, secret: str | None = None)
 
 
 # httpx2 errors raised before any byte of the request could reach the server.
-_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.UnsupportedProtocol)
+_NOT_SENT = (
+    httpx2.ConnectError,
+    httpx2.ConnectTimeout,
+    httpx2.PoolTimeout,
+    httpx2.UnsupportedProtocol,
+)
 
 
 @contextmanager
@@ -165,11 +172,13 @@ def translate_transport_errors(method: str, path: str) -> Iterator[None]:
         yield
     except _NOT_SENT as exc:
         raise TransportError(
-            f"could not connect to KrosAI for {method} {path}: {type(exc).__name__}", request_sent=False
+            f"could not connect to KrosAI for {method} {path}: {type(exc).__name__}",
+            request_sent=False,
         ) from exc
     except httpx2.TimeoutException as exc:
         raise TransportError(
-            f"KrosAI did not answer {method} {path} in time ({type(exc).__name__})", request_sent=True
+            f"KrosAI did not answer {method} {path} in time ({type(exc).__name__})",
+            request_sent=True,
         ) from exc
     except TimeoutError as exc:
         raise TransportError(
@@ -177,5 +186,6 @@ def translate_transport_errors(method: str, path: str) -> Iterator[None]:
         ) from exc
     except httpx2.HTTPError as exc:
         raise TransportError(
-            f"connection to KrosAI lost during {method} {path}: {type(exc).__name__}", request_sent=True
+            f"connection to KrosAI lost during {method} {path}: {type(exc).__name__}",
+            request_sent=True,
         ) from exc

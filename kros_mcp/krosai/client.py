@@ -108,7 +108,9 @@ class KrosAIClient:
         self._slots = anyio.CapacityLimiter(max_connections)
         self._searches: SingleFlight[AvailableNumberPage] = SingleFlight()
         self._http = httpx2.AsyncClient(
-            limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            limits=httpx2.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
             base_url=self.base_url + "/",
             auth=ApiKeyAuth(self._api_key),
             timeout=timeout,
@@ -139,7 +141,9 @@ class KrosAIClient:
         offset: int = 0,
     ) -> PhoneNumberPage:
         """One page of owned numbers (KrosAI allows at most 100 a page)."""
-        params = _drop_none({"status": status, "country": country, "limit": limit, "offset": offset})
+        params = _drop_none(
+            {"status": status, "country": country, "limit": limit, "offset": offset}
+        )
         response = await self._request("GET", "phone-numbers", params=params)
         return _parse(PhoneNumberPage, response)
 
@@ -151,7 +155,9 @@ class KrosAIClient:
         offset = 0
         seen: set[str] = set()
         while True:
-            page = await self.list_numbers(status=status, country=country, limit=page_size, offset=offset)
+            page = await self.list_numbers(
+                status=status, country=country, limit=page_size, offset=offset
+            )
             fresh = 0
             for number in page.items:
                 if number.id not in seen:  # pages can shift while numbers are bought or released
@@ -187,7 +193,13 @@ class KrosAIClient:
         old, as it may be anyway by the time a purchase is sent).
         """
         params = _drop_none(
-            {"country": country, "type": type, "area_code": area_code, "limit": limit, "offset": offset}
+            {
+                "country": country,
+                "type": type,
+                "area_code": area_code,
+                "limit": limit,
+                "offset": offset,
+            }
         )
         return await self._searches.run(tuple(sorted(params.items())), lambda: self._search(params))
 
@@ -197,15 +209,26 @@ class KrosAIClient:
                 response = await self._request("GET", "phone-numbers/available", params=params)
             except APIError as exc:
                 # The OpenAPI spec only has ?action=available; fall back to it once and remember.
-                if self._available_route == "path" or exc.status not in (404, 405) or exc.code not in (
-                    "NOT_FOUND", "NUMBER_NOT_FOUND", "PHONE_NUMBER_NOT_FOUND", "HTTP_404", "HTTP_405"
+                if (
+                    self._available_route == "path"
+                    or exc.status not in (404, 405)
+                    or exc.code
+                    not in (
+                        "NOT_FOUND",
+                        "NUMBER_NOT_FOUND",
+                        "PHONE_NUMBER_NOT_FOUND",
+                        "HTTP_404",
+                        "HTTP_405",
+                    )
                 ):
                     raise
                 log.info("GET /phone-numbers/available is not served here; using ?action=available")
                 self._available_route = "action"
                 return await self._search(params)
         else:
-            response = await self._request("GET", "phone-numbers", params={"action": "available", **params})
+            response = await self._request(
+                "GET", "phone-numbers", params={"action": "available", **params}
+            )
         page = _parse(AvailableNumberPage, response)
         for item in page.items:
             self._remember_offer(item.id, item.number)
@@ -245,11 +268,18 @@ class KrosAIClient:
         while True:
             attempts += 1
             try:
-                response = await self._send_once("POST", "phone-numbers", deadline, json=body, headers=headers)
+                response = await self._send_once(
+                    "POST", "phone-numbers", deadline, json=body, headers=headers
+                )
             except TransportError as exc:
                 if exc.request_sent:
                     return await self._reconcile_purchase(
-                        inventory_id, expected_number, key, exc, authoritative=False, attempts=attempts
+                        inventory_id,
+                        expected_number,
+                        key,
+                        exc,
+                        authoritative=False,
+                        attempts=attempts,
                     )
                 wait = self.retry.backoff(attempts)
                 if attempts < self.retry.max_attempts and deadline.allows(wait):
@@ -258,7 +288,9 @@ class KrosAIClient:
                     continue
                 raise PurchaseNotCompleted(
                     f"could not reach KrosAI, so nothing was bought: {exc.message}",
-                    inventory_id=inventory_id, idempotency_key=key, cause=exc,
+                    inventory_id=inventory_id,
+                    idempotency_key=key,
+                    cause=exc,
                 ) from exc
             if response.is_success:
                 try:
@@ -266,7 +298,12 @@ class KrosAIClient:
                 except ResponseFormatError as exc:
                     # KrosAI accepted the purchase: find the number rather than report a failure.
                     return await self._reconcile_purchase(
-                        inventory_id, expected_number, key, exc, authoritative=False, attempts=attempts
+                        inventory_id,
+                        expected_number,
+                        key,
+                        exc,
+                        authoritative=False,
+                        attempts=attempts,
                     )
                 return PurchaseReceipt(number=number, idempotency_key=key, attempts=attempts)
             error = self._error(response)
@@ -281,7 +318,12 @@ class KrosAIClient:
                 # A gateway error (502/504) may hide a request still running behind it.
                 authoritative = response.status_code not in (502, 504)
                 return await self._reconcile_purchase(
-                    inventory_id, expected_number, key, error, authoritative=authoritative, attempts=attempts
+                    inventory_id,
+                    expected_number,
+                    key,
+                    error,
+                    authoritative=authoritative,
+                    attempts=attempts,
                 )
             raise error
 
@@ -310,7 +352,9 @@ class KrosAIClient:
         """Give a number back to KrosAI. Irreversible: it stops receiving calls at once."""
         attempts = _Attempts()
         try:
-            response = await self._request("DELETE", f"phone-numbers/{_segment(number_id)}", attempts=attempts)
+            response = await self._request(
+                "DELETE", f"phone-numbers/{_segment(number_id)}", attempts=attempts
+            )
         except NotFoundError:
             if not attempts.ambiguous:
                 raise
@@ -355,7 +399,9 @@ class KrosAIClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx2.Response:
-        not_sent = TransportError(f"deadline passed before {method} /{path} could be sent", request_sent=False)
+        not_sent = TransportError(
+            f"deadline passed before {method} /{path} could be sent", request_sent=False
+        )
         if deadline.remaining() <= 0:
             raise not_sent
         try:
@@ -370,7 +416,9 @@ class KrosAIClient:
             with translate_transport_errors(method, "/" + path):
                 # fail_after also bounds transports that ignore httpx2 timeouts (in-process ASGI).
                 with anyio.fail_after(remaining):
-                    return await self._http.request(method, path, params=params, json=json, headers=headers)
+                    return await self._http.request(
+                        method, path, params=params, json=json, headers=headers
+                    )
         finally:
             self._slots.release()
 
@@ -395,18 +443,35 @@ class KrosAIClient:
                 wait = self.retry.backoff(attempts.count)
                 if attempts.count >= self.retry.max_attempts or not deadline.allows(wait):
                     raise
-                log.info("%s /%s failed (%s); retry %d in %.2fs", method, path, exc.message, attempts.count, wait)
+                log.info(
+                    "%s /%s failed (%s); retry %d in %.2fs",
+                    method,
+                    path,
+                    exc.message,
+                    attempts.count,
+                    wait,
+                )
                 await anyio.sleep(wait)
                 continue
             if response.is_success:
                 return response
             error = self._error(response)
-            if response.status_code in RETRYABLE_STATUSES and attempts.count < self.retry.max_attempts:
+            if (
+                response.status_code in RETRYABLE_STATUSES
+                and attempts.count < self.retry.max_attempts
+            ):
                 # A gateway error may hide a request that went through; a 503 or 429 was refused.
                 attempts.ambiguous = attempts.ambiguous or response.status_code in (502, 504)
                 wait = self._wait_for(error, attempts.count)
                 if wait is not None and deadline.allows(wait):
-                    log.info("%s /%s answered %s; retry %d in %.2fs", method, path, error.code, attempts.count, wait)
+                    log.info(
+                        "%s /%s answered %s; retry %d in %.2fs",
+                        method,
+                        path,
+                        error.code,
+                        attempts.count,
+                        wait,
+                    )
                     await anyio.sleep(wait)
                     continue
             raise error
@@ -423,28 +488,44 @@ class KrosAIClient:
     ) -> PurchaseReceipt:
         """Settle an ambiguous purchase by looking for the number among owned numbers."""
         hint = expected_number or self._offer_numbers.get(inventory_id)
-        log.warning("purchase of %s ended ambiguously (%s); checking owned numbers", inventory_id, cause.message)
+        log.warning(
+            "purchase of %s ended ambiguously (%s); checking owned numbers",
+            inventory_id,
+            cause.message,
+        )
         scan_error: KrosAIError | None = None
         clean_scan = False
         found: PhoneNumber | None = None
         with anyio.move_on_after(self.reconcile.max_seconds) as scope:
-            found, clean_scan, scan_error = await self._scan_for_purchase(inventory_id, hint, authoritative)
+            found, clean_scan, scan_error = await self._scan_for_purchase(
+                inventory_id, hint, authoritative
+            )
         if found is not None:
             log.warning("purchase of %s reconciled: bought as %s", inventory_id, found.id)
-            return PurchaseReceipt(number=found, idempotency_key=key, reconciled=True, attempts=attempts)
+            return PurchaseReceipt(
+                number=found, idempotency_key=key, reconciled=True, attempts=attempts
+            )
         if scope.cancelled_caught:
             clean_scan = False
         if clean_scan and authoritative:
             raise PurchaseNotCompleted(
                 f"KrosAI failed the purchase ({cause.message}) and the number is not among owned "
                 "numbers: nothing was bought",
-                inventory_id=inventory_id, idempotency_key=key, cause=cause,
+                inventory_id=inventory_id,
+                idempotency_key=key,
+                cause=cause,
             ) from cause
-        reason = f"; checking owned numbers failed: {scan_error.message}" if scan_error and not clean_scan else ""
+        reason = (
+            f"; checking owned numbers failed: {scan_error.message}"
+            if scan_error and not clean_scan
+            else ""
+        )
         raise PurchaseOutcomeUnknown(
             f"the purchase may or may not have gone through ({cause.message}){reason}. Check owned numbers "
             "before buying again",
-            inventory_id=inventory_id, idempotency_key=key, cause=cause,
+            inventory_id=inventory_id,
+            idempotency_key=key,
+            cause=cause,
         ) from cause
 
     async def _scan_for_purchase(
@@ -458,9 +539,13 @@ class KrosAIClient:
             unidentifiable = False
             try:
                 async for number in self.iter_numbers():
-                    if number.inventory_id == inventory_id or (hint and _same_number(number.number, hint)):
+                    if number.inventory_id == inventory_id or (
+                        hint and _same_number(number.number, hint)
+                    ):
                         return number, True, None
-                    unidentifiable = unidentifiable or (number.inventory_id is None and hint is None)
+                    unidentifiable = unidentifiable or (
+                        number.inventory_id is None and hint is None
+                    )
             except KrosAIError as exc:
                 scan_error = exc
                 continue
@@ -510,5 +595,9 @@ def _parse(model: Any, payload: Any) -> Any:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in err["loc"]) or "body" for err in exc.errors()[:5])
-        raise ResponseFormatError(f"KrosAI answered with an unexpected {model.__name__} (fields: {fields})") from exc
+        fields = ", ".join(
+            ".".join(str(p) for p in err["loc"]) or "body" for err in exc.errors()[:5]
+        )
+        raise ResponseFormatError(
+            f"KrosAI answered with an unexpected {model.__name__} (fields: {fields})"
+        ) from exc

@@ -156,7 +156,9 @@ class ResponseFormatError(KrosAIError):
 class PurchaseError(KrosAIError):
     """A purchase whose outcome was not clear from its first answer."""
 
-    def __init__(self, message: str, *, inventory_id: str, idempotency_key: str, cause: KrosAIError) -> None:
+    def __init__(
+        self, message: str, *, inventory_id: str, idempotency_key: str, cause: KrosAIError
+    ) -> None:
         super().__init__(message)
         self.inventory_id = inventory_id
         self.idempotency_key = idempotency_key

@@ -59,9 +59,13 @@ class PhoneNumber(_Model):
     country: str | None = None
     type: str | None = None
     status: str = "active"
-    endpoint_id: str | None = Field(default=None, validation_alias=_aliases("endpoint_id", "endpointId"))
+    endpoint_id: str | None = Field(
+        default=None, validation_alias=_aliases("endpoint_id", "endpointId")
+    )
     endpoint: EndpointSummary | None = None
-    allow_inbound: bool | None = Field(default=None, validation_alias=_aliases("allow_inbound", "allowInbound"))
+    allow_inbound: bool | None = Field(
+        default=None, validation_alias=_aliases("allow_inbound", "allowInbound")
+    )
     allow_outbound: bool | None = Field(
         default=None, validation_alias=_aliases("allow_outbound", "allowOutbound")
     )
@@ -74,14 +78,20 @@ class PhoneNumber(_Model):
     total_cost_cents: int | None = Field(
         default=None, validation_alias=_aliases("total_cost_cents", "totalCostCents")
     )
-    inventory_id: str | None = Field(default=None, validation_alias=_aliases("inventory_id", "inventoryId"))
+    inventory_id: str | None = Field(
+        default=None, validation_alias=_aliases("inventory_id", "inventoryId")
+    )
     sip_uri: str | None = Field(default=None, validation_alias=_aliases("sip_uri", "sipUri"))
     # May hold a SIP password: kept out of reprs.
     sip_credentials: dict[str, Any] | None = Field(
         default=None, repr=False, validation_alias=_aliases("sip_credentials", "sipCredentials")
     )
-    created_at: datetime | None = Field(default=None, validation_alias=_aliases("created_at", "createdAt"))
-    updated_at: datetime | None = Field(default=None, validation_alias=_aliases("updated_at", "updatedAt"))
+    created_at: datetime | None = Field(
+        default=None, validation_alias=_aliases("created_at", "createdAt")
+    )
+    updated_at: datetime | None = Field(
+        default=None, validation_alias=_aliases("updated_at", "updatedAt")
+    )
 
     @property
     def is_known_status(self) -> bool:
@@ -147,7 +157,15 @@ class AvailableNumberPage(_Model):
     @classmethod
     def _unwrap(cls, data: Any) -> Any:
         return _wrap_list(
-            data, ("available_numbers", "availableNumbers", "data", "numbers", "phone_numbers", "results")
+            data,
+            (
+                "available_numbers",
+                "availableNumbers",
+                "data",
+                "numbers",
+                "phone_numbers",
+                "results",
+            ),
         )
 
 

@@ -47,7 +47,9 @@ class TokenClaims:
 
 def arguments_digest(arguments: Mapping[str, Any]) -> str:
     """A digest of the exact arguments, independent of key order."""
-    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    canonical = json.dumps(
+        arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -67,7 +69,9 @@ def _unb64(text: str) -> bytes:
 class ConfirmationTokens:
     """Issues and redeems confirmation tokens. The first key signs; every key verifies (rotation)."""
 
-    def __init__(self, keys: Sequence[bytes], *, ttl_seconds: float = 600.0, clock: Any = time.time) -> None:
+    def __init__(
+        self, keys: Sequence[bytes], *, ttl_seconds: float = 600.0, clock: Any = time.time
+    ) -> None:
         if not keys or any(len(k) < 32 for k in keys):
             raise ValueError("confirmation keys must be at least 32 bytes each")
         self._keys = list(keys)
@@ -77,7 +81,9 @@ class ConfirmationTokens:
     def _sign(self, key: bytes, payload: str) -> str:
         return _b64(hmac.new(key, f"{_PREFIX}.{payload}".encode(), hashlib.sha256).digest())
 
-    def issue(self, *, tenant: str, tool: str, arguments: Mapping[str, Any], price_cents: int | None) -> tuple[str, float]:
+    def issue(
+        self, *, tenant: str, tool: str, arguments: Mapping[str, Any], price_cents: int | None
+    ) -> tuple[str, float]:
         """A new token for exactly these arguments and price, and when it expires (unix time)."""
         expires_at = round(self._clock() + self.ttl_seconds, 3)
         claims = {
@@ -91,33 +97,55 @@ class ConfirmationTokens:
         payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{_PREFIX}.{payload}.{self._sign(self._keys[0], payload)}", expires_at
 
-    def verify(self, token: str, *, tenant: str, tool: str, arguments: Mapping[str, Any] | None) -> TokenClaims:
+    def verify(
+        self, token: str, *, tenant: str, tool: str, arguments: Mapping[str, Any] | None
+    ) -> TokenClaims:
         """Check signature, expiry and binding to tenant, tool and (unless None) the exact arguments.
         Single use and price are the caller's to check. Raises ConfirmationError."""
         parts = token.strip().split(".") if isinstance(token, str) else []
         if len(parts) != 3 or parts[0] != _PREFIX or len(token) > 2048:
-            raise ConfirmationError("malformed", "the confirmation_token is not one this server issued; "
-                                    "call the tool again without it to get a new one")
+            raise ConfirmationError(
+                "malformed",
+                "the confirmation_token is not one this server issued; "
+                "call the tool again without it to get a new one",
+            )
         _, payload, signature = parts
         if not any(hmac.compare_digest(self._sign(key, payload), signature) for key in self._keys):
-            raise ConfirmationError("tampered", "the confirmation_token's signature does not match (altered or "
-                                    "from another server); call the tool again without it to get a new one")
+            raise ConfirmationError(
+                "tampered",
+                "the confirmation_token's signature does not match (altered or "
+                "from another server); call the tool again without it to get a new one",
+            )
         try:
             raw = json.loads(_unb64(payload))
-            claims = TokenClaims(raw["jti"], raw["ten"], raw["tool"], raw["args"], raw["price"], float(raw["exp"]))
+            claims = TokenClaims(
+                raw["jti"], raw["ten"], raw["tool"], raw["args"], raw["price"], float(raw["exp"])
+            )
         except (ValueError, KeyError, TypeError):
-            raise ConfirmationError("malformed", "the confirmation_token could not be read; call the tool "
-                                    "again without it to get a new one") from None
+            raise ConfirmationError(
+                "malformed",
+                "the confirmation_token could not be read; call the tool "
+                "again without it to get a new one",
+            ) from None
         if self._clock() > claims.expires_at:
-            raise ConfirmationError("expired", "the confirmation_token has expired (tokens last "
-                                    f"{_duration(self.ttl_seconds)}); call the tool again without it "
-                                    "for a fresh quote and token")
+            raise ConfirmationError(
+                "expired",
+                "the confirmation_token has expired (tokens last "
+                f"{_duration(self.ttl_seconds)}); call the tool again without it "
+                "for a fresh quote and token",
+            )
         if claims.tenant != tenant or claims.tool != tool:
-            raise ConfirmationError("mismatch", f"this confirmation_token was issued for another "
-                                    f"{'tool' if claims.tool != tool else 'organisation'}; call {tool} "
-                                    "without a token to get one for this request")
+            raise ConfirmationError(
+                "mismatch",
+                f"this confirmation_token was issued for another "
+                f"{'tool' if claims.tool != tool else 'organisation'}; call {tool} "
+                "without a token to get one for this request",
+            )
         if arguments is not None and claims.args_digest != arguments_digest(arguments):
-            raise ConfirmationError("mismatch", "the arguments differ from the ones this confirmation_token was "
-                                    "issued for; repeat the exact previewed arguments, or call again without "
-                                    "a token to preview the new ones")
+            raise ConfirmationError(
+                "mismatch",
+                "the arguments differ from the ones this confirmation_token was "
+                "issued for; repeat the exact previewed arguments, or call again without "
+                "a token to preview the new ones",
+            )
         return claims

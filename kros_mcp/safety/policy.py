@@ -22,7 +22,9 @@ class PolicyError(Exception):
 
     @property
     def message(self) -> str:
-        return f"{self.verdict.detail} (policy rule {self.verdict.rule}; {self.verdict.operator_hint})"
+        return (
+            f"{self.verdict.detail} (policy rule {self.verdict.rule}; {self.verdict.operator_hint})"
+        )
 
 
 @dataclass(frozen=True)
@@ -90,48 +92,92 @@ class Policy:
             allowed_countries=countries,
             max_monthly_cost_cents=max_monthly_cost_cents,
             daily_budget_cents=daily_budget_cents,
-            protected_numbers=frozenset(normalise_number(n) for n in protected_numbers if n.strip()),
+            protected_numbers=frozenset(
+                normalise_number(n) for n in protected_numbers if n.strip()
+            ),
         )
 
     # -- which tools exist -------------------------------------------------------------------
 
     def tool_enabled(self, name: str, *, write: bool) -> RuleVerdict:
         if write and self.read_only:
-            return RuleVerdict("KROS_MCP_READ_ONLY", False, f"{name} is disabled: the server is read-only",
-                               "READ_ONLY", "an operator can unset KROS_MCP_READ_ONLY (or --read-only)")
+            return RuleVerdict(
+                "KROS_MCP_READ_ONLY",
+                False,
+                f"{name} is disabled: the server is read-only",
+                "READ_ONLY",
+                "an operator can unset KROS_MCP_READ_ONLY (or --read-only)",
+            )
         if name in self.exclude_tools:
-            return RuleVerdict("KROS_MCP_EXCLUDE_TOOLS", False, f"{name} is disabled by the operator",
-                               "TOOL_DISABLED", "an operator can remove it from KROS_MCP_EXCLUDE_TOOLS")
+            return RuleVerdict(
+                "KROS_MCP_EXCLUDE_TOOLS",
+                False,
+                f"{name} is disabled by the operator",
+                "TOOL_DISABLED",
+                "an operator can remove it from KROS_MCP_EXCLUDE_TOOLS",
+            )
         if self.tools is not None and name not in self.tools:
-            return RuleVerdict("KROS_MCP_TOOLS", False, f"{name} is not in the operator's tool allowlist",
-                               "TOOL_DISABLED", "an operator can add it to KROS_MCP_TOOLS")
+            return RuleVerdict(
+                "KROS_MCP_TOOLS",
+                False,
+                f"{name} is not in the operator's tool allowlist",
+                "TOOL_DISABLED",
+                "an operator can add it to KROS_MCP_TOOLS",
+            )
         return RuleVerdict("KROS_MCP_TOOLS", True, f"{name} is enabled")
 
     # -- purchases ---------------------------------------------------------------------------
 
-    def purchase_verdicts(self, *, country: str, monthly_cost_cents: int, first_charge_cents: int,
-                          spent_24h_cents: int) -> list[RuleVerdict]:
+    def purchase_verdicts(
+        self,
+        *,
+        country: str,
+        monthly_cost_cents: int,
+        first_charge_cents: int,
+        spent_24h_cents: int,
+    ) -> list[RuleVerdict]:
         """One verdict per purchase rule (countries, monthly cost, daily budget)."""
         verdicts = []
         if self.allowed_countries is None:
-            verdicts.append(RuleVerdict("KROS_MCP_ALLOWED_COUNTRIES", True, "any country is allowed"))
+            verdicts.append(
+                RuleVerdict("KROS_MCP_ALLOWED_COUNTRIES", True, "any country is allowed")
+            )
         elif country.upper() in self.allowed_countries:
-            verdicts.append(RuleVerdict("KROS_MCP_ALLOWED_COUNTRIES", True, f"{country} is allowed"))
+            verdicts.append(
+                RuleVerdict("KROS_MCP_ALLOWED_COUNTRIES", True, f"{country} is allowed")
+            )
         else:
-            verdicts.append(RuleVerdict(
-                "KROS_MCP_ALLOWED_COUNTRIES", False,
-                f"numbers in {country} may not be bought here (allowed: {', '.join(sorted(self.allowed_countries))})",
-                "COUNTRY_NOT_ALLOWED", "an operator can add the country to KROS_MCP_ALLOWED_COUNTRIES"))
+            verdicts.append(
+                RuleVerdict(
+                    "KROS_MCP_ALLOWED_COUNTRIES",
+                    False,
+                    f"numbers in {country} may not be bought here (allowed: {', '.join(sorted(self.allowed_countries))})",
+                    "COUNTRY_NOT_ALLOWED",
+                    "an operator can add the country to KROS_MCP_ALLOWED_COUNTRIES",
+                )
+            )
         if self.max_monthly_cost_cents is None:
-            verdicts.append(RuleVerdict("KROS_MCP_MAX_MONTHLY_COST_CENTS", True, "no monthly cost limit"))
+            verdicts.append(
+                RuleVerdict("KROS_MCP_MAX_MONTHLY_COST_CENTS", True, "no monthly cost limit")
+            )
         elif monthly_cost_cents <= self.max_monthly_cost_cents:
-            verdicts.append(RuleVerdict("KROS_MCP_MAX_MONTHLY_COST_CENTS", True,
-                                        f"{monthly_cost_cents}c a month is within the {self.max_monthly_cost_cents}c limit"))
+            verdicts.append(
+                RuleVerdict(
+                    "KROS_MCP_MAX_MONTHLY_COST_CENTS",
+                    True,
+                    f"{monthly_cost_cents}c a month is within the {self.max_monthly_cost_cents}c limit",
+                )
+            )
         else:
-            verdicts.append(RuleVerdict(
-                "KROS_MCP_MAX_MONTHLY_COST_CENTS", False,
-                f"{monthly_cost_cents}c a month is over the {self.max_monthly_cost_cents}c limit per number",
-                "MONTHLY_COST_TOO_HIGH", "an operator can raise KROS_MCP_MAX_MONTHLY_COST_CENTS"))
+            verdicts.append(
+                RuleVerdict(
+                    "KROS_MCP_MAX_MONTHLY_COST_CENTS",
+                    False,
+                    f"{monthly_cost_cents}c a month is over the {self.max_monthly_cost_cents}c limit per number",
+                    "MONTHLY_COST_TOO_HIGH",
+                    "an operator can raise KROS_MCP_MAX_MONTHLY_COST_CENTS",
+                )
+            )
         verdicts.append(self.budget_verdict(first_charge_cents, spent_24h_cents))
         return verdicts
 
@@ -140,24 +186,34 @@ class Policy:
             return RuleVerdict("KROS_MCP_DAILY_BUDGET_CENTS", True, "no daily budget")
         left = self.daily_budget_cents - spent_24h_cents
         if amount_cents <= left:
-            return RuleVerdict("KROS_MCP_DAILY_BUDGET_CENTS", True,
-                               f"{amount_cents}c fits the {max(left, 0)}c left of the {self.daily_budget_cents}c "
-                               "daily budget")
+            return RuleVerdict(
+                "KROS_MCP_DAILY_BUDGET_CENTS",
+                True,
+                f"{amount_cents}c fits the {max(left, 0)}c left of the {self.daily_budget_cents}c "
+                "daily budget",
+            )
         return RuleVerdict(
-            "KROS_MCP_DAILY_BUDGET_CENTS", False,
+            "KROS_MCP_DAILY_BUDGET_CENTS",
+            False,
             f"{amount_cents}c is more than the {max(left, 0)}c left of the {self.daily_budget_cents}c budget "
             "for the last 24 hours",
-            "BUDGET_EXCEEDED", "an operator can raise KROS_MCP_DAILY_BUDGET_CENTS, or wait for earlier spend "
-            "to leave the 24-hour window")
+            "BUDGET_EXCEEDED",
+            "an operator can raise KROS_MCP_DAILY_BUDGET_CENTS, or wait for earlier spend "
+            "to leave the 24-hour window",
+        )
 
     # -- releases and routing ----------------------------------------------------------------
 
     def change_verdict(self, *, number_id: str, number: str, action: str) -> RuleVerdict:
         """May this number be released or re-routed?"""
         if {normalise_number(number_id), normalise_number(number)} & self.protected_numbers:
-            return RuleVerdict("KROS_MCP_PROTECTED_NUMBERS", False,
-                               f"{number} is protected: it cannot be {action}",
-                               "NUMBER_PROTECTED", "an operator can remove it from KROS_MCP_PROTECTED_NUMBERS")
+            return RuleVerdict(
+                "KROS_MCP_PROTECTED_NUMBERS",
+                False,
+                f"{number} is protected: it cannot be {action}",
+                "NUMBER_PROTECTED",
+                "an operator can remove it from KROS_MCP_PROTECTED_NUMBERS",
+            )
         return RuleVerdict("KROS_MCP_PROTECTED_NUMBERS", True, f"{number} is not protected")
 
     def describe(self) -> dict[str, object]:
@@ -166,7 +222,9 @@ class Policy:
             "read_only": self.read_only,
             "tools": sorted(self.tools) if self.tools is not None else "all",
             "exclude_tools": sorted(self.exclude_tools),
-            "allowed_countries": sorted(self.allowed_countries) if self.allowed_countries is not None else "all",
+            "allowed_countries": sorted(self.allowed_countries)
+            if self.allowed_countries is not None
+            else "all",
             "max_monthly_cost_cents": self.max_monthly_cost_cents,
             "daily_budget_cents": self.daily_budget_cents,
             "protected_numbers": sorted(self.protected_numbers),

@@ -18,16 +18,36 @@ if TYPE_CHECKING:
 
 # Each exported name and the module that defines it.
 _HOMES = {
-    "Sandbox": "app", "create_app": "app",
-    "KYC_STATES": "db", "SANDBOX_API_KEY": "db", "SandboxDB": "db", "SandboxError": "db",
-    "FAULT_KINDS": "faults", "ConnectionDropped": "faults", "Fault": "faults",
-    "BLOCKS": "inventory", "COUNTRIES": "inventory", "generate_inventory": "inventory",
-    "LazySandbox": "transport", "SandboxTransport": "transport",
+    "Sandbox": "app",
+    "create_app": "app",
+    "KYC_STATES": "db",
+    "SANDBOX_API_KEY": "db",
+    "SandboxDB": "db",
+    "SandboxError": "db",
+    "FAULT_KINDS": "faults",
+    "ConnectionDropped": "faults",
+    "Fault": "faults",
+    "BLOCKS": "inventory",
+    "COUNTRIES": "inventory",
+    "generate_inventory": "inventory",
+    "LazySandbox": "transport",
+    "SandboxTransport": "transport",
 }
 
 __all__ = [
-    "BLOCKS", "COUNTRIES", "ConnectionDropped", "FAULT_KINDS", "Fault", "KYC_STATES", "LazySandbox",
-    "SANDBOX_API_KEY", "Sandbox", "SandboxDB", "SandboxError", "SandboxTransport", "create_app",
+    "BLOCKS",
+    "COUNTRIES",
+    "ConnectionDropped",
+    "FAULT_KINDS",
+    "Fault",
+    "KYC_STATES",
+    "LazySandbox",
+    "SANDBOX_API_KEY",
+    "Sandbox",
+    "SandboxDB",
+    "SandboxError",
+    "SandboxTransport",
+    "create_app",
     "generate_inventory",
 ]
 

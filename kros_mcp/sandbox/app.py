@@ -11,7 +11,16 @@ from typing import Any
 
 import anyio
 import pydantic_core
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -33,7 +42,16 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_OFFSET = 1_000_000_000
 NUMBER_TYPES = ("local", "mobile", "toll_free")
 NUMBER_STATUSES = ("active", "pending", "suspended", "porting", "inactive")
-ENDPOINT_TYPES = ("agent", "webhook", "vapi", "retell", "livekit", "elevenlabs", "vogent", "custom_sip")
+ENDPOINT_TYPES = (
+    "agent",
+    "webhook",
+    "vapi",
+    "retell",
+    "livekit",
+    "elevenlabs",
+    "vogent",
+    "custom_sip",
+)
 
 
 class JSONResponse(responses.JSONResponse):
@@ -56,8 +74,14 @@ class Sandbox:
 # -- errors and parsing ---------------------------------------------------------------------
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None, retry_after: float | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    retry_after: float | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"error": message, "code": code}
     if details:
         body["details"] = details
@@ -71,7 +95,12 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 
 
 def _invalid(field: str, message: str) -> SandboxError:
-    return SandboxError(400, "INVALID_REQUEST", f"{field}: {message}", {"errors": [{"field": field, "message": message}]})
+    return SandboxError(
+        400,
+        "INVALID_REQUEST",
+        f"{field}: {message}",
+        {"errors": [{"field": field, "message": message}]},
+    )
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
@@ -101,13 +130,21 @@ def _country_param(request: Request, *, required: bool) -> str | None:
     raw = request.query_params.get("country")
     if raw is None or raw.strip() == "":
         if required:
-            raise SandboxError(400, "MISSING_FIELDS", "country is required (ISO code such as NG, KE, AE)",
-                               {"missing": ["country"]})
+            raise SandboxError(
+                400,
+                "MISSING_FIELDS",
+                "country is required (ISO code such as NG, KE, AE)",
+                {"missing": ["country"]},
+            )
         return None
     country = raw.strip().upper()
     if country not in COUNTRIES:
-        raise SandboxError(400, "UNSUPPORTED_COUNTRY", f"country {raw[:20]!r} is not served; use one of "
-                           f"{', '.join(COUNTRIES)}", {"supported": list(COUNTRIES)})
+        raise SandboxError(
+            400,
+            "UNSUPPORTED_COUNTRY",
+            f"country {raw[:20]!r} is not served; use one of {', '.join(COUNTRIES)}",
+            {"supported": list(COUNTRIES)},
+        )
     return country
 
 
@@ -121,7 +158,9 @@ async def _read_body(request: Request) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise SandboxError(413, "PAYLOAD_TOO_LARGE", f"request body is over {MAX_BODY_BYTES} bytes")
+            raise SandboxError(
+                413, "PAYLOAD_TOO_LARGE", f"request body is over {MAX_BODY_BYTES} bytes"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -148,7 +187,9 @@ def _validate(model: type[BaseModel], body: dict[str, Any]) -> Any:
             for err in exc.errors(include_url=False, include_input=False)
         ]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
-        raise SandboxError(400, "INVALID_REQUEST", f"invalid request body ({summary})", {"errors": errors}) from None
+        raise SandboxError(
+            400, "INVALID_REQUEST", f"invalid request body ({summary})", {"errors": errors}
+        ) from None
 
 
 def _alias(*names: str) -> Any:
@@ -161,19 +202,30 @@ class _Body(BaseModel):
 
 
 class PurchaseBody(_Body):
-    inventory_id: StrictStr | None = Field(None, min_length=1, max_length=100,
-                                           validation_alias=_alias("inventory_id", "inventoryId"))
-    endpoint_id: StrictStr | None = Field(None, min_length=1, max_length=100,
-                                          validation_alias=_alias("endpoint_id", "endpointId"))
-    allow_inbound: StrictBool = Field(True, validation_alias=_alias("allow_inbound", "allowInbound"))
-    allow_outbound: StrictBool = Field(True, validation_alias=_alias("allow_outbound", "allowOutbound"))
+    inventory_id: StrictStr | None = Field(
+        None, min_length=1, max_length=100, validation_alias=_alias("inventory_id", "inventoryId")
+    )
+    endpoint_id: StrictStr | None = Field(
+        None, min_length=1, max_length=100, validation_alias=_alias("endpoint_id", "endpointId")
+    )
+    allow_inbound: StrictBool = Field(
+        True, validation_alias=_alias("allow_inbound", "allowInbound")
+    )
+    allow_outbound: StrictBool = Field(
+        True, validation_alias=_alias("allow_outbound", "allowOutbound")
+    )
 
 
 class UpdateBody(_Body):
-    endpoint_id: StrictStr | None = Field(None, min_length=1, max_length=100,
-                                          validation_alias=_alias("endpoint_id", "endpointId"))
-    allow_inbound: StrictBool | None = Field(None, validation_alias=_alias("allow_inbound", "allowInbound"))
-    allow_outbound: StrictBool | None = Field(None, validation_alias=_alias("allow_outbound", "allowOutbound"))
+    endpoint_id: StrictStr | None = Field(
+        None, min_length=1, max_length=100, validation_alias=_alias("endpoint_id", "endpointId")
+    )
+    allow_inbound: StrictBool | None = Field(
+        None, validation_alias=_alias("allow_inbound", "allowInbound")
+    )
+    allow_outbound: StrictBool | None = Field(
+        None, validation_alias=_alias("allow_outbound", "allowOutbound")
+    )
 
 
 class EndpointBody(_Body):
@@ -312,11 +364,15 @@ def _authenticate(request: Request, sandbox: Sandbox) -> Org:
         raise SandboxError(401, "UNAUTHORIZED", "missing API key: send it in the x-api-key header")
     org = sandbox.db.org_for_key(key) if key.startswith("kros_test_") else None
     if org is None:
-        raise SandboxError(401, "INVALID_API_KEY", "invalid API key: the sandbox accepts only its kros_test_ keys")
+        raise SandboxError(
+            401, "INVALID_API_KEY", "invalid API key: the sandbox accepts only its kros_test_ keys"
+        )
     return org
 
 
-def kros_route(operation: str, *, bucket: str = "default") -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+def kros_route(
+    operation: str, *, bucket: str = "default"
+) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     """Wrap a KrosAI handler with auth, rate limiting, fault injection and error rendering."""
 
     def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -329,13 +385,20 @@ def kros_route(operation: str, *, bucket: str = "default") -> Callable[[Handler]
             verdict = sandbox.limiter.check(org.id, bucket)
             limit_headers = verdict.headers()
             if not verdict.allowed:
-                return error_response(429, "RATE_LIMIT_EXCEEDED", "rate limit exceeded", headers=limit_headers,
-                                      retry_after=verdict.retry_after)
+                return error_response(
+                    429,
+                    "RATE_LIMIT_EXCEEDED",
+                    "rate limit exceeded",
+                    headers=limit_headers,
+                    retry_after=verdict.retry_after,
+                )
             try:
                 # Read before any fault, so a write delayed past the client's timeout still has its body.
                 request.state.raw_body = await _read_body(request)
             except SandboxError as exc:
-                return error_response(exc.status, exc.code, exc.message, exc.details, headers=limit_headers)
+                return error_response(
+                    exc.status, exc.code, exc.message, exc.details, headers=limit_headers
+                )
             fault = sandbox.faults.take(operation)
             if fault is not None:
                 early = await _fault_before(fault, limit_headers)
@@ -360,10 +423,17 @@ async def _fault_before(fault: Fault, headers: dict[str, str]) -> Response | Non
     if fault.kind == "latency":
         await anyio.sleep(fault.seconds)
     elif fault.kind == "rate_limit":
-        return error_response(429, "RATE_LIMIT_EXCEEDED", "rate limit exceeded (sandbox fault)", headers=headers,
-                              retry_after=fault.retry_after)
+        return error_response(
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            "rate limit exceeded (sandbox fault)",
+            headers=headers,
+            retry_after=fault.retry_after,
+        )
     elif fault.kind == "error_before":
-        return error_response(fault.status, "SERVICE_UNAVAILABLE", "service unavailable (sandbox fault)")
+        return error_response(
+            fault.status, "SERVICE_UNAVAILABLE", "service unavailable (sandbox fault)"
+        )
     return None
 
 
@@ -387,8 +457,14 @@ async def list_numbers(request: Request, sandbox: Sandbox, org: Org) -> Response
     limit = _int_param(request, "limit", 20, 1, 100)
     offset = _int_param(request, "offset", 0, 0, MAX_OFFSET)
     rows, total = sandbox.db.list_numbers(org.id, status, country, limit, offset)
-    return JSONResponse({"phone_numbers": [render_number(r) for r in rows], "total": total,
-                         "limit": limit, "offset": offset})
+    return JSONResponse(
+        {
+            "phone_numbers": [render_number(r) for r in rows],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
 
 
 @kros_route("search")
@@ -408,8 +484,14 @@ async def _search(request: Request, sandbox: Sandbox) -> Response:
     limit = _int_param(request, "limit", 20, 1, 100)
     offset = _int_param(request, "offset", 0, 0, MAX_OFFSET)
     rows, total = sandbox.db.search_inventory(country, number_type, area_code, limit, offset)
-    return JSONResponse({"available_numbers": [render_inventory(r) for r in rows], "total": total,
-                         "limit": limit, "offset": offset})
+    return JSONResponse(
+        {
+            "available_numbers": [render_inventory(r) for r in rows],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
 
 
 @kros_route("get")
@@ -425,8 +507,12 @@ async def purchase(request: Request, sandbox: Sandbox, org: Org) -> Response:
         raise _invalid("Idempotency-Key", "must be 1 to 255 printable characters")
     body = _validate(PurchaseBody, await _read_json(request))
     if body.inventory_id is None:
-        raise SandboxError(400, "MISSING_FIELDS", "inventory_id is required (from GET /phone-numbers/available)",
-                           {"missing": ["inventory_id"]})
+        raise SandboxError(
+            400,
+            "MISSING_FIELDS",
+            "inventory_id is required (from GET /phone-numbers/available)",
+            {"missing": ["inventory_id"]},
+        )
     status, payload, replayed = sandbox.db.purchase(
         org,
         inventory_id=body.inventory_id,
@@ -457,7 +543,9 @@ async def update_number(request: Request, sandbox: Sandbox, org: Org) -> Respons
 @kros_route("release")
 async def release_number(request: Request, sandbox: Sandbox, org: Org) -> Response:
     row = sandbox.db.release_number(org.id, request.path_params["number_id"])
-    return JSONResponse({"success": True, "message": f"{row['e164']} was released back to the inventory"})
+    return JSONResponse(
+        {"success": True, "message": f"{row['e164']} was released back to the inventory"}
+    )
 
 
 @kros_route("endpoints")
@@ -465,15 +553,23 @@ async def list_endpoints(request: Request, sandbox: Sandbox, org: Org) -> Respon
     limit = _int_param(request, "limit", 50, 1, 100)
     offset = _int_param(request, "offset", 0, 0, MAX_OFFSET)
     rows, total = sandbox.db.list_endpoints(org.id, limit, offset)
-    return JSONResponse({"endpoints": [render_endpoint(r) for r in rows], "total": total, "limit": limit,
-                         "offset": offset})
+    return JSONResponse(
+        {
+            "endpoints": [render_endpoint(r) for r in rows],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
 
 
 @kros_route("endpoints")
 async def get_endpoint(request: Request, sandbox: Sandbox, org: Org) -> Response:
     row = sandbox.db.get_endpoint(org.id, request.path_params["endpoint_id"])
     if row is None:
-        raise SandboxError(404, "NOT_FOUND", f"endpoint {request.path_params['endpoint_id']!r} not found")
+        raise SandboxError(
+            404, "NOT_FOUND", f"endpoint {request.path_params['endpoint_id']!r} not found"
+        )
     return JSONResponse(render_endpoint(row))
 
 
@@ -482,15 +578,18 @@ async def create_endpoint(request: Request, sandbox: Sandbox, org: Org) -> Respo
     body = _validate(EndpointBody, await _read_json(request))
     if body.type not in ENDPOINT_TYPES:
         raise _invalid("type", f"must be one of {', '.join(ENDPOINT_TYPES)}")
-    row = sandbox.db.create_endpoint(org.id, name=body.name, type=body.type, url=body.url,
-                                     provider_config=body.provider_config)
+    row = sandbox.db.create_endpoint(
+        org.id, name=body.name, type=body.type, url=body.url, provider_config=body.provider_config
+    )
     return JSONResponse(render_endpoint(row), status_code=201)
 
 
 # -- sandbox controls (not KrosAI routes) ---------------------------------------------------
 
 
-def control(handler: Callable[[Request, Sandbox], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+def control(
+    handler: Callable[[Request, Sandbox], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
             request.state.raw_body = await _read_body(request)
@@ -508,15 +607,21 @@ def _check_kyc(value: str | None) -> None:
 
 
 def _org_json(org: Org) -> dict[str, Any]:
-    return {"organization_id": org.id, "name": org.name, "kyc_status": org.kyc_status,
-            "balance_cents": org.balance_cents}
+    return {
+        "organization_id": org.id,
+        "name": org.name,
+        "kyc_status": org.kyc_status,
+        "balance_cents": org.balance_cents,
+    }
 
 
 @control
 async def create_org(request: Request, sandbox: Sandbox) -> Response:
     body = _validate(OrgBody, await _read_json(request))
     _check_kyc(body.kyc_status)
-    org = sandbox.db.create_org(kyc_status=body.kyc_status, balance_cents=body.balance_cents, name=body.name)
+    org = sandbox.db.create_org(
+        kyc_status=body.kyc_status, balance_cents=body.balance_cents, name=body.name
+    )
     return JSONResponse({"api_key": org.api_key, **_org_json(org)}, status_code=201)
 
 
@@ -530,17 +635,36 @@ async def patch_org(request: Request, sandbox: Sandbox) -> Response:
     org = _authenticate(request, sandbox)
     body = _validate(OrgPatch, await _read_json(request))
     _check_kyc(body.kyc_status)
-    return JSONResponse(_org_json(sandbox.db.update_org(org.id, kyc_status=body.kyc_status,
-                                                        balance_cents=body.balance_cents)))
+    return JSONResponse(
+        _org_json(
+            sandbox.db.update_org(
+                org.id, kyc_status=body.kyc_status, balance_cents=body.balance_cents
+            )
+        )
+    )
 
 
 @control
 async def org_transactions(request: Request, sandbox: Sandbox) -> Response:
     org = _authenticate(request, sandbox)
     rows = sandbox.db.transactions(org.id)
-    return JSONResponse({"transactions": [
-        {k: r[k] for k in ("kind", "amount_cents", "phone_number_id", "inventory_id", "created_at")} for r in rows
-    ]})
+    return JSONResponse(
+        {
+            "transactions": [
+                {
+                    k: r[k]
+                    for k in (
+                        "kind",
+                        "amount_cents",
+                        "phone_number_id",
+                        "inventory_id",
+                        "created_at",
+                    )
+                }
+                for r in rows
+            ]
+        }
+    )
 
 
 @control
@@ -564,8 +688,14 @@ async def rate_limits_control(request: Request, sandbox: Sandbox) -> Response:
     if request.method == "PUT":
         body = await _read_json(request)
         for bucket, value in body.items():
-            if bucket not in ("default", "purchase") or not isinstance(value, (int, float)) or value <= 0:
-                raise _invalid(str(bucket), "buckets are default and purchase, each a positive rate per second")
+            if (
+                bucket not in ("default", "purchase")
+                or not isinstance(value, (int, float))
+                or value <= 0
+            ):
+                raise _invalid(
+                    str(bucket), "buckets are default and purchase, each a positive rate per second"
+                )
         for bucket, value in body.items():
             sandbox.limiter.set_limit(bucket, float(value))
     return JSONResponse({"rate_limits": sandbox.limiter.limits})
@@ -574,8 +704,9 @@ async def rate_limits_control(request: Request, sandbox: Sandbox) -> Response:
 @control
 async def patch_inventory(request: Request, sandbox: Sandbox) -> Response:
     body = _validate(PricePatch, await _read_json(request))
-    row = sandbox.db.set_inventory_price(request.path_params["inventory_id"], body.setup_cost_cents,
-                                         body.monthly_cost_cents)
+    row = sandbox.db.set_inventory_price(
+        request.path_params["inventory_id"], body.setup_cost_cents, body.monthly_cost_cents
+    )
     return JSONResponse(render_inventory(row))
 
 
@@ -589,9 +720,15 @@ async def healthz(request: Request) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return error_response(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}",
-                              headers=dict(exc.headers or {}))
-    return error_response(exc.status_code, "NOT_FOUND", f"no route {request.method} {request.url.path}")
+        return error_response(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"{request.method} is not allowed on {request.url.path}",
+            headers=dict(exc.headers or {}),
+        )
+    return error_response(
+        exc.status_code, "NOT_FOUND", f"no route {request.method} {request.url.path}"
+    )
 
 
 class _GuardMiddleware:
@@ -618,15 +755,27 @@ class _GuardMiddleware:
         except ConnectionDropped:
             if not started:
                 # Promise a body that never arrives, so the client sees the connection cut.
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})
-                await send({"type": "http.response.body", "body": b'{"id": "pn_', "more_body": True})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", b"1024"),
+                        ],
+                    }
+                )
+                await send(
+                    {"type": "http.response.body", "body": b'{"id": "pn_', "more_body": True}
+                )
             raise
         except Exception:
             log.exception("sandbox bug while serving %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
-            response = error_response(500, "INTERNAL_ERROR", "the sandbox failed unexpectedly; see its log")
+            response = error_response(
+                500, "INTERNAL_ERROR", "the sandbox failed unexpectedly; see its log"
+            )
             await response(scope, receive, send)
 
 

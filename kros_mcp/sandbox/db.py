@@ -127,7 +127,9 @@ CREATE TABLE IF NOT EXISTS meta (
 class SandboxError(Exception):
     """A KrosAI-style error: HTTP status, code, message and details."""
 
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -155,12 +157,20 @@ def _new_id(prefix: str) -> str:
 class SandboxDB:
     """All sandbox state behind one SQLite connection, safe to share between threads."""
 
-    def __init__(self, path: str | Path, *, inventory_per_block: int = 25, seed: int = 0,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        inventory_per_block: int = 25,
+        seed: int = 0,
+        progress: Progress | None = None,
+    ) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30
+        )
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         if self.path != ":memory:":
@@ -169,8 +179,15 @@ class SandboxDB:
         self._conn.executescript(_SCHEMA)
         with self.transaction() as tx:
             if tx.execute("SELECT 1 FROM orgs WHERE id = ?", (SANDBOX_ORG_ID,)).fetchone() is None:
-                self._insert_org(tx, SANDBOX_ORG_ID, SANDBOX_API_KEY, "Sandbox organisation", "approved",
-                                 SANDBOX_BALANCE_CENTS, endpoint_ids=("ep_support_agent", "ep_webhook_handler"))
+                self._insert_org(
+                    tx,
+                    SANDBOX_ORG_ID,
+                    SANDBOX_API_KEY,
+                    "Sandbox organisation",
+                    "approved",
+                    SANDBOX_BALANCE_CENTS,
+                    endpoint_ids=("ep_support_agent", "ep_webhook_handler"),
+                )
         self._seed_inventory(inventory_per_block, seed, progress)
 
     def _seed_inventory(self, per_block: int, seed: int, progress: Progress | None) -> None:
@@ -185,9 +202,14 @@ class SandboxDB:
         elif per_block <= 0 or self.inventory_size() > 0:
             return
         with self.transaction() as tx:
-            tx.execute("INSERT OR REPLACE INTO meta VALUES ('seeding', ?)", (f"{per_block}:{seed}",))
-        self.add_inventory(generate_inventory(per_block, seed=seed), progress=progress,
-                           expected=expected_size(per_block))
+            tx.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('seeding', ?)", (f"{per_block}:{seed}",)
+            )
+        self.add_inventory(
+            generate_inventory(per_block, seed=seed),
+            progress=progress,
+            expected=expected_size(per_block),
+        )
         with self.transaction() as tx:
             tx.execute("DELETE FROM meta WHERE key = 'seeding'")
 
@@ -213,8 +235,14 @@ class SandboxDB:
 
     # -- inventory ----------------------------------------------------------------------------
 
-    def add_inventory(self, items: Iterator[InventoryItem] | list[InventoryItem], batch: int = 20_000, *,
-                      progress: Progress | None = None, expected: int | None = None) -> int:
+    def add_inventory(
+        self,
+        items: Iterator[InventoryItem] | list[InventoryItem],
+        batch: int = 20_000,
+        *,
+        progress: Progress | None = None,
+        expected: int | None = None,
+    ) -> int:
         """Insert inventory items (existing ids are kept) and refresh the counts. `progress`, if given, hears
         how many items were processed out of `expected` (default: len(items), else unknown until the end)."""
         added = 0
@@ -227,13 +255,25 @@ class SandboxDB:
             nonlocal added
             with self.transaction() as tx:
                 before = tx.total_changes
-                tx.executemany("INSERT OR IGNORE INTO inventory VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)", rows)
+                tx.executemany(
+                    "INSERT OR IGNORE INTO inventory VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)", rows
+                )
                 added += tx.total_changes - before
             rows.clear()
 
         for item in items:
-            rows.append((item.id, item.e164, item.country, item.type, item.area_code,
-                         item.setup_cost_cents, item.monthly_cost_cents, int(item.sms)))
+            rows.append(
+                (
+                    item.id,
+                    item.e164,
+                    item.country,
+                    item.type,
+                    item.area_code,
+                    item.setup_cost_cents,
+                    item.monthly_cost_cents,
+                    int(item.sms),
+                )
+            )
             processed += 1
             if len(rows) >= batch:
                 flush()
@@ -295,36 +335,71 @@ class SandboxDB:
     # -- organisations ------------------------------------------------------------------------
 
     def _insert_org(
-        self, tx: sqlite3.Connection, org_id: str, api_key: str, name: str, kyc: str, balance: int,
+        self,
+        tx: sqlite3.Connection,
+        org_id: str,
+        api_key: str,
+        name: str,
+        kyc: str,
+        balance: int,
         endpoint_ids: tuple[str, str] | None = None,
     ) -> None:
         created = now_iso()
-        tx.execute("INSERT INTO orgs VALUES (?, ?, ?, ?, ?, ?)", (org_id, api_key, name, kyc, balance, created))
+        tx.execute(
+            "INSERT INTO orgs VALUES (?, ?, ?, ?, ?, ?)",
+            (org_id, api_key, name, kyc, balance, created),
+        )
         tx.execute(
             "INSERT INTO transactions (org_id, kind, amount_cents, created_at) VALUES (?, 'credit', ?, ?)",
             (org_id, balance, created),
         )
         agent_id, webhook_id = endpoint_ids or (_new_id("ep"), _new_id("ep"))
         for ep_id, ep_name, ep_type, url, config in (
-            (agent_id, "Support Agent", "agent", "sip:agent@sip.rtc.elevenlabs.io",
-             {"provider": "elevenlabs", "agent_id": "agent_sandbox"}),
+            (
+                agent_id,
+                "Support Agent",
+                "agent",
+                "sip:agent@sip.rtc.elevenlabs.io",
+                {"provider": "elevenlabs", "agent_id": "agent_sandbox"},
+            ),
             (webhook_id, "Webhook Handler", "webhook", "https://example.com/call-handler", None),
         ):
             tx.execute(
                 "INSERT INTO endpoints (id, org_id, name, type, url, status, provider_config, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)",
-                (ep_id, org_id, ep_name, ep_type, url, json.dumps(config) if config else None, created, created),
+                (
+                    ep_id,
+                    org_id,
+                    ep_name,
+                    ep_type,
+                    url,
+                    json.dumps(config) if config else None,
+                    created,
+                    created,
+                ),
             )
 
     def create_org(self, *, kyc_status: str, balance_cents: int, name: str | None = None) -> Org:
         api_key = "kros_test_" + secrets.token_hex(16)
         org_id = _new_id("org")
         with self.transaction() as tx:
-            self._insert_org(tx, org_id, api_key, name or f"Organisation {org_id[-6:]}", kyc_status, balance_cents)
-        return Org(org_id, api_key, name or f"Organisation {org_id[-6:]}", kyc_status, balance_cents)
+            self._insert_org(
+                tx,
+                org_id,
+                api_key,
+                name or f"Organisation {org_id[-6:]}",
+                kyc_status,
+                balance_cents,
+            )
+        return Org(
+            org_id, api_key, name or f"Organisation {org_id[-6:]}", kyc_status, balance_cents
+        )
 
     def org_for_key(self, api_key: str) -> Org | None:
-        rows = self._read("SELECT id, api_key, name, kyc_status, balance_cents FROM orgs WHERE api_key = ?", (api_key,))
+        rows = self._read(
+            "SELECT id, api_key, name, kyc_status, balance_cents FROM orgs WHERE api_key = ?",
+            (api_key,),
+        )
         return Org(*rows[0]) if rows else None
 
     def update_org(self, org_id: str, *, kyc_status: str | None, balance_cents: int | None) -> Org:
@@ -332,13 +407,20 @@ class SandboxDB:
             if kyc_status is not None:
                 tx.execute("UPDATE orgs SET kyc_status = ? WHERE id = ?", (kyc_status, org_id))
             if balance_cents is not None:
-                old = tx.execute("SELECT balance_cents FROM orgs WHERE id = ?", (org_id,)).fetchone()[0]
-                tx.execute("UPDATE orgs SET balance_cents = ? WHERE id = ?", (balance_cents, org_id))
+                old = tx.execute(
+                    "SELECT balance_cents FROM orgs WHERE id = ?", (org_id,)
+                ).fetchone()[0]
+                tx.execute(
+                    "UPDATE orgs SET balance_cents = ? WHERE id = ?", (balance_cents, org_id)
+                )
                 tx.execute(
                     "INSERT INTO transactions (org_id, kind, amount_cents, created_at) VALUES (?, 'adjustment', ?, ?)",
                     (org_id, balance_cents - old, now_iso()),
                 )
-            row = tx.execute("SELECT id, api_key, name, kyc_status, balance_cents FROM orgs WHERE id = ?", (org_id,)).fetchone()
+            row = tx.execute(
+                "SELECT id, api_key, name, kyc_status, balance_cents FROM orgs WHERE id = ?",
+                (org_id,),
+            ).fetchone()
         return Org(*row)
 
     def transactions(self, org_id: str) -> list[sqlite3.Row]:
@@ -347,16 +429,27 @@ class SandboxDB:
     # -- endpoints ----------------------------------------------------------------------------
 
     def list_endpoints(self, org_id: str, limit: int, offset: int) -> tuple[list[sqlite3.Row], int]:
-        rows = self._read("SELECT * FROM endpoints WHERE org_id = ? ORDER BY seq LIMIT ? OFFSET ?", (org_id, limit, offset))
+        rows = self._read(
+            "SELECT * FROM endpoints WHERE org_id = ? ORDER BY seq LIMIT ? OFFSET ?",
+            (org_id, limit, offset),
+        )
         total = self._read("SELECT COUNT(*) FROM endpoints WHERE org_id = ?", (org_id,))[0][0]
         return rows, total
 
     def get_endpoint(self, org_id: str, endpoint_id: str) -> sqlite3.Row | None:
-        rows = self._read("SELECT * FROM endpoints WHERE org_id = ? AND id = ?", (org_id, endpoint_id))
+        rows = self._read(
+            "SELECT * FROM endpoints WHERE org_id = ? AND id = ?", (org_id, endpoint_id)
+        )
         return rows[0] if rows else None
 
     def create_endpoint(
-        self, org_id: str, *, name: str, type: str, url: str | None, provider_config: dict[str, Any] | None
+        self,
+        org_id: str,
+        *,
+        name: str,
+        type: str,
+        url: str | None,
+        provider_config: dict[str, Any] | None,
     ) -> sqlite3.Row:
         ep_id = _new_id("ep")
         created = now_iso()
@@ -364,8 +457,16 @@ class SandboxDB:
             tx.execute(
                 "INSERT INTO endpoints (id, org_id, name, type, url, status, provider_config, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)",
-                (ep_id, org_id, name, type, url, json.dumps(provider_config) if provider_config is not None else None,
-                 created, created),
+                (
+                    ep_id,
+                    org_id,
+                    name,
+                    type,
+                    url,
+                    json.dumps(provider_config) if provider_config is not None else None,
+                    created,
+                    created,
+                ),
             )
             return tx.execute("SELECT * FROM endpoints WHERE id = ?", (ep_id,)).fetchone()
 
@@ -383,13 +484,19 @@ class SandboxDB:
             where.append("country = ?")
             params.append(country)
         clause = " AND ".join(where)
-        rows = self._read(f"SELECT * FROM phone_numbers WHERE {clause} ORDER BY seq LIMIT ? OFFSET ?",
-                          (*params, limit, offset))
-        total = self._read(f"SELECT COUNT(*) FROM phone_numbers WHERE {clause}", tuple(params))[0][0]
+        rows = self._read(
+            f"SELECT * FROM phone_numbers WHERE {clause} ORDER BY seq LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        total = self._read(f"SELECT COUNT(*) FROM phone_numbers WHERE {clause}", tuple(params))[0][
+            0
+        ]
         return rows, total
 
     def get_number(self, org_id: str, number_id: str) -> sqlite3.Row:
-        rows = self._read("SELECT * FROM phone_numbers WHERE org_id = ? AND id = ?", (org_id, number_id))
+        rows = self._read(
+            "SELECT * FROM phone_numbers WHERE org_id = ? AND id = ?", (org_id, number_id)
+        )
         if not rows:
             raise SandboxError(404, "NOT_FOUND", f"phone number {number_id!r} not found")
         return rows[0]
@@ -416,25 +523,40 @@ class SandboxDB:
                 if prior is not None:
                     if prior["request_hash"] != request_hash:
                         raise SandboxError(
-                            422, "IDEMPOTENCY_KEY_REUSED",
+                            422,
+                            "IDEMPOTENCY_KEY_REUSED",
                             "this Idempotency-Key was already used with a different request body",
                         )
                     return prior["status"], json.loads(prior["body"]), True
-            current = tx.execute("SELECT kyc_status, balance_cents FROM orgs WHERE id = ?", (org.id,)).fetchone()
+            current = tx.execute(
+                "SELECT kyc_status, balance_cents FROM orgs WHERE id = ?", (org.id,)
+            ).fetchone()
             if current["kyc_status"] in _KYC_ERRORS:
                 code, message = _KYC_ERRORS[current["kyc_status"]]
-                raise SandboxError(400, code, message + "; complete KYC in the KrosAI dashboard to buy numbers")
+                raise SandboxError(
+                    400, code, message + "; complete KYC in the KrosAI dashboard to buy numbers"
+                )
             item = tx.execute("SELECT * FROM inventory WHERE id = ?", (inventory_id,)).fetchone()
             if item is None or not item["available"]:
-                raise SandboxError(404, "NUMBER_NOT_AVAILABLE", f"inventory number {inventory_id!r} is not available")
-            if endpoint_id is not None and tx.execute(
-                "SELECT 1 FROM endpoints WHERE org_id = ? AND id = ?", (org.id, endpoint_id)
-            ).fetchone() is None:
+                raise SandboxError(
+                    404,
+                    "NUMBER_NOT_AVAILABLE",
+                    f"inventory number {inventory_id!r} is not available",
+                )
+            if (
+                endpoint_id is not None
+                and tx.execute(
+                    "SELECT 1 FROM endpoints WHERE org_id = ? AND id = ?", (org.id, endpoint_id)
+                ).fetchone()
+                is None
+            ):
                 raise SandboxError(404, "ENDPOINT_NOT_FOUND", f"endpoint {endpoint_id!r} not found")
             total = item["setup_cost_cents"] + item["monthly_cost_cents"]
             if current["balance_cents"] < total:
                 raise SandboxError(
-                    400, "INSUFFICIENT_BALANCE", "not enough credits for this number",
+                    400,
+                    "INSUFFICIENT_BALANCE",
+                    "not enough credits for this number",
                     {"required_cents": total, "balance_cents": current["balance_cents"]},
                 )
             number_id = _new_id("pn")
@@ -444,14 +566,29 @@ class SandboxDB:
                 "UPDATE inventory_counts SET available = available - 1 WHERE country = ? AND type = ? AND area_code = ?",
                 (item["country"], item["type"], item["area_code"]),
             )
-            tx.execute("UPDATE orgs SET balance_cents = balance_cents - ? WHERE id = ?", (total, org.id))
+            tx.execute(
+                "UPDATE orgs SET balance_cents = balance_cents - ? WHERE id = ?", (total, org.id)
+            )
             tx.execute(
                 "INSERT INTO phone_numbers (id, org_id, inventory_id, e164, country, type, status, endpoint_id, "
                 "allow_inbound, allow_outbound, setup_cost_cents, monthly_cost_cents, sip_password, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (number_id, org.id, inventory_id, item["e164"], item["country"], item["type"], endpoint_id,
-                 int(allow_inbound), int(allow_outbound), item["setup_cost_cents"], item["monthly_cost_cents"],
-                 secrets.token_urlsafe(12), created, created),
+                (
+                    number_id,
+                    org.id,
+                    inventory_id,
+                    item["e164"],
+                    item["country"],
+                    item["type"],
+                    endpoint_id,
+                    int(allow_inbound),
+                    int(allow_outbound),
+                    item["setup_cost_cents"],
+                    item["monthly_cost_cents"],
+                    secrets.token_urlsafe(12),
+                    created,
+                    created,
+                ),
             )
             tx.execute(
                 "INSERT INTO transactions (org_id, kind, amount_cents, phone_number_id, inventory_id, created_at) "
@@ -469,12 +606,21 @@ class SandboxDB:
 
     def update_number(self, org_id: str, number_id: str, changes: dict[str, Any]) -> sqlite3.Row:
         with self.transaction() as tx:
-            if tx.execute("SELECT 1 FROM phone_numbers WHERE org_id = ? AND id = ?", (org_id, number_id)).fetchone() is None:
+            if (
+                tx.execute(
+                    "SELECT 1 FROM phone_numbers WHERE org_id = ? AND id = ?", (org_id, number_id)
+                ).fetchone()
+                is None
+            ):
                 raise SandboxError(404, "NOT_FOUND", f"phone number {number_id!r} not found")
             endpoint_id = changes.get("endpoint_id")
-            if endpoint_id is not None and tx.execute(
-                "SELECT 1 FROM endpoints WHERE org_id = ? AND id = ?", (org_id, endpoint_id)
-            ).fetchone() is None:
+            if (
+                endpoint_id is not None
+                and tx.execute(
+                    "SELECT 1 FROM endpoints WHERE org_id = ? AND id = ?", (org_id, endpoint_id)
+                ).fetchone()
+                is None
+            ):
                 raise SandboxError(404, "ENDPOINT_NOT_FOUND", f"endpoint {endpoint_id!r} not found")
             if changes:
                 # Column names come from a fixed allowlist in the app, never from the request.
@@ -488,7 +634,9 @@ class SandboxDB:
 
     def release_number(self, org_id: str, number_id: str) -> sqlite3.Row:
         with self.transaction() as tx:
-            row = tx.execute("SELECT * FROM phone_numbers WHERE org_id = ? AND id = ?", (org_id, number_id)).fetchone()
+            row = tx.execute(
+                "SELECT * FROM phone_numbers WHERE org_id = ? AND id = ?", (org_id, number_id)
+            ).fetchone()
             if row is None:
                 raise SandboxError(404, "NOT_FOUND", f"phone number {number_id!r} not found")
             tx.execute("DELETE FROM phone_numbers WHERE id = ?", (number_id,))
@@ -512,4 +660,6 @@ def _area_of(tx: sqlite3.Connection, inventory_id: str) -> str:
 
 def request_hash(body: dict[str, Any]) -> str:
     """A stable fingerprint of a purchase request, for Idempotency-Key comparison."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()

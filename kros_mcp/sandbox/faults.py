@@ -9,9 +9,26 @@ from typing import Any, Literal
 
 __all__ = ["FAULT_KINDS", "OPERATIONS", "ConnectionDropped", "Fault", "FaultBoard"]
 
-FaultKind = Literal["latency", "latency_after", "error_before", "error_after", "drop_after", "rate_limit"]
-FAULT_KINDS: tuple[str, ...] = ("latency", "latency_after", "error_before", "error_after", "drop_after", "rate_limit")
-OPERATIONS: tuple[str, ...] = ("list", "get", "search", "purchase", "update", "release", "endpoints")
+FaultKind = Literal[
+    "latency", "latency_after", "error_before", "error_after", "drop_after", "rate_limit"
+]
+FAULT_KINDS: tuple[str, ...] = (
+    "latency",
+    "latency_after",
+    "error_before",
+    "error_after",
+    "drop_after",
+    "rate_limit",
+)
+OPERATIONS: tuple[str, ...] = (
+    "list",
+    "get",
+    "search",
+    "purchase",
+    "update",
+    "release",
+    "endpoints",
+)
 
 
 class ConnectionDropped(Exception):

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-__all__ = ["BLOCKS", "COUNTRIES", "Block", "InventoryItem", "expected_size", "generate_block", "generate_inventory"]
+__all__ = [
+    "BLOCKS",
+    "COUNTRIES",
+    "Block",
+    "InventoryItem",
+    "expected_size",
+    "generate_block",
+    "generate_inventory",
+]
 
 
 @dataclass(frozen=True)
@@ -36,30 +44,72 @@ class InventoryItem:
     sms: bool
 
 
-def _blocks(country: str, prices: dict[str, tuple[int, int]], *specs: tuple[str, str, int]) -> list[Block]:
+def _blocks(
+    country: str, prices: dict[str, tuple[int, int]], *specs: tuple[str, str, int]
+) -> list[Block]:
     return [Block(country, typ, area, length, *prices[typ]) for typ, area, length in specs]
 
 
 # Area codes and lengths checked against phonenumbers' metadata (tests validate every number).
 BLOCKS: tuple[Block, ...] = tuple(
-    _blocks("NG", {"local": (100, 200), "mobile": (150, 300), "toll_free": (1000, 1500)},
-            ("local", "201", 10), ("local", "209", 10), ("mobile", "803", 10), ("mobile", "806", 10),
-            ("mobile", "813", 10), ("mobile", "703", 10), ("toll_free", "800", 11))
-    + _blocks("KE", {"local": (100, 250), "mobile": (150, 350), "toll_free": (1000, 1500)},
-              ("local", "20", 9), ("local", "41", 9), ("mobile", "712", 9), ("mobile", "722", 9),
-              ("mobile", "110", 9), ("toll_free", "800", 9))
-    + _blocks("GH", {"local": (100, 250), "mobile": (150, 350), "toll_free": (1200, 1500)},
-              ("local", "302", 9), ("mobile", "24", 9), ("mobile", "20", 9), ("mobile", "55", 9),
-              ("toll_free", "800", 8))
-    + _blocks("RW", {"local": (100, 250), "mobile": (150, 300), "toll_free": (1000, 1500)},
-              ("local", "252", 9), ("mobile", "78", 9), ("mobile", "73", 9), ("mobile", "72", 9),
-              ("toll_free", "800", 9))
-    + _blocks("EG", {"local": (150, 300), "mobile": (200, 400), "toll_free": (1500, 2000)},
-              ("local", "2", 9), ("mobile", "10", 10), ("mobile", "11", 10), ("mobile", "12", 10),
-              ("toll_free", "800", 10))
-    + _blocks("AE", {"local": (300, 800), "mobile": (400, 1000), "toll_free": (2000, 3000)},
-              ("local", "4", 8), ("local", "2", 8), ("mobile", "50", 9), ("mobile", "55", 9),
-              ("mobile", "52", 9), ("toll_free", "800", 9))
+    _blocks(
+        "NG",
+        {"local": (100, 200), "mobile": (150, 300), "toll_free": (1000, 1500)},
+        ("local", "201", 10),
+        ("local", "209", 10),
+        ("mobile", "803", 10),
+        ("mobile", "806", 10),
+        ("mobile", "813", 10),
+        ("mobile", "703", 10),
+        ("toll_free", "800", 11),
+    )
+    + _blocks(
+        "KE",
+        {"local": (100, 250), "mobile": (150, 350), "toll_free": (1000, 1500)},
+        ("local", "20", 9),
+        ("local", "41", 9),
+        ("mobile", "712", 9),
+        ("mobile", "722", 9),
+        ("mobile", "110", 9),
+        ("toll_free", "800", 9),
+    )
+    + _blocks(
+        "GH",
+        {"local": (100, 250), "mobile": (150, 350), "toll_free": (1200, 1500)},
+        ("local", "302", 9),
+        ("mobile", "24", 9),
+        ("mobile", "20", 9),
+        ("mobile", "55", 9),
+        ("toll_free", "800", 8),
+    )
+    + _blocks(
+        "RW",
+        {"local": (100, 250), "mobile": (150, 300), "toll_free": (1000, 1500)},
+        ("local", "252", 9),
+        ("mobile", "78", 9),
+        ("mobile", "73", 9),
+        ("mobile", "72", 9),
+        ("toll_free", "800", 9),
+    )
+    + _blocks(
+        "EG",
+        {"local": (150, 300), "mobile": (200, 400), "toll_free": (1500, 2000)},
+        ("local", "2", 9),
+        ("mobile", "10", 10),
+        ("mobile", "11", 10),
+        ("mobile", "12", 10),
+        ("toll_free", "800", 10),
+    )
+    + _blocks(
+        "AE",
+        {"local": (300, 800), "mobile": (400, 1000), "toll_free": (2000, 3000)},
+        ("local", "4", 8),
+        ("local", "2", 8),
+        ("mobile", "50", 9),
+        ("mobile", "55", 9),
+        ("mobile", "52", 9),
+        ("toll_free", "800", 9),
+    )
 )
 
 COUNTRIES: tuple[str, ...] = ("NG", "KE", "GH", "RW", "EG", "AE")

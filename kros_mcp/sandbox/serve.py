@@ -12,7 +12,9 @@ class _DroppedConnectionFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], ConnectionDropped):
-            logging.getLogger("kros_mcp.sandbox").info("fault: dropped a connection after the write")
+            logging.getLogger("kros_mcp.sandbox").info(
+                "fault: dropped a connection after the write"
+            )
             return False
         return True
 

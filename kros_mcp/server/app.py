@@ -67,15 +67,19 @@ class KrosMCPServer(MCPServer):
     ) -> CallToolResult | InputRequiredResult:
         verdict = self.disabled_tools.get(name)
         if verdict is not None:
-            raise ToolError(f"{verdict.detail}, so nothing was done ({verdict.code}; {verdict.operator_hint}).")
+            raise ToolError(
+                f"{verdict.detail}, so nothing was done ({verdict.code}; {verdict.operator_hint})."
+            )
         if context is None:
             return await self._call(name, arguments, context)
         deps = deps_of(context)
         if self.limiter is not None:
             rate = self.limiter.check(deps.tenant, "tools")
             if not rate.allowed:
-                raise ToolError(f"RATE_LIMITED: too many tool calls for this organisation; nothing was done. "
-                                f"Retry after {max(rate.retry_after, 0.01):.2f}s.")
+                raise ToolError(
+                    f"RATE_LIMITED: too many tool calls for this organisation; nothing was done. "
+                    f"Retry after {max(rate.retry_after, 0.01):.2f}s."
+                )
         if deps.tenants is not None and deps.tenant not in deps.tenants.reconciled:
             deps.tenants.reconciled.add(deps.tenant)
             await reconcile_unfinished(deps)
@@ -83,15 +87,19 @@ class KrosMCPServer(MCPServer):
         outcome = "error"
         try:
             result = await self._call(name, arguments, context)
-            outcome = "input_required" if isinstance(result, InputRequiredResult) else (
-                "error" if result.is_error else "ok")
+            outcome = (
+                "input_required"
+                if isinstance(result, InputRequiredResult)
+                else ("error" if result.is_error else "ok")
+            )
             return result
         finally:
             if calls_log.isEnabledFor(logging.INFO):  # off on stdio: skip building the record
                 _log_call(name, context, deps.tenant, outcome, started)
 
-    async def _call(self, name: str, arguments: dict[str, Any],
-                    context: Context[Any, Any] | None) -> CallToolResult | InputRequiredResult:
+    async def _call(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None
+    ) -> CallToolResult | InputRequiredResult:
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -109,14 +117,25 @@ class KrosMCPServer(MCPServer):
             _READING.reset(token)
 
 
-def _log_call(name: str, context: Context[Any, Any], tenant: str, outcome: str, started: float) -> None:
+def _log_call(
+    name: str, context: Context[Any, Any], tenant: str, outcome: str, started: float
+) -> None:
     # The name and the request id are the caller's: never log either unbounded, nor a name
     # that is not a tool (it could forge text log lines).
     tool = name if name in TOOL_NAMES else "(unknown)"
-    calls_log.info("tool %s %s", tool, outcome, extra={
-        "call_id": uuid.uuid4().hex[:16],  # ours: unique, unlike the client's JSON-RPC id
-        "request_id": str(context.request_id)[:64], "tenant": tenant, "tool": tool, "outcome": outcome,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+    calls_log.info(
+        "tool %s %s",
+        tool,
+        outcome,
+        extra={
+            "call_id": uuid.uuid4().hex[:16],  # ours: unique, unlike the client's JSON-RPC id
+            "request_id": str(context.request_id)[:64],
+            "tenant": tenant,
+            "tool": tool,
+            "outcome": outcome,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
 
 
 def _principal(ctx: Any) -> str | None:
@@ -163,8 +182,15 @@ def build_server(settings: Settings | None = None) -> KrosMCPServer:
     # Request state (elicitation across round trips) is sealed with the shared keys, so that any
     # replica can continue what another began; it is bound to the calling organisation.
     security = RequestStateSecurity(keys=load_signing_keys(settings), bind_principal=_principal)
-    mcp = KrosMCPServer("kros-mcp", title="KrosAI phone numbers", version=__version__, instructions=INSTRUCTIONS,
-                        lifespan=lifespan, log_level="WARNING", request_state_security=security)
+    mcp = KrosMCPServer(
+        "kros-mcp",
+        title="KrosAI phone numbers",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        log_level="WARNING",
+        request_state_security=security,
+    )
     mcp.opened = opened
     rate = settings.tool_rate_limit
     mcp.limiter = RateLimiter({"default": rate, "tools": rate}) if rate is not None else None

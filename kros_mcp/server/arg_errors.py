@@ -22,8 +22,11 @@ def invalid_arguments(tool: str, error: ValidationError) -> str:
         # A token or key is not echoed back, even a malformed one: the text may reach logs or a screen.
         sent = "a value not shown" if looks_secret(where) else _shown(item.get("input"))
         problems.append(f"{where}: {message} (got {sent})")
-    return (f"INVALID_ARGUMENTS: {tool} was not run, nothing was done. " + "; ".join(problems)
-            + ". Correct these arguments (tools/list has each one's type and limits) and call again.")
+    return (
+        f"INVALID_ARGUMENTS: {tool} was not run, nothing was done. "
+        + "; ".join(problems)
+        + ". Correct these arguments (tools/list has each one's type and limits) and call again."
+    )
 
 
 def _shown(value: object) -> str:

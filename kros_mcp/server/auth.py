@@ -25,7 +25,12 @@ def api_key_from_headers(headers: dict[str, str]) -> str | None:
     if not candidate:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         candidate = token.strip() if scheme.lower() == "bearer" else ""
-    if candidate.startswith(_KEY_PREFIX) and len(candidate) <= _MAX_KEY and candidate.isascii() and candidate.isprintable():
+    if (
+        candidate.startswith(_KEY_PREFIX)
+        and len(candidate) <= _MAX_KEY
+        and candidate.isascii()
+        and candidate.isprintable()
+    ):
         return candidate
     return None
 
@@ -38,33 +43,53 @@ def _bearer(headers: dict[str, str]) -> str | None:
 class AuthMiddleware:
     """401 with `WWW-Authenticate` for missing or wrong credentials; open paths pass untouched."""
 
-    def __init__(self, app: ASGIApp, *, tokens: Sequence[str] = (), multi_tenant: bool = False,
-                 open_paths: Sequence[str] = ("/healthz", "/readyz")) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        tokens: Sequence[str] = (),
+        multi_tenant: bool = False,
+        open_paths: Sequence[str] = ("/healthz", "/readyz"),
+    ) -> None:
         self.app = app
         self._tokens = [t.encode() for t in tokens if t]
         self._multi_tenant = multi_tenant
         self._open = tuple(open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self._open or scope.get("method") == "OPTIONS":
+        if (
+            scope["type"] != "http"
+            or scope["path"] in self._open
+            or scope.get("method") == "OPTIONS"
+        ):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         problem = self._check(headers)
         if problem is None:
             await self.app(scope, receive, send)
             return
         body = json.dumps({"error": problem, "code": "UNAUTHORIZED"}).encode()
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer realm="kros-mcp", error="invalid_token"')]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Bearer realm="kros-mcp", error="invalid_token"'),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     def _check(self, headers: dict[str, str]) -> str | None:
         """None when the request may pass, else what is wrong (never echoing the credential)."""
         if self._multi_tenant:
             if api_key_from_headers(headers) is None:
-                return ("send your KrosAI API key as 'Authorization: Bearer kros_...' or in the x-api-key header")
+                return "send your KrosAI API key as 'Authorization: Bearer kros_...' or in the x-api-key header"
             return None
         token = _bearer(headers)
         if token is None:

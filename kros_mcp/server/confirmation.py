@@ -15,7 +15,14 @@ from .errors import to_tool_error
 from .guard import DAY
 from .wording import release_effects, usd
 
-__all__ = ["ConfirmPurchase", "ConfirmRelease", "NoQuestion", "ask_purchase", "ask_release", "token_step"]
+__all__ = [
+    "ConfirmPurchase",
+    "ConfirmRelease",
+    "NoQuestion",
+    "ask_purchase",
+    "ask_release",
+    "token_step",
+]
 
 
 class ConfirmPurchase(BaseModel):
@@ -34,11 +41,20 @@ class NoQuestion:
 
 
 async def ask_purchase(
-    inventory_id: str, endpoint_id: str | None, allow_inbound: bool, allow_outbound: bool, dry_run: bool,
-    confirmation_token: str | None, ctx: Context,
+    inventory_id: str,
+    endpoint_id: str | None,
+    allow_inbound: bool,
+    allow_outbound: bool,
+    dry_run: bool,
+    confirmation_token: str | None,
+    ctx: Context,
 ) -> NoQuestion | Elicit[ConfirmPurchase]:
     deps = deps_of(ctx)
-    if dry_run or deps.confirmation == "none" or (confirmation_token and deps.confirmation == "auto"):
+    if (
+        dry_run
+        or deps.confirmation == "none"
+        or (confirmation_token and deps.confirmation == "auto")
+    ):
         return NoQuestion("skipped")
     if not can_elicit(ctx):
         return NoQuestion("unsupported")
@@ -47,7 +63,9 @@ async def ask_purchase(
         return NoQuestion("skipped")  # the tool explains: search first
     if await policy_refuses_purchase(deps, offer):
         return NoQuestion("skipped")  # the tool refuses it: never ask the person to approve that
-    route = f", routed to endpoint {endpoint_id}" if endpoint_id else ", not routed to any endpoint yet"
+    route = (
+        f", routed to endpoint {endpoint_id}" if endpoint_id else ", not routed to any endpoint yet"
+    )
     return Elicit(
         f"Buy {offer.number} ({offer.country} {offer.type or 'number'}){route}? "
         f"It costs {usd(offer.first_charge_cents)} now (setup {usd(offer.setup_cost_cents)} + first month), "
@@ -60,7 +78,11 @@ async def ask_release(
     number_id: str, dry_run: bool, confirmation_token: str | None, ctx: Context
 ) -> NoQuestion | Elicit[ConfirmRelease]:
     deps = deps_of(ctx)
-    if dry_run or deps.confirmation == "none" or (confirmation_token and deps.confirmation == "auto"):
+    if (
+        dry_run
+        or deps.confirmation == "none"
+        or (confirmation_token and deps.confirmation == "auto")
+    ):
         return NoQuestion("skipped")
     if not can_elicit(ctx):
         return NoQuestion("unsupported")
@@ -70,9 +92,14 @@ async def ask_release(
         # Fail here: skipping the question would let the tool, if KrosAI answers it a moment later,
         # fall back to a confirmation token although this person could have been asked.
         raise to_tool_error(exc, write="released") from exc
-    if not deps.policy.change_verdict(number_id=number.id, number=number.number, action="released").allowed:
+    if not deps.policy.change_verdict(
+        number_id=number.id, number=number.number, action="released"
+    ).allowed:
         return NoQuestion("skipped")  # the tool refuses it: never ask the person to approve that
-    return Elicit(f"Release {number.number}? {release_effects(number)[0]} This cannot be undone.", ConfirmRelease)
+    return Elicit(
+        f"Release {number.number}? {release_effects(number)[0]} This cannot be undone.",
+        ConfirmRelease,
+    )
 
 
 async def policy_refuses_purchase(deps: Deps, offer: StoredOffer) -> bool:
@@ -81,12 +108,18 @@ async def policy_refuses_purchase(deps: Deps, offer: StoredOffer) -> bool:
         spent = await deps.store.spent_in_window(deps.tenant, DAY)
     except StoreError:
         return True
-    verdicts = deps.policy.purchase_verdicts(country=offer.country, monthly_cost_cents=offer.monthly_cost_cents,
-                                             first_charge_cents=offer.first_charge_cents, spent_24h_cents=spent)
+    verdicts = deps.policy.purchase_verdicts(
+        country=offer.country,
+        monthly_cost_cents=offer.monthly_cost_cents,
+        first_charge_cents=offer.first_charge_cents,
+        spent_24h_cents=spent,
+    )
     return not all(v.allowed for v in verdicts)
 
 
-def token_step(deps: Deps, ctx: Context, answer: Any) -> Literal["elicited", "none", "issue", "refuse"]:
+def token_step(
+    deps: Deps, ctx: Context, answer: Any
+) -> Literal["elicited", "none", "issue", "refuse"]:
     """How a call without a usable token is confirmed."""
     if deps.confirmation == "none":
         return "none"

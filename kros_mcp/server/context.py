@@ -19,8 +19,10 @@ def deps_of(ctx: Context) -> Deps:
     headers = ctx.headers or {}
     api_key = api_key_from_headers({k.lower(): v for k, v in headers.items()})
     if api_key is None:
-        raise ToolError("This server is multi-tenant: send your KrosAI API key as 'Authorization: Bearer kros_...' "
-                        "or in the x-api-key header.")
+        raise ToolError(
+            "This server is multi-tenant: send your KrosAI API key as 'Authorization: Bearer kros_...' "
+            "or in the x-api-key header."
+        )
     return deps.for_api_key(api_key)
 
 
@@ -32,7 +34,9 @@ def can_elicit(ctx: Context) -> bool:
 async def resolve_number_id(deps: Deps, number_id: str) -> str:
     """Accept a pn_ id as is; turn an E.164 number into the id of the owned number."""
     value = number_id.strip()
-    compact = value.replace(" ", "").replace("-", "").replace("(", "").replace(")", "").replace(".", "")
+    compact = (
+        value.replace(" ", "").replace("-", "").replace("(", "").replace(")", "").replace(".", "")
+    )
     if not (compact.startswith("+") or compact.isdigit()):
         return value
     import phonenumbers
@@ -42,11 +46,15 @@ async def resolve_number_id(deps: Deps, number_id: str) -> str:
     except phonenumbers.NumberParseException:
         parsed = None
     if parsed is None or not phonenumbers.is_valid_number(parsed):
-        raise ToolError(f"{value!r} is neither a number id (pn_...) nor a valid E.164 number such as "
-                        "+2348031234567. Call list_numbers to see the organisation's numbers.")
+        raise ToolError(
+            f"{value!r} is neither a number id (pn_...) nor a valid E.164 number such as "
+            "+2348031234567. Call list_numbers to see the organisation's numbers."
+        )
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     async for owned in deps.client.iter_numbers():
         if "".join(c for c in owned.number if c.isdigit()) == e164[1:]:
             return owned.id
-    raise ToolError(f"{e164} is not one of this organisation's numbers. Call list_numbers to see them, or "
-                    "search_available to buy one.")
+    raise ToolError(
+        f"{e164} is not one of this organisation's numbers. Call list_numbers to see them, or "
+        "search_available to buy one."
+    )

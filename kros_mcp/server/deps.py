@@ -108,11 +108,15 @@ def load_signing_keys(settings: Settings) -> list[bytes]:
         try:
             keys += settings.secret_file.read_text().splitlines()
         except OSError as exc:
-            raise SystemExit(f"cannot read KROS_MCP_SECRET_FILE {settings.secret_file}: {exc.strerror}") from None
+            raise SystemExit(
+                f"cannot read KROS_MCP_SECRET_FILE {settings.secret_file}: {exc.strerror}"
+            ) from None
     keys = [k.strip() for k in keys if k.strip()]
     if keys:
         if any(len(k.encode()) < 32 for k in keys):
-            raise SystemExit("every signing key (KROS_MCP_SECRET, KROS_MCP_SECRET_FILE) must be at least 32 bytes")
+            raise SystemExit(
+                "every signing key (KROS_MCP_SECRET, KROS_MCP_SECRET_FILE) must be at least 32 bytes"
+            )
         return [k.encode() for k in keys]
     return [load_signing_key(settings)]
 
@@ -138,7 +142,9 @@ def load_signing_key(settings: Settings) -> bytes:
             draft.unlink()
     key = path.read_text().strip().encode()
     if len(key) < 32:
-        raise SystemExit(f"the signing key file {path} is damaged (shorter than 32 bytes): delete it to make a new one")
+        raise SystemExit(
+            f"the signing key file {path} is damaged (shorter than 32 bytes): delete it to make a new one"
+        )
     return key
 
 
@@ -157,21 +163,35 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
             sandbox = LazySandbox(settings.sandbox_db_path)
             shared: httpx2.AsyncBaseTransport = sandbox.transport()
             base_url = SANDBOX_BASE_URL
-            _announce("*** kros-mcp (multi-tenant) is using the SANDBOX: callers present sandbox keys. ***")
+            _announce(
+                "*** kros-mcp (multi-tenant) is using the SANDBOX: callers present sandbox keys. ***"
+            )
         else:
             shared = httpx2.AsyncHTTPTransport(retries=0)
             base_url = settings.krosai_base_url
             _announce(f"kros-mcp (multi-tenant) is using the KrosAI API at {base_url}")
-        tenants = TenantClients(lambda key: KrosAIClient(key, base_url=base_url, transport=shared, retry=retry,
-                                                         timeout=settings.krosai_timeout))
+        tenants = TenantClients(
+            lambda key: KrosAIClient(
+                key,
+                base_url=base_url,
+                transport=shared,
+                retry=retry,
+                timeout=settings.krosai_timeout,
+            )
+        )
         # Stand-ins until a request says who is calling; never used to reach KrosAI on their own.
         api_key = "kros_multi_tenant_placeholder"
         client = KrosAIClient(api_key, base_url=base_url, transport=shared, retry=retry)
     elif settings.uses_sandbox:
         sandbox = LazySandbox(settings.sandbox_db_path)
         api_key = settings.sandbox_api_key
-        client = KrosAIClient(api_key, base_url=SANDBOX_BASE_URL, transport=sandbox.transport(),
-                              retry=retry, timeout=settings.krosai_timeout)
+        client = KrosAIClient(
+            api_key,
+            base_url=SANDBOX_BASE_URL,
+            transport=sandbox.transport(),
+            retry=retry,
+            timeout=settings.krosai_timeout,
+        )
         _announce(
             "*** kros-mcp is using the SANDBOX: a local imitation of KrosAI (no real numbers, no real money). ***\n"
             f"*** Set KROSAI_API_KEY to use the real KrosAI API. Sandbox data: {settings.sandbox_db_path} ***"
@@ -179,8 +199,12 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
     else:
         assert settings.krosai_api_key is not None
         api_key = settings.krosai_api_key.get_secret_value()
-        client = KrosAIClient(settings.krosai_api_key, base_url=settings.krosai_base_url, retry=retry,
-                              timeout=settings.krosai_timeout)
+        client = KrosAIClient(
+            settings.krosai_api_key,
+            base_url=settings.krosai_base_url,
+            retry=retry,
+            timeout=settings.krosai_timeout,
+        )
         _announce(f"kros-mcp is using the KrosAI API at {settings.krosai_base_url}")
     policy = build_policy(settings)
     try:
@@ -189,9 +213,17 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
         await client.aclose()
         raise
     tokens = ConfirmationTokens(load_signing_keys(settings), ttl_seconds=settings.confirmation_ttl)
-    deps = Deps(settings=settings, client=client, store=store, tokens=tokens, tenant=tenant_key(api_key),
-                backend="sandbox" if sandbox is not None else "krosai", policy=policy,
-                sandbox=sandbox, tenants=tenants)
+    deps = Deps(
+        settings=settings,
+        client=client,
+        store=store,
+        tokens=tokens,
+        tenant=tenant_key(api_key),
+        backend="sandbox" if sandbox is not None else "krosai",
+        policy=policy,
+        sandbox=sandbox,
+        tenants=tenants,
+    )
     try:
         if tenants is None:
             from .reconcile import reconcile_unfinished

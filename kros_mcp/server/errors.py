@@ -43,20 +43,26 @@ def to_tool_error(exc: Exception, *, write: str | None = None) -> ToolError:
     message: str
     if isinstance(exc, PolicyError):
         verdict = exc.verdict
-        message = (f"Refused by the operator's policy: {verdict.detail}.{nothing} "
-                   f"({verdict.code}; {verdict.operator_hint}.)")
+        message = (
+            f"Refused by the operator's policy: {verdict.detail}.{nothing} "
+            f"({verdict.code}; {verdict.operator_hint}.)"
+        )
     elif isinstance(exc, StoreError):
         message = f"The server's state store is unavailable ({exc}).{nothing}"
     elif isinstance(exc, ConfirmationError):
         message = f"Confirmation refused ({exc.reason}): {exc.message}.{nothing}"
     elif isinstance(exc, PurchaseOutcomeUnknown):
-        message = (f"PURCHASE OUTCOME UNKNOWN: {_detail(exc)}. Do not buy again yet: call list_numbers in a "
-                   f"minute to see whether {exc.inventory_id} was bought.")
+        message = (
+            f"PURCHASE OUTCOME UNKNOWN: {_detail(exc)}. Do not buy again yet: call list_numbers in a "
+            f"minute to see whether {exc.inventory_id} was bought."
+        )
     elif isinstance(exc, PurchaseNotCompleted):
         message = f"Nothing was bought: {_detail(exc)}. It is safe to try again."
     elif isinstance(exc, KYCError):
-        message = (f"{exc.code}: purchases are blocked until the organisation's KYC is approved in {_DASHBOARD}."
-                   f"{nothing} Tell the user to complete KYC; searching numbers still works.")
+        message = (
+            f"{exc.code}: purchases are blocked until the organisation's KYC is approved in {_DASHBOARD}."
+            f"{nothing} Tell the user to complete KYC; searching numbers still works."
+        )
     elif isinstance(exc, InsufficientBalanceError):
         message = f"INSUFFICIENT_BALANCE: not enough credit for this number.{nothing} Add credit in {_DASHBOARD}, or choose a cheaper offer from search_available."
     elif isinstance(exc, NumberNotAvailableError):
@@ -66,20 +72,30 @@ def to_tool_error(exc: Exception, *, write: str | None = None) -> ToolError:
     elif isinstance(exc, NotFoundError):
         message = f"NOT_FOUND: {_detail(exc)}.{nothing} Call list_numbers to see this organisation's numbers."
     elif isinstance(exc, RateLimitError):
-        wait = f" Retry after {exc.retry_after:.1f}s." if exc.retry_after is not None else " Retry in a few seconds."
+        wait = (
+            f" Retry after {exc.retry_after:.1f}s."
+            if exc.retry_after is not None
+            else " Retry in a few seconds."
+        )
         message = f"RATE_LIMIT_EXCEEDED: KrosAI is rate limiting this organisation.{nothing}{wait}"
     elif isinstance(exc, AuthenticationError):
-        message = ("KrosAI refused the API key (401): the key configured for this server, or in multi-tenant "
-                   "mode the key the client sent, is not valid. A person must fix the key; the model cannot.")
+        message = (
+            "KrosAI refused the API key (401): the key configured for this server, or in multi-tenant "
+            "mode the key the client sent, is not valid. A person must fix the key; the model cannot."
+        )
     elif isinstance(exc, PermissionDeniedError):
-        message = (f"{exc.code}: the API key is not allowed to do this ({_detail(exc)}).{nothing} The operator needs "
-                   "a key with the numbers:read and numbers:write scopes.")
+        message = (
+            f"{exc.code}: the API key is not allowed to do this ({_detail(exc)}).{nothing} The operator needs "
+            "a key with the numbers:read and numbers:write scopes."
+        )
     elif isinstance(exc, IdempotencyConflictError):
         message = f"{exc.code}: {_detail(exc)}.{nothing}"
     elif isinstance(exc, InvalidRequestError):
         message = f"{exc.code}: KrosAI rejected the request: {_detail(exc)}.{nothing} Correct the arguments and try again."
     elif isinstance(exc, (ServerError, TransportError)):
-        message = f"KrosAI is unavailable right now ({_detail(exc)}).{nothing} Try again in a minute."
+        message = (
+            f"KrosAI is unavailable right now ({_detail(exc)}).{nothing} Try again in a minute."
+        )
     elif isinstance(exc, ResponseFormatError):
         message = f"KrosAI answered in a format this server cannot read ({_detail(exc)}).{nothing}"
     elif isinstance(exc, APIError):

@@ -20,7 +20,16 @@ from ..store import AuditEntry
 from .deps import Deps
 from .errors import to_tool_error
 
-__all__ = ["DAY", "OWNER", "WriteAttempt", "begin_write", "claim_once", "looks_secret", "redact", "refusal"]
+__all__ = [
+    "DAY",
+    "OWNER",
+    "WriteAttempt",
+    "begin_write",
+    "claim_once",
+    "looks_secret",
+    "redact",
+    "refusal",
+]
 
 DAY = 86_400.0
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
@@ -34,10 +43,14 @@ def looks_secret(name: str) -> bool:
 
 def redact(arguments: dict[str, Any]) -> dict[str, Any]:
     """Arguments fit for the audit log: anything secret-looking is replaced."""
-    return {k: ("[redacted]" if looks_secret(k) and v is not None else v) for k, v in arguments.items()}
+    return {
+        k: ("[redacted]" if looks_secret(k) and v is not None else v) for k, v in arguments.items()
+    }
 
 
-async def claim_once(deps: Deps, key: str | None, digest: str, *, what: str) -> dict[str, Any] | None:
+async def claim_once(
+    deps: Deps, key: str | None, digest: str, *, what: str
+) -> dict[str, Any] | None:
     """Claim a tool-level idempotency key for arguments with this digest. Returns the stored result
     of a call that already completed under it (to replay), None to go ahead; raises when another
     call holds it."""
@@ -47,8 +60,10 @@ async def claim_once(deps: Deps, key: str | None, digest: str, *, what: str) -> 
     if claim.state == "done":
         return claim.result
     if claim.state == "in_progress":
-        raise ToolError(f"A call with this confirmation is already running or its outcome is being checked. "
-                        f"Nothing new was {what}. Call list_numbers in a minute to see the result.")
+        raise ToolError(
+            f"A call with this confirmation is already running or its outcome is being checked. "
+            f"Nothing new was {what}. Call list_numbers in a minute to see the result."
+        )
     if claim.state == "conflict":
         raise ToolError(f"This confirmation was used with other arguments. Nothing was {what}.")
     return None
@@ -63,15 +78,21 @@ class WriteAttempt:
     reserved_cents: int | None
     claim_key: str | None
 
-    async def succeeded(self, outcome: dict[str, Any], *, result: dict[str, Any] | None = None,
-                        spent_cents: int | None = None) -> None:
+    async def succeeded(
+        self,
+        outcome: dict[str, Any],
+        *,
+        result: dict[str, Any] | None = None,
+        spent_cents: int | None = None,
+    ) -> None:
         store, tenant = self.deps.store, self.deps.tenant
         if self.reserved_cents is not None:
             # Another replica starting while this call was in flight may have reconciled the intent
             # as not purchased and dropped the reservation: put it back (a reservation still held
             # is left as it is), so that money spent is always counted against the budget.
-            await store.reserve_spend(tenant, self.entry.id, self.reserved_cents, budget_cents=None,
-                                      window_seconds=DAY)
+            await store.reserve_spend(
+                tenant, self.entry.id, self.reserved_cents, budget_cents=None, window_seconds=DAY
+            )
             await store.settle_spend(tenant, self.entry.id, spent=True, amount_cents=spent_cents)
         await store.audit_outcome(tenant, self.entry.id, "succeeded", outcome)
         if self.claim_key is not None and result is not None:
@@ -89,7 +110,9 @@ class WriteAttempt:
     async def unknown(self, error: str) -> None:
         """The outcome could not be established: the reservation is kept (money may be spent) and
         the claim stays, until reconciliation at the next start settles both."""
-        await self.deps.store.audit_outcome(self.deps.tenant, self.entry.id, "unknown", {"error": error})
+        await self.deps.store.audit_outcome(
+            self.deps.tenant, self.entry.id, "unknown", {"error": error}
+        )
 
 
 async def begin_write(
@@ -105,12 +128,20 @@ async def begin_write(
     """Reserve the spend (refusing past the daily budget) and record the intent."""
     # The owner lets start-up reconciliation tell a crashed call from one another process is running.
     arguments = {**arguments, "owner": OWNER}
-    entry = AuditEntry(id=f"au_{uuid.uuid4().hex}", tenant=deps.tenant, tool=tool, arguments=redact(arguments),
-                       confirmation=confirmation, created_at=time.time(), quote=quote)
+    entry = AuditEntry(
+        id=f"au_{uuid.uuid4().hex}",
+        tenant=deps.tenant,
+        tool=tool,
+        arguments=redact(arguments),
+        confirmation=confirmation,
+        created_at=time.time(),
+        quote=quote,
+    )
     if reserve_cents is not None:
         budget = deps.policy.daily_budget_cents
-        if not await deps.store.reserve_spend(deps.tenant, entry.id, reserve_cents, budget_cents=budget,
-                                              window_seconds=DAY):
+        if not await deps.store.reserve_spend(
+            deps.tenant, entry.id, reserve_cents, budget_cents=budget, window_seconds=DAY
+        ):
             spent = await deps.store.spent_in_window(deps.tenant, DAY)
             if claim_key is not None:
                 await deps.store.release_request(deps.tenant, claim_key)

@@ -35,12 +35,15 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     """Host and Origin allowlists against DNS rebinding: loopback plus what the operator lists."""
     hosts = [*_LOCAL_HOSTS, *(settings.list_setting("allowed_hosts") or [])]
     origins = [*_LOCAL_ORIGINS, *(settings.list_setting("allowed_origins") or [])]
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts,
-                                     allowed_origins=origins)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
 
 
 async def _probe_upstream(settings: Settings) -> tuple[bool, str]:
-    if settings.uses_sandbox:  # single or multi tenant: open_deps then serves the in-process sandbox
+    if (
+        settings.uses_sandbox
+    ):  # single or multi tenant: open_deps then serves the in-process sandbox
         return True, "in-process sandbox"
     try:
         async with httpx2.AsyncClient(timeout=3.0) as http:
@@ -79,13 +82,21 @@ def build_http_app(
     security = transport_security(settings)
     limit = settings.max_body_bytes
     if transport == "sse":
-        inner = mcp.sse_app(sse_path=SSE_PATH, message_path=SSE_MESSAGES_PATH, transport_security=security,
-                            max_request_body_size=limit)
+        inner = mcp.sse_app(
+            sse_path=SSE_PATH,
+            message_path=SSE_MESSAGES_PATH,
+            transport_security=security,
+            max_request_body_size=limit,
+        )
         runs_session_manager = False
     else:
-        inner = mcp.streamable_http_app(streamable_http_path=MCP_PATH, stateless_http=stateless,
-                                        json_response=json_response, transport_security=security,
-                                        max_request_body_size=limit)
+        inner = mcp.streamable_http_app(
+            streamable_http_path=MCP_PATH,
+            stateless_http=stateless,
+            json_response=json_response,
+            transport_security=security,
+            max_request_body_size=limit,
+        )
         runs_session_manager = True
 
     async def healthz(request: Request) -> JSONResponse:
@@ -95,8 +106,10 @@ def build_http_app(
         current = mcp.current_deps_or_none()
         checks = [await _probe_store(settings, current), await _probe_upstream(settings)]
         ready = all(ok for ok, _ in checks)
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": [m for _, m in checks]},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": [m for _, m in checks]},
+            status_code=200 if ready else 503,
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -108,8 +121,11 @@ def build_http_app(
 
     tokens = settings.auth_tokens()
     # Without tokens or tenants there is nothing to check: the CLI allows that on loopback only.
-    secured = AuthMiddleware(inner, tokens=tokens, multi_tenant=settings.multi_tenant) if (
-        tokens or settings.multi_tenant) else inner
+    secured = (
+        AuthMiddleware(inner, tokens=tokens, multi_tenant=settings.multi_tenant)
+        if (tokens or settings.multi_tenant)
+        else inner
+    )
     return Starlette(
         routes=[Route("/healthz", healthz), Route("/readyz", readyz), Mount("/", app=secured)],
         lifespan=lifespan,

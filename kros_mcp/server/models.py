@@ -49,8 +49,15 @@ class NumberSummary(_Out):
 
     @classmethod
     def of(cls, n: PhoneNumber) -> NumberSummary:
-        return cls(id=n.id, number=n.number, country=n.country, type=n.type, status=clean_text(n.status, limit=40) or "",
-                   endpoint_id=n.endpoint_id, monthly_cost_cents=n.monthly_cost_cents)
+        return cls(
+            id=n.id,
+            number=n.number,
+            country=n.country,
+            type=n.type,
+            status=clean_text(n.status, limit=40) or "",
+            endpoint_id=n.endpoint_id,
+            monthly_cost_cents=n.monthly_cost_cents,
+        )
 
 
 class NumberList(_Out):
@@ -84,15 +91,26 @@ class NumberDetail(_Out):
     def of(cls, n: PhoneNumber) -> NumberDetail:
         endpoint = None
         if n.endpoint is not None:
-            endpoint = Endpoint(id=n.endpoint.id, name=clean_text(n.endpoint.name, limit=100),
-                                type=clean_text(n.endpoint.type, limit=40), provider=clean_text(n.endpoint.provider, limit=40))
+            endpoint = Endpoint(
+                id=n.endpoint.id,
+                name=clean_text(n.endpoint.name, limit=100),
+                type=clean_text(n.endpoint.type, limit=40),
+                provider=clean_text(n.endpoint.provider, limit=40),
+            )
         elif n.endpoint_id:
             endpoint = Endpoint(id=n.endpoint_id)
         username = (n.sip_credentials or {}).get("username")
         return cls(
-            id=n.id, number=n.number, country=n.country, type=n.type, status=clean_text(n.status, limit=40) or "",
-            endpoint=endpoint, allow_inbound=n.allow_inbound, allow_outbound=n.allow_outbound,
-            monthly_cost_cents=n.monthly_cost_cents, sip_uri=clean_text(n.sip_uri, limit=200),
+            id=n.id,
+            number=n.number,
+            country=n.country,
+            type=n.type,
+            status=clean_text(n.status, limit=40) or "",
+            endpoint=endpoint,
+            allow_inbound=n.allow_inbound,
+            allow_outbound=n.allow_outbound,
+            monthly_cost_cents=n.monthly_cost_cents,
+            sip_uri=clean_text(n.sip_uri, limit=200),
             sip_username=clean_text(username, limit=100) if isinstance(username, str) else None,
             created_at=n.created_at.isoformat().replace("+00:00", "Z") if n.created_at else None,
         )
@@ -111,9 +129,16 @@ class Offer(_Out):
     @classmethod
     def of(cls, o: AvailableNumber) -> Offer:
         setup, monthly = o.setup_cost_cents or 0, o.monthly_cost_cents or 0
-        return cls(inventory_id=o.id, number=o.number, type=o.type, area_code=o.area_code, setup_cost_cents=setup,
-                   monthly_cost_cents=monthly, first_charge_cents=setup + monthly,
-                   capabilities=sorted(k for k, v in o.capabilities.items() if v))
+        return cls(
+            inventory_id=o.id,
+            number=o.number,
+            type=o.type,
+            area_code=o.area_code,
+            setup_cost_cents=setup,
+            monthly_cost_cents=monthly,
+            first_charge_cents=setup + monthly,
+            capabilities=sorted(k for k, v in o.capabilities.items() if v),
+        )
 
 
 class OfferList(_Out):
@@ -132,12 +157,20 @@ class Quote(_Out):
 
     @classmethod
     def of(cls, offer: StoredOffer) -> Quote:
-        return cls(inventory_id=offer.inventory_id, number=offer.number, country=offer.country, type=offer.type,
-                   setup_cost_cents=offer.setup_cost_cents, monthly_cost_cents=offer.monthly_cost_cents,
-                   first_charge_cents=offer.first_charge_cents)
+        return cls(
+            inventory_id=offer.inventory_id,
+            number=offer.number,
+            country=offer.country,
+            type=offer.type,
+            setup_cost_cents=offer.setup_cost_cents,
+            monthly_cost_cents=offer.monthly_cost_cents,
+            first_charge_cents=offer.first_charge_cents,
+        )
 
 
-PurchaseStatus = Literal["dry_run", "confirmation_required", "declined", "price_changed", "purchased"]
+PurchaseStatus = Literal[
+    "dry_run", "confirmation_required", "declined", "price_changed", "purchased"
+]
 RoutingStatus = Literal["dry_run", "updated"]
 ReleaseStatus = Literal["dry_run", "confirmation_required", "declined", "released"]
 

@@ -45,11 +45,15 @@ class Subscribers:
 def enable_legacy_subscriptions(mcp: MCPServer, subscribers_of: Any) -> None:
     """Serve 2025-era resources/subscribe (MCPServer has no public hook for it)."""
 
-    async def on_subscribe(ctx: ServerRequestContext, params: SubscribeRequestParams) -> EmptyResult:
+    async def on_subscribe(
+        ctx: ServerRequestContext, params: SubscribeRequestParams
+    ) -> EmptyResult:
         subscribers_of(ctx).add(params.uri, ctx.session)
         return EmptyResult()
 
-    async def on_unsubscribe(ctx: ServerRequestContext, params: UnsubscribeRequestParams) -> EmptyResult:
+    async def on_unsubscribe(
+        ctx: ServerRequestContext, params: UnsubscribeRequestParams
+    ) -> EmptyResult:
         subscribers_of(ctx).discard(params.uri, ctx.session)
         return EmptyResult()
 

@@ -49,12 +49,17 @@ def _possibly_live(entry: AuditEntry, *, max_call_seconds: float, now: float) ->
 async def _unsettled(deps: Deps) -> list[AuditEntry]:
     entries = list(await deps.store.audit_unfinished(deps.tenant))
     # Outcomes left 'unknown' by a live call are settled the same way.
-    entries += [e for e in await deps.store.audit_page(deps.tenant, limit=_RECENT) if e.status == "unknown"]
+    entries += [
+        e for e in await deps.store.audit_page(deps.tenant, limit=_RECENT) if e.status == "unknown"
+    ]
     # A call lasts at most its deadline plus the purchase reconciliation's own limit.
     longest = deps.settings.krosai_deadline * 2 + deps.client.reconcile.max_seconds
     now = time.time()
-    unsettled = [e for e in {e.id: e for e in entries}.values()
-                 if not _possibly_live(e, max_call_seconds=longest, now=now)]
+    unsettled = [
+        e
+        for e in {e.id: e for e in entries}.values()
+        if not _possibly_live(e, max_call_seconds=longest, now=now)
+    ]
     return sorted(unsettled, key=lambda e: e.created_at)
 
 
@@ -65,11 +70,17 @@ async def reconcile_unfinished(deps: Deps) -> int:
         return 0
     settled = 0
     try:
-        owned = [n async for n in deps.client.iter_numbers()] if any(
-            e.tool == "purchase_number" for e in entries) else []
+        owned = (
+            [n async for n in deps.client.iter_numbers()]
+            if any(e.tool == "purchase_number" for e in entries)
+            else []
+        )
     except KrosAIError as exc:
-        log.warning("could not reconcile %d unfinished writes now (%s); will try at the next start",
-                    len(entries), exc.message)
+        log.warning(
+            "could not reconcile %d unfinished writes now (%s); will try at the next start",
+            len(entries),
+            exc.message,
+        )
         return 0
     for entry in entries:
         try:
@@ -82,25 +93,46 @@ async def reconcile_unfinished(deps: Deps) -> int:
             settled += 1
         except KrosAIError as exc:
             log.warning("could not reconcile %s %s yet: %s", entry.tool, entry.id, exc.message)
-    log.warning("reconciled %d unfinished write(s) from an earlier run; see kros-mcp audit", settled)
+    log.warning(
+        "reconciled %d unfinished write(s) from an earlier run; see kros-mcp audit", settled
+    )
     return settled
 
 
 async def _purchase(deps: Deps, entry: AuditEntry, owned: list[Any]) -> None:
     inventory_id = entry.arguments.get("inventory_id")
     number = (entry.quote or {}).get("number", "")
-    match = next((n for n in owned if (inventory_id and n.inventory_id == inventory_id)
-                  or (number and _digits(n.number) == _digits(number))), None)
+    match = next(
+        (
+            n
+            for n in owned
+            if (inventory_id and n.inventory_id == inventory_id)
+            or (number and _digits(n.number) == _digits(number))
+        ),
+        None,
+    )
     dedupe = entry.arguments.get("dedupe")
     store, tenant = deps.store, deps.tenant
     if match is not None:
         await store.settle_spend(tenant, entry.id, spent=True)
-        await store.audit_outcome(tenant, entry.id, "reconciled",
-                                  {"result": "purchased", "number_id": match.id, "number": match.number})
+        await store.audit_outcome(
+            tenant,
+            entry.id,
+            "reconciled",
+            {"result": "purchased", "number_id": match.id, "number": match.number},
+        )
         if dedupe:
-            await store.finish_request(tenant, dedupe, {
-                "status": "purchased", "executed": True, "quote": entry.quote or {}, "plan": [],
-                "message": f"Bought {match.number} as {match.id} (confirmed after a restart)."})
+            await store.finish_request(
+                tenant,
+                dedupe,
+                {
+                    "status": "purchased",
+                    "executed": True,
+                    "quote": entry.quote or {},
+                    "plan": [],
+                    "message": f"Bought {match.number} as {match.id} (confirmed after a restart).",
+                },
+            )
     else:
         await store.settle_spend(tenant, entry.id, spent=False)
         await store.audit_outcome(tenant, entry.id, "reconciled", {"result": "not_purchased"})
@@ -116,12 +148,22 @@ async def _release(deps: Deps, entry: AuditEntry) -> None:
     except NotFoundError:
         await deps.store.audit_outcome(deps.tenant, entry.id, "reconciled", {"result": "released"})
         if dedupe:
-            await deps.store.finish_request(deps.tenant, dedupe, {
-                "status": "released", "executed": True, "number_id": number_id, "number": "", "plan": [],
-                "message": f"Released {number_id} (confirmed after a restart)."})
+            await deps.store.finish_request(
+                deps.tenant,
+                dedupe,
+                {
+                    "status": "released",
+                    "executed": True,
+                    "number_id": number_id,
+                    "number": "",
+                    "plan": [],
+                    "message": f"Released {number_id} (confirmed after a restart).",
+                },
+            )
         return
-    await deps.store.audit_outcome(deps.tenant, entry.id, "reconciled",
-                                   {"result": "not_released", "number": number.number})
+    await deps.store.audit_outcome(
+        deps.tenant, entry.id, "reconciled", {"result": "not_released", "number": number.number}
+    )
     if dedupe:
         await deps.store.release_request(deps.tenant, dedupe)
 
@@ -131,8 +173,18 @@ async def _routing(deps: Deps, entry: AuditEntry) -> None:
     try:
         number = await deps.client.get_number(number_id)
     except NotFoundError:
-        await deps.store.audit_outcome(deps.tenant, entry.id, "reconciled", {"result": "number_gone"})
+        await deps.store.audit_outcome(
+            deps.tenant, entry.id, "reconciled", {"result": "number_gone"}
+        )
         return
-    await deps.store.audit_outcome(deps.tenant, entry.id, "reconciled", {
-        "result": "current_routing", "endpoint_id": number.endpoint_id,
-        "allow_inbound": number.allow_inbound, "allow_outbound": number.allow_outbound})
+    await deps.store.audit_outcome(
+        deps.tenant,
+        entry.id,
+        "reconciled",
+        {
+            "result": "current_routing",
+            "endpoint_id": number.endpoint_id,
+            "allow_inbound": number.allow_inbound,
+            "allow_outbound": number.allow_outbound,
+        },
+    )

@@ -24,8 +24,13 @@ _LIST_CAP = 1000
 def register_resources(mcp: MCPServer, current_deps: Callable[[], Deps]) -> None:
     """Add the resources. Static resources get no Context, so they reach deps via `current_deps`."""
 
-    @mcp.resource(LIST_URI, name="phone_numbers", title="Owned phone numbers", mime_type="application/json",
-                  description=f"Every number the organisation owns (first {_LIST_CAP}), compact JSON")
+    @mcp.resource(
+        LIST_URI,
+        name="phone_numbers",
+        title="Owned phone numbers",
+        mime_type="application/json",
+        description=f"Every number the organisation owns (first {_LIST_CAP}), compact JSON",
+    )
     async def phone_numbers() -> str:
         deps = current_deps()
         numbers = []
@@ -35,11 +40,20 @@ def register_resources(mcp: MCPServer, current_deps: Callable[[], Deps]) -> None
                 if len(numbers) >= _LIST_CAP:
                     break
         except KrosAIError as exc:
-            raise ResourceError(f"KrosAI could not list numbers ({exc.code}); try again later") from exc
-        return json.dumps({"numbers": numbers, "count": len(numbers), "truncated": len(numbers) >= _LIST_CAP})
+            raise ResourceError(
+                f"KrosAI could not list numbers ({exc.code}); try again later"
+            ) from exc
+        return json.dumps(
+            {"numbers": numbers, "count": len(numbers), "truncated": len(numbers) >= _LIST_CAP}
+        )
 
-    @mcp.resource(f"{LIST_URI}/{{id}}", name="phone_number", title="One phone number", mime_type="application/json",
-                  description="One owned number's full record (routing, flags, SIP URI), JSON")
+    @mcp.resource(
+        f"{LIST_URI}/{{id}}",
+        name="phone_number",
+        title="One phone number",
+        mime_type="application/json",
+        description="One owned number's full record (routing, flags, SIP URI), JSON",
+    )
     async def phone_number(id: str, ctx: Context) -> str:
         deps = deps_of(ctx)
         try:
@@ -47,7 +61,9 @@ def register_resources(mcp: MCPServer, current_deps: Callable[[], Deps]) -> None
         except NotFoundError as exc:
             raise ResourceNotFoundError(f"No phone number {id} in this organisation") from exc
         except KrosAIError as exc:
-            raise ResourceError(f"KrosAI could not read {id} ({exc.code}); try again later") from exc
+            raise ResourceError(
+                f"KrosAI could not read {id} ({exc.code}); try again later"
+            ) from exc
         return NumberDetail.of(number).model_dump_json()
 
 
@@ -57,11 +73,21 @@ AUDIT_PAGE = 50
 
 def audit_json(entries: list[AuditEntry]) -> dict[str, object]:
     """A page of audit entries, most recent first, with the URI of the next page."""
-    rows = [{
-        "seq": e.seq, "id": e.id, "at": _iso(e.created_at), "tool": e.tool, "status": e.status,
-        "arguments": e.arguments, "quote": e.quote, "confirmation": e.confirmation, "outcome": e.outcome,
-        "finished_at": _iso(e.finished_at) if e.finished_at else None,
-    } for e in entries]
+    rows = [
+        {
+            "seq": e.seq,
+            "id": e.id,
+            "at": _iso(e.created_at),
+            "tool": e.tool,
+            "status": e.status,
+            "arguments": e.arguments,
+            "quote": e.quote,
+            "confirmation": e.confirmation,
+            "outcome": e.outcome,
+            "finished_at": _iso(e.finished_at) if e.finished_at else None,
+        }
+        for e in entries
+    ]
     more = len(entries) == AUDIT_PAGE and entries[-1].seq is not None
     return {"entries": rows, "next": f"{AUDIT_URI}/before/{entries[-1].seq}" if more else None}
 
@@ -71,9 +97,14 @@ def _iso(ts: float) -> str:
 
 
 def register_policy_and_audit(mcp: MCPServer, current_deps: Callable[[], Deps]) -> None:
-    @mcp.resource("kros://policy", name="policy", title="Operator policy", mime_type="application/json",
-                  description="The limits the operator set (read-only mode, tools, countries, costs, budget, "
-                              "protected numbers) and the budget left for the last 24 hours")
+    @mcp.resource(
+        "kros://policy",
+        name="policy",
+        title="Operator policy",
+        mime_type="application/json",
+        description="The limits the operator set (read-only mode, tools, countries, costs, budget, "
+        "protected numbers) and the budget left for the last 24 hours",
+    )
     async def policy() -> str:
         deps = current_deps()
         described = deps.policy.describe()
@@ -87,17 +118,31 @@ def register_policy_and_audit(mcp: MCPServer, current_deps: Callable[[], Deps]) 
         described["confirmation"] = deps.settings.confirmation
         return json.dumps(described)
 
-    @mcp.resource(AUDIT_URI, name="audit", title="Audit trail", mime_type="application/json",
-                  description=f"Write attempts, most recent first ({AUDIT_PAGE} a page): intent, quote, "
-                              "confirmation, outcome")
+    @mcp.resource(
+        AUDIT_URI,
+        name="audit",
+        title="Audit trail",
+        mime_type="application/json",
+        description=f"Write attempts, most recent first ({AUDIT_PAGE} a page): intent, quote, "
+        "confirmation, outcome",
+    )
     async def audit() -> str:
         deps = current_deps()
         return json.dumps(audit_json(await deps.store.audit_page(deps.tenant, limit=AUDIT_PAGE)))
 
-    @mcp.resource(f"{AUDIT_URI}/before/{{seq}}", name="audit_page", title="Audit trail, older page",
-                  mime_type="application/json", description="Audit entries older than seq, most recent first")
+    @mcp.resource(
+        f"{AUDIT_URI}/before/{{seq}}",
+        name="audit_page",
+        title="Audit trail, older page",
+        mime_type="application/json",
+        description="Audit entries older than seq, most recent first",
+    )
     async def audit_before(seq: str, ctx: Context) -> str:
         if not seq.isdigit():
-            raise ResourceNotFoundError(f"no audit page {seq!r}: use the 'next' URI from kros://audit")
+            raise ResourceNotFoundError(
+                f"no audit page {seq!r}: use the 'next' URI from kros://audit"
+            )
         deps = deps_of(ctx)
-        return json.dumps(audit_json(await deps.store.audit_page(deps.tenant, limit=AUDIT_PAGE, before=int(seq))))
+        return json.dumps(
+            audit_json(await deps.store.audit_page(deps.tenant, limit=AUDIT_PAGE, before=int(seq)))
+        )

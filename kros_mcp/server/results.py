@@ -23,7 +23,9 @@ def tool_result(model: BaseModel) -> CallToolResult:
     """`model` as a tool result: structured content plus its compact JSON text."""
     structured = model.model_dump(mode="json", by_alias=True, exclude_none=True)
     text = pydantic_core.to_json(structured).decode()
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=structured
+    )
 
 
 class _CompactResults(FuncMetadata):
@@ -41,5 +43,9 @@ def compact_results(mcp: MCPServer) -> None:
     for tool in mcp._tool_manager.list_tools():  # noqa: SLF001 - no public hook for this
         meta = tool.fn_metadata
         if isinstance(meta.output_model, type) and issubclass(meta.output_model, BaseModel):
-            tool.fn_metadata = _CompactResults(arg_model=meta.arg_model, output_schema=meta.output_schema,
-                                               output_model=meta.output_model, wrap_output=meta.wrap_output)
+            tool.fn_metadata = _CompactResults(
+                arg_model=meta.arg_model,
+                output_schema=meta.output_schema,
+                output_model=meta.output_model,
+                wrap_output=meta.wrap_output,
+            )

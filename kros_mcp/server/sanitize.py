@@ -17,7 +17,8 @@ def clean_text(value: str | None, *, limit: int = 300) -> str | None:
     # Printable ASCII, the usual case, has no character to drop: skip the per-character lookup.
     if not (value.isascii() and value.isprintable()):
         value = "".join(
-            " " if ch in "\t\n\r" else ch for ch in value
+            " " if ch in "\t\n\r" else ch
+            for ch in value
             if ch in "\t\n\r" or unicodedata.category(ch) not in _DROP_CATEGORIES
         )
     kept = " ".join(value.split())

@@ -46,6 +46,7 @@ def shallow_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
     `array`; no nulls, no `required`.
     Results are still validated in full by their pydantic models and leave out empty fields;
     the schema tells a client the shape without the detail."""
+
     def flatten(prop: dict[str, Any]) -> dict[str, Any]:
         kept = {k: v for k, v in prop.items() if k == "description"}
         kind = prop.get("type")
@@ -58,7 +59,11 @@ def shallow_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
         options = prop.get("anyOf")
         if isinstance(options, list) and any("$ref" in o for o in options):
             return {**kept, "type": "object"}
-        if prop.get("type") == "array" and isinstance(prop.get("items"), dict) and "$ref" in prop["items"]:
+        if (
+            prop.get("type") == "array"
+            and isinstance(prop.get("items"), dict)
+            and "$ref" in prop["items"]
+        ):
             # Not even `items: object`: clients validate results against this schema, and a
             # jsonschema check of every item (20 to 100 a page) cost them more than the rest.
             return {k: v for k, v in prop.items() if k != "items"}
@@ -79,5 +84,7 @@ def compact_tool_schemas(mcp: MCPServer) -> None:
         tool.description = " ".join(tool.description.split())
         tool.parameters = compact_schema(tool.parameters)
         if tool.fn_metadata.output_schema is not None:
-            tool.fn_metadata.output_schema = shallow_output_schema(compact_schema(tool.fn_metadata.output_schema))
+            tool.fn_metadata.output_schema = shallow_output_schema(
+                compact_schema(tool.fn_metadata.output_schema)
+            )
             tool.__dict__.pop("output_schema", None)  # drop the cached_property value

@@ -39,13 +39,21 @@ __all__ = ["TOOL_NAMES", "WRITE_TOOLS", "register_tools"]
 
 KEEP = "keep"
 # Reads change nothing and can be repeated; KrosAI is outside this server (open world).
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
 
-NumberId = Annotated[str, Field(
-    max_length=64, pattern=r"^[\w+][\w+\-. ()]*$",
-    description="pn_... id, or the E.164 number",
-)]
-Country = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", description="ISO country code: NG, KE, GH, RW, EG, AE")]
+NumberId = Annotated[
+    str,
+    Field(
+        max_length=64,
+        pattern=r"^[\w+][\w+\-. ()]*$",
+        description="pn_... id, or the E.164 number",
+    ),
+]
+Country = Annotated[
+    str, Field(pattern=r"^[A-Za-z]{2}$", description="ISO country code: NG, KE, GH, RW, EG, AE")
+]
 NumberType = Literal["local", "mobile", "toll_free"]
 DryRun = bool
 Token = Annotated[str | None, Field(max_length=2048)]
@@ -64,22 +72,33 @@ def register_tools(mcp: MCPServer) -> None:
     async def list_numbers(
         ctx: Context,
         status: Literal["active", "pending", "suspended", "porting", "inactive"] | None = None,
-        country: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2}$", description="ISO code")] = None,
+        country: Annotated[
+            str | None, Field(pattern=r"^[A-Za-z]{2}$", description="ISO code")
+        ] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         offset: Annotated[int, Field(ge=0)] = 0,
     ) -> NumberList:
         """List the organisation's phone numbers: status, endpoint, monthly cost. Free."""
         deps = deps_of(ctx)
         try:
-            page = await deps.client.list_numbers(status=status, country=country.upper() if country else None,
-                                                  limit=limit, offset=offset)
+            page = await deps.client.list_numbers(
+                status=status,
+                country=country.upper() if country else None,
+                limit=limit,
+                offset=offset,
+            )
         except KrosAIError as exc:
             raise to_tool_error(exc) from exc
         seen = offset + len(page.items)
         # Without a total (KrosAI may omit it), a full page means there may be more.
-        more = bool(page.items) and (seen < page.total if page.total is not None else len(page.items) >= limit)
-        return NumberList(numbers=[NumberSummary.of(n) for n in page.items], total=page.total,
-                          next_offset=seen if more else None)
+        more = bool(page.items) and (
+            seen < page.total if page.total is not None else len(page.items) >= limit
+        )
+        return NumberList(
+            numbers=[NumberSummary.of(n) for n in page.items],
+            total=page.total,
+            next_offset=seen if more else None,
+        )
 
     @mcp.tool(
         title="Get a number",
@@ -89,7 +108,9 @@ def register_tools(mcp: MCPServer) -> None:
         """One owned number in full: endpoint, call flags, SIP URI, cost. Free."""
         deps = deps_of(ctx)
         try:
-            return NumberDetail.of(await deps.client.get_number(await resolve_number_id(deps, number_id)))
+            return NumberDetail.of(
+                await deps.client.get_number(await resolve_number_id(deps, number_id))
+            )
         except KrosAIError as exc:
             raise to_tool_error(exc) from exc
 
@@ -101,7 +122,9 @@ def register_tools(mcp: MCPServer) -> None:
         ctx: Context,
         country: Country,
         type: NumberType | None = None,
-        area_code: Annotated[str | None, Field(pattern=r"^0?\d{1,5}$", description="e.g. 803")] = None,
+        area_code: Annotated[
+            str | None, Field(pattern=r"^0?\d{1,5}$", description="e.g. 803")
+        ] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
         max_monthly_cost_cents: Annotated[int | None, Field(ge=0)] = None,
     ) -> OfferList:
@@ -111,19 +134,31 @@ def register_tools(mcp: MCPServer) -> None:
         country = country.upper()
         fetch = 100 if max_monthly_cost_cents is not None else limit
         try:
-            page = await deps.client.search_available(country, type=type, area_code=area_code, limit=fetch)
+            page = await deps.client.search_available(
+                country, type=type, area_code=area_code, limit=fetch
+            )
         except KrosAIError as exc:
             raise to_tool_error(exc) from exc
-        items = [i for i in page.items if max_monthly_cost_cents is None or (i.monthly_cost_cents or 0) <= max_monthly_cost_cents][:limit]
+        items = [
+            i
+            for i in page.items
+            if max_monthly_cost_cents is None
+            or (i.monthly_cost_cents or 0) <= max_monthly_cost_cents
+        ][:limit]
         query = {"type": type, "area_code": area_code, "offset": 0}
-        await deps.store.remember_offers(deps.tenant, [offer_from(i, country, query) for i in items],
-                                         deps.settings.offer_ttl)
+        await deps.store.remember_offers(
+            deps.tenant, [offer_from(i, country, query) for i in items], deps.settings.offer_ttl
+        )
         return OfferList(offers=[Offer.of(i) for i in items], total=page.total)
 
     @mcp.tool(
         title="Buy a number",
-        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,
-                                    open_world_hint=True),
+        annotations=ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
     )
     async def purchase_number(
         ctx: Context,
@@ -141,47 +176,75 @@ def register_tools(mcp: MCPServer) -> None:
         deps = deps_of(ctx)
         offer = await deps.store.get_offer(deps.tenant, inventory_id)
         if offer is None:
-            raise ToolError(f"No current quote for {inventory_id}: call search_available first (the offers it shows "
-                            f"are remembered for {int(deps.settings.offer_ttl // 60)} minutes) so the price is known. "
-                            "Nothing was bought.")
-        arguments = {"inventory_id": inventory_id, "endpoint_id": endpoint_id, "allow_inbound": allow_inbound,
-                     "allow_outbound": allow_outbound}
+            raise ToolError(
+                f"No current quote for {inventory_id}: call search_available first (the offers it shows "
+                f"are remembered for {int(deps.settings.offer_ttl // 60)} minutes) so the price is known. "
+                "Nothing was bought."
+            )
+        arguments = {
+            "inventory_id": inventory_id,
+            "endpoint_id": endpoint_id,
+            "allow_inbound": allow_inbound,
+            "allow_outbound": allow_outbound,
+        }
         quote = Quote.of(offer)
-        plan = [buy_line(offer),
-                f"Route inbound calls to {endpoint_id}." if endpoint_id else "No endpoint: calls are not routed "
-                "until update_routing sets one.",
-                f"Inbound calls {'allowed' if allow_inbound else 'blocked'}; outbound calls "
-                f"{'allowed' if allow_outbound else 'blocked'}."]
+        plan = [
+            buy_line(offer),
+            f"Route inbound calls to {endpoint_id}."
+            if endpoint_id
+            else "No endpoint: calls are not routed until update_routing sets one.",
+            f"Inbound calls {'allowed' if allow_inbound else 'blocked'}; outbound calls "
+            f"{'allowed' if allow_outbound else 'blocked'}.",
+        ]
         try:
             spent = await deps.store.spent_in_window(deps.tenant, DAY)
         except StoreError as exc:
             raise to_tool_error(exc, write="bought") from exc
-        verdicts = deps.policy.purchase_verdicts(country=offer.country, monthly_cost_cents=offer.monthly_cost_cents,
-                                                 first_charge_cents=offer.first_charge_cents, spent_24h_cents=spent)
+        verdicts = deps.policy.purchase_verdicts(
+            country=offer.country,
+            monthly_cost_cents=offer.monthly_cost_cents,
+            first_charge_cents=offer.first_charge_cents,
+            spent_24h_cents=spent,
+        )
         refused = [v for v in verdicts if not v.allowed]
         if dry_run:
             return PurchaseResult(
-                status="dry_run", executed=False, quote=quote, plan=plan + [policy_line(v) for v in verdicts],
-                message="Preview only: nothing was bought." + (
-                    " The operator's policy would refuse it." if refused else ""))
+                status="dry_run",
+                executed=False,
+                quote=quote,
+                plan=plan + [policy_line(v) for v in verdicts],
+                message="Preview only: nothing was bought."
+                + (" The operator's policy would refuse it." if refused else ""),
+            )
         if refused:
             raise refusal(refused[0], what="bought")
         claims: TokenClaims | None = None
         step = token_step(deps, ctx, answer)
         try:
             if confirmation_token and deps.confirmation == "auto":
-                claims = deps.tokens.verify(confirmation_token, tenant=deps.tenant, tool="purchase_number",
-                                            arguments=arguments)
+                claims = deps.tokens.verify(
+                    confirmation_token,
+                    tenant=deps.tenant,
+                    tool="purchase_number",
+                    arguments=arguments,
+                )
             elif step == "refuse":
-                raise ToolError("This server requires a person to confirm purchases, and this client cannot ask "
-                                "(no elicitation support). Nothing was bought. Use a client that supports "
-                                "elicitation, or ask the operator to change KROS_MCP_CONFIRMATION.")
+                raise ToolError(
+                    "This server requires a person to confirm purchases, and this client cannot ask "
+                    "(no elicitation support). Nothing was bought. Use a client that supports "
+                    "elicitation, or ask the operator to change KROS_MCP_CONFIRMATION."
+                )
             elif step == "issue":
                 return purchase_token(deps, arguments, quote, plan)
             elif step == "elicited":
                 if not isinstance(answer, AcceptedElicitation) or not answer.data.confirm:
-                    return PurchaseResult(status="declined", executed=False, quote=quote, plan=plan,
-                                          message="The person declined: nothing was bought.")
+                    return PurchaseResult(
+                        status="declined",
+                        executed=False,
+                        quote=quote,
+                        plan=plan,
+                        message="The person declined: nothing was bought.",
+                    )
             dedupe = f"token:{claims.token_id}" if claims is not None else None
             # A call re-sent with a token that already bought replays that result instead of buying again.
             replay = await claim_once(deps, dedupe, arguments_digest(arguments), what="bought")
@@ -198,29 +261,46 @@ def register_tools(mcp: MCPServer) -> None:
                 if dedupe is not None:
                     await deps.store.release_request(deps.tenant, dedupe)
                 if changed.status == "price_changed":
-                    await deps.store.remember_offers(deps.tenant, [current], deps.settings.offer_ttl)  # type: ignore[list-item]
+                    await deps.store.remember_offers(
+                        deps.tenant, [current], deps.settings.offer_ttl
+                    )  # type: ignore[list-item]
                 return changed
             assert current is not None
             attempt = await begin_write(
-                deps, tool="purchase_number", arguments={**arguments, "dedupe": dedupe},
+                deps,
+                tool="purchase_number",
+                arguments={**arguments, "dedupe": dedupe},
                 confirmation="token" if claims else ("none" if step == "none" else "elicitation"),
-                quote=quote.model_dump(), reserve_cents=current.first_charge_cents, claim_key=dedupe)
+                quote=quote.model_dump(),
+                reserve_cents=current.first_charge_cents,
+                claim_key=dedupe,
+            )
         except (PolicyError, ConfirmationError, StoreError, KrosAIError) as exc:
             raise to_tool_error(exc, write="bought") from exc
-        result = await buy(ctx, deps, attempt, offer, arguments, quote, plan,
-                            idempotency_key=f"kros-mcp-{deps.tenant}-{claims.token_id}" if claims else None)
+        result = await buy(
+            ctx,
+            deps,
+            attempt,
+            offer,
+            arguments,
+            quote,
+            plan,
+            idempotency_key=f"kros-mcp-{deps.tenant}-{claims.token_id}" if claims else None,
+        )
         return result
 
     @mcp.tool(
         title="Route a number's calls",
-        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
-                                    open_world_hint=True),
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+        ),
     )
     async def update_routing(
         ctx: Context,
         number_id: NumberId,
-        endpoint_id: Annotated[str | None, Field(description=(
-            "ep_...; null detaches; 'keep' leaves it"))] = KEEP,
+        endpoint_id: Annotated[
+            str | None, Field(description=("ep_...; null detaches; 'keep' leaves it"))
+        ] = KEEP,
         allow_inbound: bool | None = None,
         allow_outbound: bool | None = None,
         dry_run: DryRun = False,
@@ -231,25 +311,45 @@ def register_tools(mcp: MCPServer) -> None:
         try:
             number_id = await resolve_number_id(deps, number_id)
             current = await deps.client.get_number(number_id)
-            before = Routing(endpoint_id=current.endpoint_id, allow_inbound=current.allow_inbound,
-                             allow_outbound=current.allow_outbound)
+            before = Routing(
+                endpoint_id=current.endpoint_id,
+                allow_inbound=current.allow_inbound,
+                allow_outbound=current.allow_outbound,
+            )
             after = Routing(
                 endpoint_id=before.endpoint_id if endpoint_id == KEEP else endpoint_id,
                 allow_inbound=before.allow_inbound if allow_inbound is None else allow_inbound,
                 allow_outbound=before.allow_outbound if allow_outbound is None else allow_outbound,
             )
             effects = routing_effects(current, before, after)
-            verdict = deps.policy.change_verdict(number_id=current.id, number=current.number, action="re-routed")
+            verdict = deps.policy.change_verdict(
+                number_id=current.id, number=current.number, action="re-routed"
+            )
             if dry_run:
-                return RoutingResult(status="dry_run", executed=False, number_id=current.id, number=current.number,
-                                     before=before, after=after, effects=effects + [policy_line(verdict)],
-                                     message="Preview only: nothing changed." + (
-                                         "" if verdict.allowed else " The operator's policy would refuse it."))
+                return RoutingResult(
+                    status="dry_run",
+                    executed=False,
+                    number_id=current.id,
+                    number=current.number,
+                    before=before,
+                    after=after,
+                    effects=effects + [policy_line(verdict)],
+                    message="Preview only: nothing changed."
+                    + ("" if verdict.allowed else " The operator's policy would refuse it."),
+                )
             if not verdict.allowed:
                 raise refusal(verdict, what="changed")
-            attempt = await begin_write(deps, tool="update_routing", confirmation="none", arguments={
-                "number_id": current.id, "number": current.number, "before": before.model_dump(),
-                "after": after.model_dump()})
+            attempt = await begin_write(
+                deps,
+                tool="update_routing",
+                confirmation="none",
+                arguments={
+                    "number_id": current.id,
+                    "number": current.number,
+                    "before": before.model_dump(),
+                    "after": after.model_dump(),
+                },
+            )
         except (StoreError, KrosAIError) as exc:
             raise to_tool_error(exc, write="changed") from exc
         try:
@@ -265,18 +365,36 @@ def register_tools(mcp: MCPServer) -> None:
             else:
                 await attempt.failed(exc.message)
             raise to_tool_error(exc, write="changed") from exc
-        await attempt.succeeded({"result": "updated", "endpoint_id": updated.endpoint_id,
-                                 "allow_inbound": updated.allow_inbound, "allow_outbound": updated.allow_outbound})
+        await attempt.succeeded(
+            {
+                "result": "updated",
+                "endpoint_id": updated.endpoint_id,
+                "allow_inbound": updated.allow_inbound,
+                "allow_outbound": updated.allow_outbound,
+            }
+        )
         await notify_changed(ctx, deps.subscribers, updated.id)
-        final = Routing(endpoint_id=updated.endpoint_id, allow_inbound=updated.allow_inbound,
-                        allow_outbound=updated.allow_outbound)
-        return RoutingResult(status="updated", executed=True, message=f"Routing of {updated.number} updated.",
-                             number_id=updated.id, number=updated.number, before=before, after=final, effects=effects)
+        final = Routing(
+            endpoint_id=updated.endpoint_id,
+            allow_inbound=updated.allow_inbound,
+            allow_outbound=updated.allow_outbound,
+        )
+        return RoutingResult(
+            status="updated",
+            executed=True,
+            message=f"Routing of {updated.number} updated.",
+            number_id=updated.id,
+            number=updated.number,
+            before=before,
+            after=final,
+            effects=effects,
+        )
 
     @mcp.tool(
         title="Release a number",
-        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False,
-                                    open_world_hint=True),
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+        ),
     )
     async def release_number(
         ctx: Context,
@@ -292,8 +410,9 @@ def register_tools(mcp: MCPServer) -> None:
         dedupe: str | None = None
         try:
             if confirmation_token and deps.confirmation == "auto" and not dry_run:
-                claims = deps.tokens.verify(confirmation_token, tenant=deps.tenant, tool="release_number",
-                                            arguments=None)
+                claims = deps.tokens.verify(
+                    confirmation_token, tenant=deps.tenant, tool="release_number", arguments=None
+                )
                 dedupe = f"token:{claims.token_id}"
                 # A call re-sent with a token that already released replays that result.
                 replay = await claim_once(deps, dedupe, claims.args_digest, what="released")
@@ -310,9 +429,13 @@ def register_tools(mcp: MCPServer) -> None:
                     await deps.store.release_request(deps.tenant, dedupe)
                 return prepared
             number, plan, confirmation = prepared
-            attempt = await begin_write(deps, tool="release_number",
-                                        arguments={"number_id": number.id, "number": number.number, "dedupe": dedupe},
-                                        confirmation=confirmation, claim_key=dedupe)
+            attempt = await begin_write(
+                deps,
+                tool="release_number",
+                arguments={"number_id": number.id, "number": number.number, "dedupe": dedupe},
+                confirmation=confirmation,
+                claim_key=dedupe,
+            )
         except (PolicyError, ConfirmationError, StoreError, KrosAIError) as exc:
             raise to_tool_error(exc, write="released") from exc
         try:
@@ -323,10 +446,19 @@ def register_tools(mcp: MCPServer) -> None:
             else:
                 await attempt.failed(exc.message)
             raise to_tool_error(exc, write="released") from exc
-        result = ReleaseResult(status="released", executed=True, number_id=number.id, number=number.number, plan=plan,
-                               message=f"Released {number.number}." + (
-                                   " (The first answer was lost; a retry found it already released.)"
-                                   if released.confirmed_by_retry else ""))
+        result = ReleaseResult(
+            status="released",
+            executed=True,
+            number_id=number.id,
+            number=number.number,
+            plan=plan,
+            message=f"Released {number.number}."
+            + (
+                " (The first answer was lost; a retry found it already released.)"
+                if released.confirmed_by_retry
+                else ""
+            ),
+        )
         await attempt.succeeded({"result": "released"}, result=result.model_dump(mode="json"))
         await notify_changed(ctx, deps.subscribers, number.id)
         return result
@@ -341,34 +473,59 @@ async def _prepare_release(
     number = await deps.client.get_number(number_id)
     plan = release_effects(number)
     arguments = {"number_id": number.id}
-    verdict = deps.policy.change_verdict(number_id=number.id, number=number.number, action="released")
+    verdict = deps.policy.change_verdict(
+        number_id=number.id, number=number.number, action="released"
+    )
     if dry_run:
-        return ReleaseResult(status="dry_run", executed=False, number_id=number.id, number=number.number,
-                             plan=plan + [policy_line(verdict)],
-                             message="Preview only: nothing was released." + (
-                                 "" if verdict.allowed else " The operator's policy would refuse it."))
+        return ReleaseResult(
+            status="dry_run",
+            executed=False,
+            number_id=number.id,
+            number=number.number,
+            plan=plan + [policy_line(verdict)],
+            message="Preview only: nothing was released."
+            + ("" if verdict.allowed else " The operator's policy would refuse it."),
+        )
     if not verdict.allowed:
         raise PolicyError(verdict)
     if claims is not None:
         if claims.args_digest != arguments_digest(arguments):
-            raise ConfirmationError("mismatch", "this confirmation_token was issued for another number; call "
-                                    "release_number without a token to get one for this number")
+            raise ConfirmationError(
+                "mismatch",
+                "this confirmation_token was issued for another number; call "
+                "release_number without a token to get one for this number",
+            )
         return number, plan, "token"
     step = token_step(deps, ctx, answer)
     if step == "refuse":
-        raise ToolError("This server requires a person to confirm releases, and this client cannot ask "
-                        "(no elicitation support). Nothing was released.")
+        raise ToolError(
+            "This server requires a person to confirm releases, and this client cannot ask "
+            "(no elicitation support). Nothing was released."
+        )
     if step == "issue":
-        token, expires = deps.tokens.issue(tenant=deps.tenant, tool="release_number", arguments=arguments,
-                                           price_cents=None)
+        token, expires = deps.tokens.issue(
+            tenant=deps.tenant, tool="release_number", arguments=arguments, price_cents=None
+        )
         return ReleaseResult(
-            status="confirmation_required", executed=False, number_id=number.id, number=number.number,
-            plan=plan, confirmation_token=token, token_expires_at=iso_time(expires),
+            status="confirmation_required",
+            executed=False,
+            number_id=number.id,
+            number=number.number,
+            plan=plan,
+            confirmation_token=token,
+            token_expires_at=iso_time(expires),
             message=f"NOT RELEASED YET. Show the user what stops working and ask them. If they agree, "
-                    f"call release_number again with number_id={number.id} and this confirmation_token.")
-    if step == "elicited" and (not isinstance(answer, AcceptedElicitation) or not answer.data.confirm):
-        return ReleaseResult(status="declined", executed=False, number_id=number.id, number=number.number,
-                             plan=plan, message="The person declined: nothing was released.")
+            f"call release_number again with number_id={number.id} and this confirmation_token.",
+        )
+    if step == "elicited" and (
+        not isinstance(answer, AcceptedElicitation) or not answer.data.confirm
+    ):
+        return ReleaseResult(
+            status="declined",
+            executed=False,
+            number_id=number.id,
+            number=number.number,
+            plan=plan,
+            message="The person declined: nothing was released.",
+        )
     return number, plan, "none" if step == "none" else "elicitation"
-
-

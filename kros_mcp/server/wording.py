@@ -11,7 +11,15 @@ from ..store import StoredOffer
 from .models import Routing
 from .sanitize import clean_text
 
-__all__ = ["buy_line", "iso_time", "policy_line", "release_effects", "replayed", "routing_effects", "usd"]
+__all__ = [
+    "buy_line",
+    "iso_time",
+    "policy_line",
+    "release_effects",
+    "replayed",
+    "routing_effects",
+    "usd",
+]
 
 
 def iso_time(ts: float) -> str:
@@ -23,8 +31,10 @@ def usd(cents: int) -> str:
 
 
 def buy_line(offer: StoredOffer) -> str:
-    return (f"Buy {offer.number} ({offer.country} {offer.type or 'number'}) for {usd(offer.first_charge_cents)} "
-            f"now, then {usd(offer.monthly_cost_cents)} a month.")
+    return (
+        f"Buy {offer.number} ({offer.country} {offer.type or 'number'}) for {usd(offer.first_charge_cents)} "
+        f"now, then {usd(offer.monthly_cost_cents)} a month."
+    )
 
 
 def policy_line(verdict: RuleVerdict) -> str:
@@ -32,8 +42,10 @@ def policy_line(verdict: RuleVerdict) -> str:
 
 
 def replayed(result: Any) -> Any:
-    result.message = ("ALREADY USED: this confirmation_token was used before, so nothing new happened. "
-                      "What it did then: " + result.message)
+    result.message = (
+        "ALREADY USED: this confirmation_token was used before, so nothing new happened. "
+        "What it did then: " + result.message
+    )
     return result
 
 
@@ -43,12 +55,18 @@ def release_effects(number: PhoneNumber) -> list[str]:
         # Cleaned: the name is KrosAI data that also reaches the person's confirmation question.
         label = clean_text(number.endpoint.name, limit=100) if number.endpoint else None
         name = f" '{label}'" if label else ""
-        effects.append(f"Calls to {number.number} will no longer reach endpoint{name} ({number.endpoint_id}).")
+        effects.append(
+            f"Calls to {number.number} will no longer reach endpoint{name} ({number.endpoint_id})."
+        )
     else:
         effects.append(f"{number.number} stops receiving and making calls.")
     if number.monthly_cost_cents:
-        effects.append(f"The monthly charge of {usd(number.monthly_cost_cents)} stops; nothing is refunded.")
-    effects.append("The number goes back to KrosAI's pool; anyone may buy it, and it may not be available again.")
+        effects.append(
+            f"The monthly charge of {usd(number.monthly_cost_cents)} stops; nothing is refunded."
+        )
+    effects.append(
+        "The number goes back to KrosAI's pool; anyone may buy it, and it may not be available again."
+    )
     return effects
 
 
@@ -56,12 +74,16 @@ def routing_effects(number: PhoneNumber, before: Routing, after: Routing) -> lis
     effects = []
     if before.endpoint_id != after.endpoint_id:
         if after.endpoint_id is None:
-            effects.append(f"Calls to {number.number} will no longer be routed to {before.endpoint_id}; "
-                           "they go nowhere until an endpoint is set.")
+            effects.append(
+                f"Calls to {number.number} will no longer be routed to {before.endpoint_id}; "
+                "they go nowhere until an endpoint is set."
+            )
         elif before.endpoint_id is None:
             effects.append(f"Calls to {number.number} will be routed to {after.endpoint_id}.")
         else:
-            effects.append(f"Calls to {number.number} move from {before.endpoint_id} to {after.endpoint_id}.")
+            effects.append(
+                f"Calls to {number.number} move from {before.endpoint_id} to {after.endpoint_id}."
+            )
     for flag, label in (("allow_inbound", "Inbound"), ("allow_outbound", "Outbound")):
         old, new = getattr(before, flag), getattr(after, flag)
         if old != new:

@@ -43,7 +43,9 @@ def __getattr__(name: str) -> Any:
 
 
 def is_postgres_url(url_or_path: str | Path) -> bool:
-    return isinstance(url_or_path, str) and url_or_path.strip().lower().startswith(_POSTGRES_SCHEMES)
+    return isinstance(url_or_path, str) and url_or_path.strip().lower().startswith(
+        _POSTGRES_SCHEMES
+    )
 
 
 async def open_store(url_or_path: str | Path, *, clock: Clock = time.time) -> StateStore:

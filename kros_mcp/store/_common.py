@@ -22,8 +22,10 @@ PURGE_EVERY_SECONDS = 600.0
 TOKEN_GRACE_SECONDS = 86_400.0
 
 # The columns of `audit`, in the order `audit_entry` takes them.
-AUDIT_COLUMNS = ("seq, id, tenant, tool, arguments, quote, confirmation, status, outcome, created_at, "
-                 "finished_at")
+AUDIT_COLUMNS = (
+    "seq, id, tenant, tool, arguments, quote, confirmation, status, outcome, created_at, "
+    "finished_at"
+)
 
 _OFFER_NAMES = tuple(f.name for f in dataclasses.fields(StoredOffer))
 _OFFER_FIELDS = frozenset(_OFFER_NAMES)
@@ -57,13 +59,31 @@ def offer_from_json(value: Any) -> StoredOffer:
 
 def audit_entry(row: tuple[Any, ...] | Any) -> AuditEntry:
     """An AuditEntry from a row of AUDIT_COLUMNS."""
-    seq, id_, tenant, tool, arguments, quote, confirmation, status, outcome, created_at, finished_at = row
+    (
+        seq,
+        id_,
+        tenant,
+        tool,
+        arguments,
+        quote,
+        confirmation,
+        status,
+        outcome,
+        created_at,
+        finished_at,
+    ) = row
     return AuditEntry(
-        id=id_, tenant=tenant, tool=tool, arguments=_loaded(arguments),
-        confirmation=confirmation, created_at=float(created_at),
-        quote=None if quote is None else _loaded(quote), status=status,
+        id=id_,
+        tenant=tenant,
+        tool=tool,
+        arguments=_loaded(arguments),
+        confirmation=confirmation,
+        created_at=float(created_at),
+        quote=None if quote is None else _loaded(quote),
+        status=status,
         outcome=None if outcome is None else _loaded(outcome),
-        finished_at=None if finished_at is None else float(finished_at), seq=int(seq),
+        finished_at=None if finished_at is None else float(finished_at),
+        seq=int(seq),
     )
 
 

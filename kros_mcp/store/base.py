@@ -91,7 +91,9 @@ class StateStore(Protocol):
     """Server state shared by every request (and, with PostgreSQL, every replica)."""
 
     # -- offers shown ---------------------------------------------------------------------
-    async def remember_offers(self, tenant: str, offers: list[StoredOffer], ttl_seconds: float) -> None:
+    async def remember_offers(
+        self, tenant: str, offers: list[StoredOffer], ttl_seconds: float
+    ) -> None:
         """Keep offers for `ttl_seconds`; a newer showing of the same offer replaces the old one."""
 
     async def get_offer(self, tenant: str, inventory_id: str) -> StoredOffer | None:
@@ -103,14 +105,20 @@ class StateStore(Protocol):
 
     # -- spend ledger ---------------------------------------------------------------------
     async def reserve_spend(
-        self, tenant: str, reservation_id: str, amount_cents: int, *, budget_cents: int | None,
+        self,
+        tenant: str,
+        reservation_id: str,
+        amount_cents: int,
+        *,
+        budget_cents: int | None,
         window_seconds: float,
     ) -> bool:
         """Reserve `amount_cents` if committed plus reserved spend in the window stays within
         `budget_cents` (None: no budget, always reserved). Atomic across processes."""
 
-    async def settle_spend(self, tenant: str, reservation_id: str, *, spent: bool,
-                           amount_cents: int | None = None) -> None:
+    async def settle_spend(
+        self, tenant: str, reservation_id: str, *, spent: bool, amount_cents: int | None = None
+    ) -> None:
         """Turn a reservation into spend (`spent`, optionally at the final amount) or drop it."""
 
     async def spent_in_window(self, tenant: str, window_seconds: float) -> int:
@@ -131,11 +139,14 @@ class StateStore(Protocol):
     async def audit_intent(self, entry: AuditEntry) -> None:
         """Record a write's intent, before the upstream call."""
 
-    async def audit_outcome(self, tenant: str, audit_id: str, status: AuditStatus,
-                            outcome: dict[str, Any]) -> None:
+    async def audit_outcome(
+        self, tenant: str, audit_id: str, status: AuditStatus, outcome: dict[str, Any]
+    ) -> None:
         """Record a write's outcome."""
 
-    async def audit_page(self, tenant: str, *, limit: int, before: int | None = None) -> list[AuditEntry]:
+    async def audit_page(
+        self, tenant: str, *, limit: int, before: int | None = None
+    ) -> list[AuditEntry]:
         """Entries, most recent first; `before` is a `seq` to page from."""
 
     async def audit_unfinished(self, tenant: str | None = None) -> list[AuditEntry]:

@@ -56,26 +56,31 @@ log = logging.getLogger("kros_mcp.store")
 # Ordered migrations: (version, statements). Never edit one that has shipped; append a new one.
 # `{s}` is the quoted schema and a dot, or nothing (the connection's search_path).
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (1, (
-        """CREATE TABLE IF NOT EXISTS {s}offers (
+    (
+        1,
+        (
+            """CREATE TABLE IF NOT EXISTS {s}offers (
             tenant TEXT NOT NULL,
             inventory_id TEXT NOT NULL,
             offer JSON NOT NULL,
             expires_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (tenant, inventory_id)
         )""",
-        """CREATE TABLE IF NOT EXISTS {s}used_tokens (
+            """CREATE TABLE IF NOT EXISTS {s}used_tokens (
             tenant TEXT NOT NULL,
             token_id TEXT NOT NULL,
             used_at DOUBLE PRECISION NOT NULL,
             expires_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (tenant, token_id)
         )""",
-    )),
-    (2, (
-        "CREATE INDEX IF NOT EXISTS offers_expires_at ON {s}offers (expires_at)",
-        "CREATE INDEX IF NOT EXISTS used_tokens_expires_at ON {s}used_tokens (expires_at)",
-        """CREATE TABLE IF NOT EXISTS {s}spend (
+        ),
+    ),
+    (
+        2,
+        (
+            "CREATE INDEX IF NOT EXISTS offers_expires_at ON {s}offers (expires_at)",
+            "CREATE INDEX IF NOT EXISTS used_tokens_expires_at ON {s}used_tokens (expires_at)",
+            """CREATE TABLE IF NOT EXISTS {s}spend (
             tenant TEXT NOT NULL,
             reservation_id TEXT NOT NULL,
             amount_cents BIGINT NOT NULL CHECK (amount_cents >= 0),
@@ -83,8 +88,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             created_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (tenant, reservation_id)
         )""",
-        "CREATE INDEX IF NOT EXISTS spend_tenant_created_at ON {s}spend (tenant, created_at)",
-        """CREATE TABLE IF NOT EXISTS {s}requests (
+            "CREATE INDEX IF NOT EXISTS spend_tenant_created_at ON {s}spend (tenant, created_at)",
+            """CREATE TABLE IF NOT EXISTS {s}requests (
             tenant TEXT NOT NULL,
             key TEXT NOT NULL,
             digest TEXT NOT NULL,
@@ -94,7 +99,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             updated_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (tenant, key)
         )""",
-        """CREATE TABLE IF NOT EXISTS {s}audit (
+            """CREATE TABLE IF NOT EXISTS {s}audit (
             seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             id TEXT NOT NULL UNIQUE,
             tenant TEXT NOT NULL,
@@ -108,9 +113,10 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             created_at DOUBLE PRECISION NOT NULL,
             finished_at DOUBLE PRECISION
         )""",
-        "CREATE INDEX IF NOT EXISTS audit_tenant_seq ON {s}audit (tenant, seq DESC)",
-        "CREATE INDEX IF NOT EXISTS audit_unfinished ON {s}audit (seq) WHERE status = 'intent'",
-    )),
+            "CREATE INDEX IF NOT EXISTS audit_tenant_seq ON {s}audit (tenant, seq DESC)",
+            "CREATE INDEX IF NOT EXISTS audit_unfinished ON {s}audit (seq) WHERE status = 'intent'",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -130,19 +136,28 @@ def _schema_prefix(schema: str | None) -> str:
     return sql.Identifier(schema).as_string() + "."
 
 
-async def migrate(conn: AsyncConnection[Any], schema: str | None, *, target: int | None = None,
-                  where: str = "PostgreSQL") -> int:
+async def migrate(
+    conn: AsyncConnection[Any],
+    schema: str | None,
+    *,
+    target: int | None = None,
+    where: str = "PostgreSQL",
+) -> int:
     """Create `schema` if missing and bring it up to `target` (default: the latest), in one
     transaction under an advisory lock; return the version. Raises StoreError if the schema was
     written by a newer kros-mcp."""
     target = LATEST_VERSION if target is None else target
     s = _schema_prefix(schema)
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key("migrate", schema or ""),))
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(%s)", (_lock_key("migrate", schema or ""),)
+        )
         if schema is not None:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s[:-1]}")
-        await conn.execute(f"CREATE TABLE IF NOT EXISTS {s}schema_version ("
-                           "version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {s}schema_version ("
+            "version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+        )
         cur = await conn.execute(f"SELECT COALESCE(MAX(version), 0) FROM {s}schema_version")
         row = await cur.fetchone()
         current = int(row[0]) if row else 0
@@ -152,8 +167,10 @@ async def migrate(conn: AsyncConnection[Any], schema: str | None, *, target: int
             if current < version <= target:
                 for statement in statements:
                     await conn.execute(statement.format(s=s))
-                await conn.execute(f"INSERT INTO {s}schema_version (version, applied_at) VALUES (%s, %s)",
-                                   (version, time.time()))
+                await conn.execute(
+                    f"INSERT INTO {s}schema_version (version, applied_at) VALUES (%s, %s)",
+                    (version, time.time()),
+                )
                 log.info("state store %s: applied schema migration %d", where, version)
                 current = version
     return current
@@ -164,10 +181,14 @@ def _require_driver() -> None:
         import psycopg
         import psycopg_pool  # noqa: F401
     except ImportError as e:  # pragma: no cover - depends on the installation
-        raise StoreError("the PostgreSQL state store needs psycopg (3.2 or later) and psycopg-pool: "
-                         f"pip install 'psycopg[binary]' psycopg-pool ({e})") from None
+        raise StoreError(
+            "the PostgreSQL state store needs psycopg (3.2 or later) and psycopg-pool: "
+            f"pip install 'psycopg[binary]' psycopg-pool ({e})"
+        ) from None
     if tuple(int(x) for x in psycopg.__version__.split(".")[:2] if x.isdigit()) < (3, 2):
-        raise StoreError(f"the PostgreSQL state store needs psycopg 3.2 or later, not {psycopg.__version__}")
+        raise StoreError(
+            f"the PostgreSQL state store needs psycopg 3.2 or later, not {psycopg.__version__}"
+        )
 
 
 def describe_url(url: str) -> tuple[str, tuple[str, ...]]:
@@ -191,7 +212,9 @@ def describe_url(url: str) -> tuple[str, tuple[str, ...]]:
     if params.get("password"):
         secrets.add(str(params["password"]))
     host = str(params.get("host") or params.get("hostaddr") or "localhost")
-    where = f"{host}:{params.get('port') or 5432}/{params.get('dbname') or params.get('user') or ''}"
+    where = (
+        f"{host}:{params.get('port') or 5432}/{params.get('dbname') or params.get('user') or ''}"
+    )
     return where, tuple(sorted((x for x in secrets if x), key=len, reverse=True))
 
 
@@ -205,12 +228,22 @@ def _scrub(text: str, secrets: tuple[str, ...]) -> str:
 class PostgresStateStore:
     """The state store for several replicas. Create with `await PostgresStateStore.open(url)`."""
 
-    def __init__(self, url: str, schema: str | None = None, clock: Clock = time.time, *,
-                 min_connections: int = 1, max_connections: int = 10, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        schema: str | None = None,
+        clock: Clock = time.time,
+        *,
+        min_connections: int = 1,
+        max_connections: int = 10,
+        timeout: float = 10.0,
+    ) -> None:
         _require_driver()
         if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
-            raise StoreError(f"invalid PostgreSQL schema name {schema!r}: use letters, digits and _ "
-                             "(at most 63, not starting with a digit)")
+            raise StoreError(
+                f"invalid PostgreSQL schema name {schema!r}: use letters, digits and _ "
+                "(at most 63, not starting with a digit)"
+            )
         self._url = url
         self.schema = schema
         self.where, self._secrets = describe_url(url)
@@ -227,8 +260,9 @@ class PostgresStateStore:
         self._lock_ns = schema or ""
 
     @classmethod
-    async def open(cls, url: str, schema: str | None = None, clock: Clock = time.time,
-                   **kwargs: Any) -> PostgresStateStore:
+    async def open(
+        cls, url: str, schema: str | None = None, clock: Clock = time.time, **kwargs: Any
+    ) -> PostgresStateStore:
         """Connect, create or migrate the schema, and start the pool. Raises StoreError."""
         store = cls(url, schema, clock, **kwargs)
         await store._start()
@@ -252,8 +286,10 @@ class PostgresStateStore:
         return extra
 
     def _error(self, doing: str, e: BaseException) -> StoreError:
-        return StoreError(f"PostgreSQL state store at {self.where}: {doing} failed: "
-                          f"{_scrub(str(e), self._secrets)}")
+        return StoreError(
+            f"PostgreSQL state store at {self.where}: {doing} failed: "
+            f"{_scrub(str(e), self._secrets)}"
+        )
 
     async def _start(self) -> None:
         import psycopg
@@ -263,8 +299,9 @@ class PostgresStateStore:
         try:
             conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True, **kwargs)
         except psycopg.Error as e:
-            raise StoreError(f"cannot reach PostgreSQL at {self.where}: "
-                             f"{_scrub(str(e), self._secrets)}") from None
+            raise StoreError(
+                f"cannot reach PostgreSQL at {self.where}: {_scrub(str(e), self._secrets)}"
+            ) from None
         try:
             self.schema_version = await migrate(conn, self.schema, where=self.where)
             await self._purge_expired(conn)
@@ -277,19 +314,27 @@ class PostgresStateStore:
             await c.set_isolation_level(psycopg.IsolationLevel.READ_COMMITTED)
 
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self._url, min_size=self._min, max_size=max(self._min, self._max),
-            kwargs={"autocommit": True, **kwargs}, configure=configure,
-            check=AsyncConnectionPool.check_connection, timeout=self._timeout,
-            name="kros-mcp-state", open=False,
+            self._url,
+            min_size=self._min,
+            max_size=max(self._min, self._max),
+            kwargs={"autocommit": True, **kwargs},
+            configure=configure,
+            check=AsyncConnectionPool.check_connection,
+            timeout=self._timeout,
+            name="kros-mcp-state",
+            open=False,
         )
         try:
             await pool.open(wait=True, timeout=self._timeout)
         except psycopg.Error as e:
             await pool.close()
-            raise StoreError(f"cannot reach PostgreSQL at {self.where}: "
-                             f"{_scrub(str(e), self._secrets)}") from None
+            raise StoreError(
+                f"cannot reach PostgreSQL at {self.where}: {_scrub(str(e), self._secrets)}"
+            ) from None
         self._pool = pool
-        log.debug("state store: PostgreSQL at %s, schema version %s", self.where, self.schema_version)
+        log.debug(
+            "state store: PostgreSQL at %s, schema version %s", self.where, self.schema_version
+        )
 
     @asynccontextmanager
     async def _connection(self, op: str) -> AsyncIterator[AsyncConnection[Any]]:
@@ -297,8 +342,10 @@ class PostgresStateStore:
         import psycopg
 
         if self._pool is None or self._pool.closed:
-            raise StoreError(f"the PostgreSQL state store at {self.where} is "
-                             + ("closed" if self._pool is not None else "not open (use PostgresStateStore.open)"))
+            raise StoreError(
+                f"the PostgreSQL state store at {self.where} is "
+                + ("closed" if self._pool is not None else "not open (use PostgresStateStore.open)")
+            )
         try:
             async with self._pool.connection() as conn:
                 yield conn
@@ -316,11 +363,16 @@ class PostgresStateStore:
         now = self._now()
         try:
             await conn.execute(f"DELETE FROM {self._s}offers WHERE expires_at < %s", (now,))
-            await conn.execute(f"DELETE FROM {self._s}used_tokens WHERE expires_at < %s",
-                               (now - TOKEN_GRACE_SECONDS,))
+            await conn.execute(
+                f"DELETE FROM {self._s}used_tokens WHERE expires_at < %s",
+                (now - TOKEN_GRACE_SECONDS,),
+            )
         except psycopg.Error as e:
-            log.warning("state store %s: purging expired rows failed: %s", self.where,
-                        _scrub(str(e), self._secrets))
+            log.warning(
+                "state store %s: purging expired rows failed: %s",
+                self.where,
+                _scrub(str(e), self._secrets),
+            )
 
     async def purge_expired(self) -> None:
         """Delete expired offers and tokens now (it also happens on its own, now and then)."""
@@ -328,7 +380,9 @@ class PostgresStateStore:
             await self._purge_expired(conn)
 
     # -- offers shown ---------------------------------------------------------------------
-    async def remember_offers(self, tenant: str, offers: list[StoredOffer], ttl_seconds: float) -> None:
+    async def remember_offers(
+        self, tenant: str, offers: list[StoredOffer], ttl_seconds: float
+    ) -> None:
         if not offers:
             return
         async with self._connection("remember_offers") as conn:
@@ -366,7 +420,12 @@ class PostgresStateStore:
 
     # -- spend ledger ---------------------------------------------------------------------
     async def reserve_spend(
-        self, tenant: str, reservation_id: str, amount_cents: int, *, budget_cents: int | None,
+        self,
+        tenant: str,
+        reservation_id: str,
+        amount_cents: int,
+        *,
+        budget_cents: int | None,
         window_seconds: float,
     ) -> bool:
         check_amount(amount_cents)
@@ -375,7 +434,9 @@ class PostgresStateStore:
             async with conn.transaction():
                 # Serialises this tenant's reservations across every connection and replica; held
                 # until commit. The statements after it see everything committed before it.
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key("spend", self._lock_ns, tenant),))
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(%s)", (_lock_key("spend", self._lock_ns, tenant),)
+                )
                 now = self._now()
                 cur = await conn.execute(
                     f"SELECT EXISTS (SELECT 1 FROM {s}spend WHERE tenant = %s AND reservation_id = %s), "
@@ -398,8 +459,9 @@ class PostgresStateStore:
             await self._after_write(conn)
         return True
 
-    async def settle_spend(self, tenant: str, reservation_id: str, *, spent: bool,
-                           amount_cents: int | None = None) -> None:
+    async def settle_spend(
+        self, tenant: str, reservation_id: str, *, spent: bool, amount_cents: int | None = None
+    ) -> None:
         check_amount(amount_cents)
         async with self._connection("settle_spend") as conn:
             if spent:
@@ -476,9 +538,15 @@ class PostgresStateStore:
     async def audit_intent(self, entry: AuditEntry) -> None:
         check_status(entry.status, outcome=False)
         params = (
-            entry.id, entry.tenant, entry.tool, dump_json(entry.arguments),
-            None if entry.quote is None else dump_json(entry.quote), entry.confirmation, entry.status,
-            None if entry.outcome is None else dump_json(entry.outcome), entry.created_at,
+            entry.id,
+            entry.tenant,
+            entry.tool,
+            dump_json(entry.arguments),
+            None if entry.quote is None else dump_json(entry.quote),
+            entry.confirmation,
+            entry.status,
+            None if entry.outcome is None else dump_json(entry.outcome),
+            entry.created_at,
             entry.finished_at,
         )
         async with self._connection("audit_intent") as conn:
@@ -491,8 +559,9 @@ class PostgresStateStore:
             )
             await self._after_write(conn)
 
-    async def audit_outcome(self, tenant: str, audit_id: str, status: AuditStatus,
-                            outcome: dict[str, Any]) -> None:
+    async def audit_outcome(
+        self, tenant: str, audit_id: str, status: AuditStatus, outcome: dict[str, Any]
+    ) -> None:
         check_status(status, outcome=True)
         text = dump_json(outcome)
         async with self._connection("audit_outcome") as conn:
@@ -503,15 +572,19 @@ class PostgresStateStore:
             )
             await self._after_write(conn)
 
-    async def audit_page(self, tenant: str, *, limit: int, before: int | None = None) -> list[AuditEntry]:
+    async def audit_page(
+        self, tenant: str, *, limit: int, before: int | None = None
+    ) -> list[AuditEntry]:
         if limit <= 0:
             return []
         if before is None:
             sql = f"SELECT {AUDIT_COLUMNS} FROM {self._s}audit WHERE tenant = %s ORDER BY seq DESC LIMIT %s"
             params: tuple[Any, ...] = (tenant, limit)
         else:
-            sql = (f"SELECT {AUDIT_COLUMNS} FROM {self._s}audit WHERE tenant = %s AND seq < %s "
-                   "ORDER BY seq DESC LIMIT %s")
+            sql = (
+                f"SELECT {AUDIT_COLUMNS} FROM {self._s}audit WHERE tenant = %s AND seq < %s "
+                "ORDER BY seq DESC LIMIT %s"
+            )
             params = (tenant, before, limit)
         async with self._connection("audit_page") as conn:
             cur = await conn.execute(sql, params)

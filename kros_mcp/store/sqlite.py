@@ -42,26 +42,31 @@ T = TypeVar("T")
 # Version 1 is the layout kros-mcp used before the schema was versioned (hence IF NOT EXISTS: a file
 # from then has these tables and no schema_version, which reads as version 0).
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (1, (
-        """CREATE TABLE IF NOT EXISTS offers (
+    (
+        1,
+        (
+            """CREATE TABLE IF NOT EXISTS offers (
             tenant TEXT NOT NULL,
             inventory_id TEXT NOT NULL,
             offer TEXT NOT NULL,
             expires_at REAL NOT NULL,
             PRIMARY KEY (tenant, inventory_id)
         )""",
-        """CREATE TABLE IF NOT EXISTS used_tokens (
+            """CREATE TABLE IF NOT EXISTS used_tokens (
             tenant TEXT NOT NULL,
             token_id TEXT NOT NULL,
             used_at REAL NOT NULL,
             expires_at REAL NOT NULL,
             PRIMARY KEY (tenant, token_id)
         )""",
-    )),
-    (2, (
-        "CREATE INDEX IF NOT EXISTS offers_expires_at ON offers (expires_at)",
-        "CREATE INDEX IF NOT EXISTS used_tokens_expires_at ON used_tokens (expires_at)",
-        """CREATE TABLE IF NOT EXISTS spend (
+        ),
+    ),
+    (
+        2,
+        (
+            "CREATE INDEX IF NOT EXISTS offers_expires_at ON offers (expires_at)",
+            "CREATE INDEX IF NOT EXISTS used_tokens_expires_at ON used_tokens (expires_at)",
+            """CREATE TABLE IF NOT EXISTS spend (
             tenant TEXT NOT NULL,
             reservation_id TEXT NOT NULL,
             amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),
@@ -69,8 +74,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             created_at REAL NOT NULL,
             PRIMARY KEY (tenant, reservation_id)
         )""",
-        "CREATE INDEX IF NOT EXISTS spend_tenant_created_at ON spend (tenant, created_at)",
-        """CREATE TABLE IF NOT EXISTS requests (
+            "CREATE INDEX IF NOT EXISTS spend_tenant_created_at ON spend (tenant, created_at)",
+            """CREATE TABLE IF NOT EXISTS requests (
             tenant TEXT NOT NULL,
             key TEXT NOT NULL,
             digest TEXT NOT NULL,
@@ -80,7 +85,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             updated_at REAL NOT NULL,
             PRIMARY KEY (tenant, key)
         )""",
-        """CREATE TABLE IF NOT EXISTS audit (
+            """CREATE TABLE IF NOT EXISTS audit (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             id TEXT NOT NULL UNIQUE,
             tenant TEXT NOT NULL,
@@ -94,9 +99,10 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             created_at REAL NOT NULL,
             finished_at REAL
         )""",
-        "CREATE INDEX IF NOT EXISTS audit_tenant_seq ON audit (tenant, seq DESC)",
-        "CREATE INDEX IF NOT EXISTS audit_unfinished ON audit (seq) WHERE status = 'intent'",
-    )),
+            "CREATE INDEX IF NOT EXISTS audit_tenant_seq ON audit (tenant, seq DESC)",
+            "CREATE INDEX IF NOT EXISTS audit_unfinished ON audit (seq) WHERE status = 'intent'",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -109,8 +115,10 @@ def migrate(conn: sqlite3.Connection, *, target: int | None = None, where: str =
     target = LATEST_VERSION if target is None else target
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
-                     "version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            "version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+        )
         (current,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
         if current > LATEST_VERSION:
             raise newer_schema_error(where, current, LATEST_VERSION)
@@ -118,8 +126,10 @@ def migrate(conn: sqlite3.Connection, *, target: int | None = None, where: str =
             if current < version <= target:
                 for statement in statements:
                     conn.execute(statement)
-                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                             (version, time.time()))
+                conn.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                    (version, time.time()),
+                )
                 log.info("state store %s: applied schema migration %d", where, version)
                 current = version
         conn.execute("COMMIT")
@@ -147,7 +157,9 @@ def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:
 class SQLiteStateStore:
     """The default state store. Calls are short and synchronous under a lock: no thread hops."""
 
-    def __init__(self, path: str | Path, *, clock: Clock = time.time, busy_timeout: float = 15.0) -> None:
+    def __init__(
+        self, path: str | Path, *, clock: Clock = time.time, busy_timeout: float = 15.0
+    ) -> None:
         self.path = str(path)
         self._clock = clock
         self._lock = threading.Lock()
@@ -157,18 +169,23 @@ class SQLiteStateStore:
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise StoreError(f"cannot create the directory of the SQLite state store {self.path}: {e}") from e
+                raise StoreError(
+                    f"cannot create the directory of the SQLite state store {self.path}: {e}"
+                ) from e
         try:
             # busy_timeout: how long a write waits for another process's write lock.
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                         timeout=busy_timeout)
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+            )
         except sqlite3.Error as e:
             raise StoreError(f"cannot open the SQLite state store {self.path}: {e}") from e
         try:
             if not memory:
                 mode = _enable_wal(self._conn, busy_timeout)
                 if str(mode).lower() != "wal":
-                    log.warning("state store %s: WAL mode unavailable (journal_mode=%s)", self.path, mode)
+                    log.warning(
+                        "state store %s: WAL mode unavailable (journal_mode=%s)", self.path, mode
+                    )
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self.schema_version = migrate(self._conn, where=self.path)
             self._purge_expired(self._conn)
@@ -224,7 +241,9 @@ class SQLiteStateStore:
         now = self._now()
         try:
             conn.execute("DELETE FROM offers WHERE expires_at < ?", (now,))
-            conn.execute("DELETE FROM used_tokens WHERE expires_at < ?", (now - TOKEN_GRACE_SECONDS,))
+            conn.execute(
+                "DELETE FROM used_tokens WHERE expires_at < ?", (now - TOKEN_GRACE_SECONDS,)
+            )
         except sqlite3.Error as e:
             log.warning("state store %s: purging expired rows failed: %s", self.path, e)
 
@@ -235,7 +254,9 @@ class SQLiteStateStore:
             self._purge_expired(self._conn)
 
     # -- offers shown ---------------------------------------------------------------------
-    async def remember_offers(self, tenant: str, offers: list[StoredOffer], ttl_seconds: float) -> None:
+    async def remember_offers(
+        self, tenant: str, offers: list[StoredOffer], ttl_seconds: float
+    ) -> None:
         if not offers:
             return
 
@@ -251,31 +272,50 @@ class SQLiteStateStore:
         self._write("remember_offers", fn)
 
     async def get_offer(self, tenant: str, inventory_id: str) -> StoredOffer | None:
-        row = self._read("get_offer", lambda conn: conn.execute(
-            "SELECT offer FROM offers WHERE tenant = ? AND inventory_id = ? AND expires_at >= ?",
-            (tenant, inventory_id, self._now()),
-        ).fetchone())
+        row = self._read(
+            "get_offer",
+            lambda conn: conn.execute(
+                "SELECT offer FROM offers WHERE tenant = ? AND inventory_id = ? AND expires_at >= ?",
+                (tenant, inventory_id, self._now()),
+            ).fetchone(),
+        )
         return None if row is None else offer_from_json(row[0])
 
     # -- confirmation tokens --------------------------------------------------------------
     async def use_token(self, tenant: str, token_id: str, expires_at: float) -> bool:
-        return self._write("use_token", lambda conn: conn.execute(
-            "INSERT INTO used_tokens (tenant, token_id, used_at, expires_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (tenant, token_id) DO NOTHING",
-            (tenant, token_id, self._now(), expires_at),
-        ).rowcount == 1)
+        return self._write(
+            "use_token",
+            lambda conn: (
+                conn.execute(
+                    "INSERT INTO used_tokens (tenant, token_id, used_at, expires_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (tenant, token_id) DO NOTHING",
+                    (tenant, token_id, self._now(), expires_at),
+                ).rowcount
+                == 1
+            ),
+        )
 
     # -- spend ledger ---------------------------------------------------------------------
     async def reserve_spend(
-        self, tenant: str, reservation_id: str, amount_cents: int, *, budget_cents: int | None,
+        self,
+        tenant: str,
+        reservation_id: str,
+        amount_cents: int,
+        *,
+        budget_cents: int | None,
         window_seconds: float,
     ) -> bool:
         check_amount(amount_cents)
 
         def fn(conn: sqlite3.Connection) -> bool:
             now = self._now()
-            if conn.execute("SELECT 1 FROM spend WHERE tenant = ? AND reservation_id = ?",
-                            (tenant, reservation_id)).fetchone() is not None:
+            if (
+                conn.execute(
+                    "SELECT 1 FROM spend WHERE tenant = ? AND reservation_id = ?",
+                    (tenant, reservation_id),
+                ).fetchone()
+                is not None
+            ):
                 return True  # already reserved under this id: idempotent, not counted twice
             if budget_cents is not None:
                 (total,) = conn.execute(
@@ -293,27 +333,37 @@ class SQLiteStateStore:
 
         return self._write("reserve_spend", fn)
 
-    async def settle_spend(self, tenant: str, reservation_id: str, *, spent: bool,
-                           amount_cents: int | None = None) -> None:
+    async def settle_spend(
+        self, tenant: str, reservation_id: str, *, spent: bool, amount_cents: int | None = None
+    ) -> None:
         check_amount(amount_cents)
         if spent:
-            self._write("settle_spend", lambda conn: conn.execute(
-                "UPDATE spend SET state = 'committed', amount_cents = COALESCE(?, amount_cents) "
-                "WHERE tenant = ? AND reservation_id = ?",
-                (amount_cents, tenant, reservation_id),
-            ))
+            self._write(
+                "settle_spend",
+                lambda conn: conn.execute(
+                    "UPDATE spend SET state = 'committed', amount_cents = COALESCE(?, amount_cents) "
+                    "WHERE tenant = ? AND reservation_id = ?",
+                    (amount_cents, tenant, reservation_id),
+                ),
+            )
         else:
             # Only a reservation is dropped: spend already committed stays spent.
-            self._write("settle_spend", lambda conn: conn.execute(
-                "DELETE FROM spend WHERE tenant = ? AND reservation_id = ? AND state = 'reserved'",
-                (tenant, reservation_id),
-            ))
+            self._write(
+                "settle_spend",
+                lambda conn: conn.execute(
+                    "DELETE FROM spend WHERE tenant = ? AND reservation_id = ? AND state = 'reserved'",
+                    (tenant, reservation_id),
+                ),
+            )
 
     async def spent_in_window(self, tenant: str, window_seconds: float) -> int:
-        (total,) = self._read("spent_in_window", lambda conn: conn.execute(
-            "SELECT COALESCE(SUM(amount_cents), 0) FROM spend WHERE tenant = ? AND created_at > ?",
-            (tenant, self._now() - window_seconds),
-        ).fetchone())
+        (total,) = self._read(
+            "spent_in_window",
+            lambda conn: conn.execute(
+                "SELECT COALESCE(SUM(amount_cents), 0) FROM spend WHERE tenant = ? AND created_at > ?",
+                (tenant, self._now() - window_seconds),
+            ).fetchone(),
+        )
         return int(total)
 
     # -- tool-level idempotency -----------------------------------------------------------
@@ -328,7 +378,8 @@ class SQLiteStateStore:
             if inserted == 1:
                 return RequestClaim("new")
             row_digest, state, result = conn.execute(
-                "SELECT digest, state, result FROM requests WHERE tenant = ? AND key = ?", (tenant, key)
+                "SELECT digest, state, result FROM requests WHERE tenant = ? AND key = ?",
+                (tenant, key),
             ).fetchone()
             return claim_from_row(digest, row_digest, state, result)
 
@@ -336,60 +387,93 @@ class SQLiteStateStore:
 
     async def finish_request(self, tenant: str, key: str, result: dict[str, Any]) -> None:
         text = dump_json(result)
-        self._write("finish_request", lambda conn: conn.execute(
-            "UPDATE requests SET state = 'done', result = ?, updated_at = ? "
-            "WHERE tenant = ? AND key = ? AND state = 'in_progress'",
-            (text, self._now(), tenant, key),
-        ))
+        self._write(
+            "finish_request",
+            lambda conn: conn.execute(
+                "UPDATE requests SET state = 'done', result = ?, updated_at = ? "
+                "WHERE tenant = ? AND key = ? AND state = 'in_progress'",
+                (text, self._now(), tenant, key),
+            ),
+        )
 
     async def release_request(self, tenant: str, key: str) -> None:
-        self._write("release_request", lambda conn: conn.execute(
-            "DELETE FROM requests WHERE tenant = ? AND key = ? AND state = 'in_progress'", (tenant, key)
-        ))
+        self._write(
+            "release_request",
+            lambda conn: conn.execute(
+                "DELETE FROM requests WHERE tenant = ? AND key = ? AND state = 'in_progress'",
+                (tenant, key),
+            ),
+        )
 
     # -- audit ----------------------------------------------------------------------------
     async def audit_intent(self, entry: AuditEntry) -> None:
         check_status(entry.status, outcome=False)
         params = (
-            entry.id, entry.tenant, entry.tool, dump_json(entry.arguments),
-            None if entry.quote is None else dump_json(entry.quote), entry.confirmation, entry.status,
-            None if entry.outcome is None else dump_json(entry.outcome), entry.created_at,
+            entry.id,
+            entry.tenant,
+            entry.tool,
+            dump_json(entry.arguments),
+            None if entry.quote is None else dump_json(entry.quote),
+            entry.confirmation,
+            entry.status,
+            None if entry.outcome is None else dump_json(entry.outcome),
+            entry.created_at,
             entry.finished_at,
         )
         # The same id twice (a retried call) keeps the first record.
-        self._write("audit_intent", lambda conn: conn.execute(
-            "INSERT INTO audit (id, tenant, tool, arguments, quote, confirmation, status, outcome, "
-            "created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            params,
-        ))
+        self._write(
+            "audit_intent",
+            lambda conn: conn.execute(
+                "INSERT INTO audit (id, tenant, tool, arguments, quote, confirmation, status, outcome, "
+                "created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                params,
+            ),
+        )
 
-    async def audit_outcome(self, tenant: str, audit_id: str, status: AuditStatus,
-                            outcome: dict[str, Any]) -> None:
+    async def audit_outcome(
+        self, tenant: str, audit_id: str, status: AuditStatus, outcome: dict[str, Any]
+    ) -> None:
         check_status(status, outcome=True)
         text = dump_json(outcome)
-        self._write("audit_outcome", lambda conn: conn.execute(
-            "UPDATE audit SET status = ?, outcome = ?, finished_at = ? WHERE tenant = ? AND id = ?",
-            (status, text, self._now(), tenant, audit_id),
-        ))
+        self._write(
+            "audit_outcome",
+            lambda conn: conn.execute(
+                "UPDATE audit SET status = ?, outcome = ?, finished_at = ? WHERE tenant = ? AND id = ?",
+                (status, text, self._now(), tenant, audit_id),
+            ),
+        )
 
-    async def audit_page(self, tenant: str, *, limit: int, before: int | None = None) -> list[AuditEntry]:
+    async def audit_page(
+        self, tenant: str, *, limit: int, before: int | None = None
+    ) -> list[AuditEntry]:
         if limit <= 0:
             return []
         if before is None:
-            sql, params = (f"SELECT {AUDIT_COLUMNS} FROM audit WHERE tenant = ? ORDER BY seq DESC LIMIT ?",
-                           (tenant, limit))
+            sql, params = (
+                f"SELECT {AUDIT_COLUMNS} FROM audit WHERE tenant = ? ORDER BY seq DESC LIMIT ?",
+                (tenant, limit),
+            )
         else:
-            sql, params = (f"SELECT {AUDIT_COLUMNS} FROM audit WHERE tenant = ? AND seq < ? "
-                           "ORDER BY seq DESC LIMIT ?", (tenant, before, limit))
+            sql, params = (
+                f"SELECT {AUDIT_COLUMNS} FROM audit WHERE tenant = ? AND seq < ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (tenant, before, limit),
+            )
         rows = self._read("audit_page", lambda conn: conn.execute(sql, params).fetchall())
         return [audit_entry(r) for r in rows]
 
     async def audit_unfinished(self, tenant: str | None = None) -> list[AuditEntry]:
         if tenant is None:
-            sql, params = f"SELECT {AUDIT_COLUMNS} FROM audit WHERE status = 'intent' ORDER BY seq", ()
+            sql, params = (
+                f"SELECT {AUDIT_COLUMNS} FROM audit WHERE status = 'intent' ORDER BY seq",
+                (),
+            )
         else:
-            sql, params = (f"SELECT {AUDIT_COLUMNS} FROM audit WHERE status = 'intent' AND tenant = ? "
-                           "ORDER BY seq", (tenant,))
+            sql, params = (
+                f"SELECT {AUDIT_COLUMNS} FROM audit WHERE status = 'intent' AND tenant = ? "
+                "ORDER BY seq",
+                (tenant,),
+            )
         rows = self._read("audit_unfinished", lambda conn: conn.execute(sql, params).fetchall())
         return [audit_entry(r) for r in rows]
 

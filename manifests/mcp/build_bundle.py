@@ -59,8 +59,10 @@ def load_manifest() -> dict:
     manifest = json.loads((HERE / "manifest.json").read_text())
     version = project()["version"]
     if manifest["version"] != version:
-        raise SystemExit(f"build_bundle: manifest.json says version {manifest['version']}, "
-                         f"pyproject.toml says {version}")
+        raise SystemExit(
+            f"build_bundle: manifest.json says version {manifest['version']}, "
+            f"pyproject.toml says {version}"
+        )
     if manifest["server"]["entry_point"] != ENTRY_POINT:
         raise SystemExit(f"build_bundle: manifest.json entry_point must be {ENTRY_POINT}")
     return manifest
@@ -86,9 +88,20 @@ def tree(root: Path, prefix: str, *, source: bool) -> Iterator[tuple[str, Path]]
 
 def vendor(lib: Path) -> None:
     """Install the runtime dependencies into `lib` for this Python (wheels only, no bytecode)."""
-    command = [sys.executable, "-m", "pip", "install", "--target", str(lib), "--only-binary=:all:",
-               "--no-compile", "--disable-pip-version-check", "--no-input", "--quiet",
-               *project()["dependencies"]]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        str(lib),
+        "--only-binary=:all:",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+        *project()["dependencies"],
+    ]
     # stdout carries only the bundle's path.
     subprocess.run(command, check=True, stdout=sys.stderr)
     # Console scripts: they name this machine's Python, and the bundle does not use them.
@@ -148,11 +161,14 @@ def build(out: Path, *, deps: bool = True) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build kros-mcp's MCP Bundle (.mcpb).")
-    parser.add_argument("--out", type=Path, default=ROOT / "dist",
-                        help="directory to write into (default: dist/)")
-    parser.add_argument("--no-deps", action="store_true",
-                        help="leave the dependencies out (the host's Python must have them); "
-                        "builds offline")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "dist", help="directory to write into (default: dist/)"
+    )
+    parser.add_argument(
+        "--no-deps",
+        action="store_true",
+        help="leave the dependencies out (the host's Python must have them); builds offline",
+    )
     args = parser.parse_args(argv)
     print(build(args.out, deps=not args.no_deps))
     return 0

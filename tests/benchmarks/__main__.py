@@ -29,12 +29,36 @@ from .common import machine
 
 SECTIONS = ("cold_start", "overhead", "http", "tokens", "scale")
 SIZES: dict[str, dict[str, Any]] = {
-    "quick": {"cold_runs": 1, "importtime": False, "calls": 100, "http_seconds": 0.3, "http_warmup": 0.1,
-              "inventory": 10_000, "owned": 1_000, "searches": 100},
-    "default": {"cold_runs": 10, "importtime": True, "calls": 2_000, "http_seconds": 5.0, "http_warmup": 1.0,
-                "inventory": 100_000, "owned": 10_000, "searches": 2_000},
-    "full": {"cold_runs": 15, "importtime": True, "calls": 5_000, "http_seconds": 10.0, "http_warmup": 1.0,
-             "inventory": 1_000_000, "owned": 10_000, "searches": 2_000},
+    "quick": {
+        "cold_runs": 1,
+        "importtime": False,
+        "calls": 100,
+        "http_seconds": 0.3,
+        "http_warmup": 0.1,
+        "inventory": 10_000,
+        "owned": 1_000,
+        "searches": 100,
+    },
+    "default": {
+        "cold_runs": 10,
+        "importtime": True,
+        "calls": 2_000,
+        "http_seconds": 5.0,
+        "http_warmup": 1.0,
+        "inventory": 100_000,
+        "owned": 10_000,
+        "searches": 2_000,
+    },
+    "full": {
+        "cold_runs": 15,
+        "importtime": True,
+        "calls": 5_000,
+        "http_seconds": 10.0,
+        "http_warmup": 1.0,
+        "inventory": 1_000_000,
+        "owned": 10_000,
+        "searches": 2_000,
+    },
 }
 
 
@@ -62,23 +86,46 @@ def run(size: str, sections: tuple[str, ...]) -> dict[str, Any]:
             result[section] = anyio.run(tokens.run)
         elif section == "scale":
             result[section] = scale.run(s["inventory"], s["owned"], s["searches"])
-        print(f"[bench] {section} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
+        print(
+            f"[bench] {section} done in {time.perf_counter() - t:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["targets"] = report.targets(result)
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_const", dest="size", const="quick", help="smoke run, rough figures")
-    size.add_argument("--full", action="store_const", dest="size", const="full",
-                      help="largest sizes (1,000,000 inventory numbers)")
-    parser.add_argument("--json", default="bench-results.json", metavar="PATH",
-                        help="where to write the results (default: bench-results.json)")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
-                        help=f"run only these sections ({', '.join(SECTIONS)})")
+    size.add_argument(
+        "--quick", action="store_const", dest="size", const="quick", help="smoke run, rough figures"
+    )
+    size.add_argument(
+        "--full",
+        action="store_const",
+        dest="size",
+        const="full",
+        help="largest sizes (1,000,000 inventory numbers)",
+    )
+    parser.add_argument(
+        "--json",
+        default="bench-results.json",
+        metavar="PATH",
+        help="where to write the results (default: bench-results.json)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help=f"run only these sections ({', '.join(SECTIONS)})",
+    )
     args = parser.parse_args(argv)
     _scrub_environment()
     result = run(args.size or "default", tuple(args.only or SECTIONS))

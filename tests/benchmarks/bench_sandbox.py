@@ -54,7 +54,9 @@ async def time_searches(app: Any, plan: list[dict[str, Any]]) -> list[float]:
     # KrosAI's 50 requests/s limit would measure the limiter, not the search.
     app.state.sandbox.limiter.set_limit("default", 1e9)
     samples = []
-    async with KrosAIClient(SANDBOX_API_KEY, base_url="http://sandbox/v1", transport=SandboxTransport(app)) as client:
+    async with KrosAIClient(
+        SANDBOX_API_KEY, base_url="http://sandbox/v1", transport=SandboxTransport(app)
+    ) as client:
         await client.search_available("NG")  # warm up
         for query in plan:
             country = query.pop("country")
@@ -71,12 +73,14 @@ async def time_purchases(app: Any, count: int, concurrency: int) -> float:
     app.state.sandbox.limiter.set_limit("default", 1e9)
     app.state.sandbox.db.update_org("org_sandbox", kyc_status=None, balance_cents=10**11)
     retry = RetryPolicy(max_attempts=1)
-    async with KrosAIClient(SANDBOX_API_KEY, base_url="http://sandbox/v1", transport=SandboxTransport(app),
-                            retry=retry) as client:
+    async with KrosAIClient(
+        SANDBOX_API_KEY, base_url="http://sandbox/v1", transport=SandboxTransport(app), retry=retry
+    ) as client:
         offers = []
         for block in BLOCKS:
-            page = await client.search_available(block.country, type=block.type, area_code=block.area_code,
-                                                  limit=100)
+            page = await client.search_available(
+                block.country, type=block.type, area_code=block.area_code, limit=100
+            )
             offers += [o.id for o in page.items]
         offers = offers[:count]
         limiter = anyio.Semaphore(concurrency)
@@ -115,7 +119,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.processor() or platform.machine()}, {platform.python_implementation()} "
-                   f"{platform.python_version()}",
+        f"{platform.python_version()}",
         "inventory_numbers": inventory,
         "seed_seconds": None if reused else round(seed_seconds, 1),
         "search_p50_ms": round(percentile(large, 0.5) * 1000, 3),
@@ -134,10 +138,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--numbers", type=int, default=1_000_000, help="inventory size (default 1,000,000)")
-    parser.add_argument("--searches", type=int, default=2000, help="searches to time (default 2000)")
-    parser.add_argument("--purchases", type=int, default=500, help="purchases to time (default 500)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--numbers", type=int, default=1_000_000, help="inventory size (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--searches", type=int, default=2000, help="searches to time (default 2000)"
+    )
+    parser.add_argument(
+        "--purchases", type=int, default=500, help="purchases to time (default 500)"
+    )
     parser.add_argument("--workdir", help="keep databases here (reused between runs)")
     args = parser.parse_args()
     result = anyio.run(run, args)

@@ -47,11 +47,28 @@ def stdio_start(command: list[str], data_dir: Path) -> tuple[float, float, int, 
     and the CPU seconds (user + system) of the whole process, exit included."""
     data_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=subprocess_env(data_dir), cwd=str(data_dir), stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command,
+        env=subprocess_env(data_dir),
+        cwd=str(data_dir),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        _send(process, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}})
+        _send(
+            process,
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": PROTOCOL,
+                    "capabilities": {},
+                    "clientInfo": {"name": "bench", "version": "0"},
+                },
+            },
+        )
         init = _answer(process, 1)
         initialized = time.perf_counter()
         assert "result" in init, init
@@ -87,7 +104,9 @@ def _reap(process: subprocess.Popen[bytes]) -> float:
 def _import_tree(stderr: str) -> dict[str, tuple[int, str | None]]:
     """`-X importtime` output as {module: (self microseconds, importing module or None)}."""
     tree: dict[str, tuple[int, str | None]] = {}
-    pending: list[tuple[int, str, int]] = []  # (depth, module, self us) whose importer is not yet seen
+    pending: list[
+        tuple[int, str, int]
+    ] = []  # (depth, module, self us) whose importer is not yet seen
     for match in re.finditer(r"^import time:\s+(\d+) \|\s+\d+ \|( *)(\S+)$", stderr, re.M):
         depth, name, own = len(match.group(2)), match.group(3), int(match.group(1))
         # importtime prints a module after everything it imported, one level deeper.
@@ -103,10 +122,17 @@ def _import_tree(stderr: str) -> dict[str, tuple[int, str | None]]:
 def extra_imports(workdir: Path, top: int = 12) -> dict[str, Any]:
     """Modules our stdio start-up imports that the baseline's does not (`python -X importtime`), by
     top-level package, with their own import time (inflated by importtime itself: compare, don't add)."""
+
     def imported(command: list[str], data_dir: Path) -> dict[str, tuple[int, str | None]]:
         data_dir.mkdir(parents=True, exist_ok=True)
-        process = subprocess.run([command[0], "-X", "importtime", *command[1:]], input=b"", capture_output=True,
-                                 env=subprocess_env(data_dir), cwd=str(data_dir), timeout=60)
+        process = subprocess.run(
+            [command[0], "-X", "importtime", *command[1:]],
+            input=b"",
+            capture_output=True,
+            env=subprocess_env(data_dir),
+            cwd=str(data_dir),
+            timeout=60,
+        )
         return _import_tree(process.stderr.decode(errors="replace"))
 
     base = imported(BASELINE_CMD, workdir / "imports-baseline")
@@ -126,8 +152,11 @@ def extra_imports(workdir: Path, top: int = 12) -> dict[str, Any]:
         key = group(name)
         totals[key] = totals.get(key, 0) + own
     ranked = sorted(totals.items(), key=lambda item: -item[1])
-    return {"modules": len(extra), "total_ms": round(sum(v[0] for v in extra.values()) / 1000, 1),
-            "top": [{"module": name, "ms": round(us / 1000, 1)} for name, us in ranked[:top]]}
+    return {
+        "modules": len(extra),
+        "total_ms": round(sum(v[0] for v in extra.values()) / 1000, 1),
+        "top": [{"module": name, "ms": round(us / 1000, 1)} for name, us in ranked[:top]],
+    }
 
 
 def run(runs: int = 10, importtime: bool = True) -> dict[str, Any]:
@@ -140,18 +169,28 @@ def _run(workdir: Path, runs: int, importtime: bool) -> dict[str, Any]:
     # Warm-up, not counted: compiles bytecode, fills the OS file cache, makes the warm data dir.
     stdio_start(BASELINE_CMD, workdir / "baseline")
     stdio_start(OURS_CMD, warm_dir)
-    samples: dict[str, list[tuple[float, float, int, float]]] = {"baseline": [], "first_run": [], "warm": []}
+    samples: dict[str, list[tuple[float, float, int, float]]] = {
+        "baseline": [],
+        "first_run": [],
+        "warm": [],
+    }
     for i in range(runs):
         fresh = workdir / f"fresh-{i}"
-        order = [("baseline", BASELINE_CMD, workdir / "baseline"), ("first_run", OURS_CMD, fresh),
-                 ("warm", OURS_CMD, warm_dir)]
-        for name, command, data_dir in order[i % 3:] + order[:i % 3]:  # rotate who goes first
+        order = [
+            ("baseline", BASELINE_CMD, workdir / "baseline"),
+            ("first_run", OURS_CMD, fresh),
+            ("warm", OURS_CMD, warm_dir),
+        ]
+        for name, command, data_dir in order[i % 3 :] + order[: i % 3]:  # rotate who goes first
             samples[name].append(stdio_start(command, data_dir))
     result: dict[str, Any] = {"runs": runs, "protocol": PROTOCOL}
     for name, rows in samples.items():
-        result[name] = {"initialize_ms": ms(median([r[0] for r in rows]), 1),
-                        "tools_list_ms": ms(median([r[1] for r in rows]), 1),
-                        "cpu_ms": ms(median([r[3] for r in rows]), 1), "tools": rows[0][2]}
+        result[name] = {
+            "initialize_ms": ms(median([r[0] for r in rows]), 1),
+            "tools_list_ms": ms(median([r[1] for r in rows]), 1),
+            "cpu_ms": ms(median([r[3] for r in rows]), 1),
+            "tools": rows[0][2],
+        }
     base = median([r[1] for r in samples["baseline"]])
     result["warm_ratio"] = ratio(median([r[1] for r in samples["warm"]]), base)
     result["first_run_ratio"] = ratio(median([r[1] for r in samples["first_run"]]), base)

@@ -64,27 +64,60 @@ class Target:
         return float("nan")
 
 
-def modern_call(name: str, arguments: dict[str, Any], request_id: int = 1) -> tuple[str, dict[str, str]]:
+def modern_call(
+    name: str, arguments: dict[str, Any], request_id: int = 1
+) -> tuple[str, dict[str, str]]:
     """A 2026-07-28 tools/call: the envelope travels in `_meta`, the routing in headers."""
-    meta = {"io.modelcontextprotocol/protocolVersion": MODERN,
-            "io.modelcontextprotocol/clientInfo": {"name": "kros-bench", "version": "1"},
-            "io.modelcontextprotocol/clientCapabilities": {}}
-    body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
-            "params": {"name": name, "arguments": arguments, "_meta": meta}}
-    headers = {"Accept": ACCEPT, "Content-Type": "application/json", "MCP-Protocol-Version": MODERN,
-               "Mcp-Method": "tools/call", "Mcp-Name": name}
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientInfo": {"name": "kros-bench", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    body = {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments, "_meta": meta},
+    }
+    headers = {
+        "Accept": ACCEPT,
+        "Content-Type": "application/json",
+        "MCP-Protocol-Version": MODERN,
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": name,
+    }
     return json.dumps(body), headers
 
 
-def legacy_call(name: str, arguments: dict[str, Any]) -> tuple[str, dict[str, str], list[dict[str, Any]]]:
+def legacy_call(
+    name: str, arguments: dict[str, Any]
+) -> tuple[str, dict[str, str], list[dict[str, Any]]]:
     """A 2025-11-25 tools/call, after the initialize handshake each connection makes first."""
     headers = {"Accept": ACCEPT, "Content-Type": "application/json"}
-    initialize = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "kros-bench", "version": "1"}}}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": LEGACY,
+            "capabilities": {},
+            "clientInfo": {"name": "kros-bench", "version": "1"},
+        },
+    }
     session = {**headers, "MCP-Protocol-Version": LEGACY}
-    setup = [{"headers": headers, "body": json.dumps(initialize)},
-             {"headers": session, "body": json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})}]
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+    setup = [
+        {"headers": headers, "body": json.dumps(initialize)},
+        {
+            "headers": session,
+            "body": json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        },
+    ]
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
     return json.dumps(body), session, setup
 
 
@@ -123,12 +156,24 @@ def _start(stack: ExitStack, workdir: Path, name: str, json_response: bool) -> T
         app = create_app(data_dir / "sandbox.sqlite3")
         seed_owned(app.state.sandbox.db, OWNED)
         app.state.sandbox.db.close()
-        command = [PYTHON, "-m", "tests.benchmarks.serve_unthrottled", "serve", "--transport", "streamable-http",
-                   "--stateless", "--port", str(port), *flags]
+        command = [
+            PYTHON,
+            "-m",
+            "tests.benchmarks.serve_unthrottled",
+            "serve",
+            "--transport",
+            "streamable-http",
+            "--stateless",
+            "--port",
+            str(port),
+            *flags,
+        ]
         extra = {"KROS_MCP_TOOL_RATE_LIMIT": "10000"}
         if name == REMOTE:  # KrosAI stands in its own process, reached over HTTP as the real API is
-            extra.update(KROSAI_API_KEY=SANDBOX_API_KEY,
-                         KROSAI_BASE_URL=f"http://127.0.0.1:{_start_sandbox(stack, data_dir)}/v1")
+            extra.update(
+                KROSAI_API_KEY=SANDBOX_API_KEY,
+                KROSAI_BASE_URL=f"http://127.0.0.1:{_start_sandbox(stack, data_dir)}/v1",
+            )
         env = subprocess_env(data_dir, extra)
         tool, arguments = "list_numbers", {"limit": OWNED}
     else:
@@ -137,8 +182,14 @@ def _start(stack: ExitStack, workdir: Path, name: str, json_response: bool) -> T
         tool, arguments = "noop", {}
     log = (data_dir / "server.log").open("wb")
     stack.callback(log.close)
-    process = subprocess.Popen(command, env=env, cwd=str(data_dir), stdin=subprocess.DEVNULL, stdout=log,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=str(data_dir),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     stack.callback(_stop, process)
     return Target(name, json_response, port, process, tool, arguments)
 
@@ -146,12 +197,26 @@ def _start(stack: ExitStack, workdir: Path, name: str, json_response: bool) -> T
 def _start_sandbox(stack: ExitStack, data_dir: Path) -> int:
     """`kros-mcp sandbox` on the seeded database, with its rate limits lifted; returns its port."""
     port = free_port()
-    command = [PYTHON, "-m", "tests.benchmarks.serve_unthrottled", "sandbox", "--port", str(port),
-               "--db", str(data_dir / "sandbox.sqlite3")]
+    command = [
+        PYTHON,
+        "-m",
+        "tests.benchmarks.serve_unthrottled",
+        "sandbox",
+        "--port",
+        str(port),
+        "--db",
+        str(data_dir / "sandbox.sqlite3"),
+    ]
     log = (data_dir / "sandbox.log").open("wb")
     stack.callback(log.close)
-    process = subprocess.Popen(command, env=subprocess_env(data_dir), cwd=str(data_dir), stdin=subprocess.DEVNULL,
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command,
+        env=subprocess_env(data_dir),
+        cwd=str(data_dir),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     stack.callback(_stop, process)
     return port
 
@@ -166,7 +231,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=5)
 
 
-def load(target: Target, era: str, concurrency: int, seconds: float, warmup: float) -> dict[str, Any]:
+def load(
+    target: Target, era: str, concurrency: int, seconds: float, warmup: float
+) -> dict[str, Any]:
     """`concurrency` connections on `target` for `seconds` (after `warmup`), from separate processes."""
     if era == MODERN:
         body, headers = modern_call(target.tool, target.arguments)
@@ -178,11 +245,24 @@ def load(target: Target, era: str, concurrency: int, seconds: float, warmup: flo
     cpu_before = target.cpu_seconds()
     runs = []
     for i in range(processes):
-        spec = {"host": "127.0.0.1", "port": target.port, "path": "/mcp", "headers": headers, "body": body,
-                "setup": setup, "connections": concurrency // processes + (i < concurrency % processes),
-                "start_at": start_at, "measure_from": start_at + warmup, "stop_at": start_at + warmup + seconds}
-        process = subprocess.Popen([PYTHON, "-m", "tests.benchmarks.loadgen"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, env=subprocess_env(Path(tempfile.gettempdir())))
+        spec = {
+            "host": "127.0.0.1",
+            "port": target.port,
+            "path": "/mcp",
+            "headers": headers,
+            "body": body,
+            "setup": setup,
+            "connections": concurrency // processes + (i < concurrency % processes),
+            "start_at": start_at,
+            "measure_from": start_at + warmup,
+            "stop_at": start_at + warmup + seconds,
+        }
+        process = subprocess.Popen(
+            [PYTHON, "-m", "tests.benchmarks.loadgen"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=subprocess_env(Path(tempfile.gettempdir())),
+        )
         assert process.stdin is not None
         process.stdin.write(json.dumps(spec).encode())
         process.stdin.close()
@@ -203,21 +283,37 @@ def load(target: Target, era: str, concurrency: int, seconds: float, warmup: flo
         "p50_ms": round(percentile(latencies, 0.5), 2) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 2) if latencies else None,
         "errors": errors,
-        **({"last_error": next(r["last_error"] for r in results if r.get("last_error"))} if errors else {}),
+        **(
+            {"last_error": next(r["last_error"] for r in results if r.get("last_error"))}
+            if errors
+            else {}
+        ),
         "server_cpu_s": round(server_cpu, 2),
         "load_cpu_s": round(load_cpu, 2),
     }
 
 
-def run(seconds: float = 5.0, warmup: float = 1.0, levels: tuple[int, ...] = (1, 8, 32),
-        legacy_level: int | None = 8) -> dict[str, Any]:
-    result: dict[str, Any] = {"seconds_per_run": seconds, "warmup_s": warmup, "load_processes": LOAD_PROCESSES,
-                              "target_ratio": 0.8, "runs": []}
+def run(
+    seconds: float = 5.0,
+    warmup: float = 1.0,
+    levels: tuple[int, ...] = (1, 8, 32),
+    legacy_level: int | None = 8,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "seconds_per_run": seconds,
+        "warmup_s": warmup,
+        "load_processes": LOAD_PROCESSES,
+        "target_ratio": 0.8,
+        "runs": [],
+    }
     with ExitStack() as stack:
         # Registered first, so removed last: after every server has stopped.
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kros-bench-http-")))
-        targets = {(name, mode): _start(stack, workdir, name, mode)
-                   for mode in (True, False) for name in ("ours", "baseline")}
+        targets = {
+            (name, mode): _start(stack, workdir, name, mode)
+            for mode in (True, False)
+            for name in ("ours", "baseline")
+        }
         targets[(REMOTE, True)] = _start(stack, workdir, REMOTE, True)
         deadline = time.monotonic() + START_TIMEOUT
         for target in targets.values():
@@ -228,18 +324,29 @@ def run(seconds: float = 5.0, warmup: float = 1.0, levels: tuple[int, ...] = (1,
         plan += [(MODERN, True, level, REMOTE) for level in levels]
         for turn, (era, mode, level, ours) in enumerate(plan):
             pair = (ours, "baseline") if turn % 2 == 0 else ("baseline", ours)
-            figures = {("ours" if name == ours else name): load(targets[(name, mode)], era, level, seconds, warmup)
-                       for name in pair}
-            result["runs"].append({
-                "era": era, "response": "json" if mode else "sse", "concurrency": level,
-                "krosai": "own process" if ours == REMOTE else "in-process",
-                "ours": figures["ours"], "baseline": figures["baseline"],
-                "throughput_ratio": ratio(figures["ours"]["calls_per_s"], figures["baseline"]["calls_per_s"]),
-            })
-        result["peak_rss_mb"] = {f"{name}-{'json' if mode else 'sse'}": t.peak_rss_mb()
-                                 for (name, mode), t in targets.items()}
+            figures = {
+                ("ours" if name == ours else name): load(
+                    targets[(name, mode)], era, level, seconds, warmup
+                )
+                for name in pair
+            }
+            result["runs"].append(
+                {
+                    "era": era,
+                    "response": "json" if mode else "sse",
+                    "concurrency": level,
+                    "krosai": "own process" if ours == REMOTE else "in-process",
+                    "ours": figures["ours"],
+                    "baseline": figures["baseline"],
+                    "throughput_ratio": ratio(
+                        figures["ours"]["calls_per_s"], figures["baseline"]["calls_per_s"]
+                    ),
+                }
+            )
+        result["peak_rss_mb"] = {
+            f"{name}-{'json' if mode else 'sse'}": t.peak_rss_mb()
+            for (name, mode), t in targets.items()
+        }
     ratios = [r["throughput_ratio"] for r in result["runs"]]
     result["min_throughput_ratio"] = min(ratios)
     return result
-
-

@@ -22,8 +22,12 @@ from typing import Any
 
 def _request_bytes(host: str, port: int, path: str, headers: dict[str, str], body: str) -> bytes:
     data = body.encode()
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(data)}",
-             *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        f"Content-Length: {len(data)}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
 
 
@@ -56,7 +60,9 @@ def _good(status: int, body: bytes) -> bool:
     return status == 200 and b'"result"' in body and b'"isError":true' not in body
 
 
-async def _connection(spec: dict[str, Any], request: bytes, setup: list[bytes], out: dict[str, Any]) -> None:
+async def _connection(
+    spec: dict[str, Any], request: bytes, setup: list[bytes], out: dict[str, Any]
+) -> None:
     reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
     try:
         for message in setup:
@@ -81,11 +87,17 @@ async def _connection(spec: dict[str, Any], request: bytes, setup: list[bytes], 
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
-    request = _request_bytes(spec["host"], spec["port"], spec["path"], spec["headers"], spec["body"])
-    setup = [_request_bytes(spec["host"], spec["port"], spec["path"], s["headers"], s["body"])
-             for s in spec.get("setup", [])]
+    request = _request_bytes(
+        spec["host"], spec["port"], spec["path"], spec["headers"], spec["body"]
+    )
+    setup = [
+        _request_bytes(spec["host"], spec["port"], spec["path"], s["headers"], s["body"])
+        for s in spec.get("setup", [])
+    ]
     out: dict[str, Any] = {"latencies_ms": [], "errors": 0}
-    await asyncio.gather(*(_connection(spec, request, setup, out) for _ in range(spec["connections"])))
+    await asyncio.gather(
+        *(_connection(spec, request, setup, out) for _ in range(spec["connections"]))
+    )
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 3)
     return out

@@ -28,7 +28,9 @@ from .seed import lift_rate_limits, seed_owned
 OWNED = 20
 
 
-def _calls(client: Client, direct: Any) -> dict[str, tuple[Callable[[], Awaitable[Any]], Callable[[], Awaitable[Any]]]]:
+def _calls(
+    client: Client, direct: Any
+) -> dict[str, tuple[Callable[[], Awaitable[Any]], Callable[[], Awaitable[Any]]]]:
     async def mcp_list() -> None:
         result = await client.call_tool("list_numbers", {"limit": 20})
         assert not result.is_error and len(result.structured_content["numbers"]) == OWNED, result
@@ -45,7 +47,10 @@ def _calls(client: Client, direct: Any) -> dict[str, tuple[Callable[[], Awaitabl
         page = await direct.search_available("NG", type=None, area_code=None, limit=10)
         assert len(page.items) == 10
 
-    return {"list_numbers": (mcp_list, direct_list), "search_available": (mcp_search, direct_search)}
+    return {
+        "list_numbers": (mcp_list, direct_list),
+        "search_available": (mcp_search, direct_search),
+    }
 
 
 async def _timed(call: Callable[[], Awaitable[Any]]) -> float:
@@ -60,10 +65,14 @@ def _summary(mcp: list[float], direct: list[float], floor: list[float]) -> dict[
     added = [a - b for a, b in zip(mcp, direct, strict=True)]
     return {
         "calls": len(mcp),
-        "mcp_p50_ms": ms(percentile(mcp, 0.5)), "mcp_p99_ms": ms(percentile(mcp, 0.99)),
-        "direct_p50_ms": ms(percentile(direct, 0.5)), "direct_p99_ms": ms(percentile(direct, 0.99)),
-        "overhead_p50_ms": ms(percentile(added, 0.5)), "overhead_p99_ms": ms(percentile(added, 0.99)),
-        "sdk_floor_p50_ms": ms(percentile(floor, 0.5)), "sdk_floor_p99_ms": ms(percentile(floor, 0.99)),
+        "mcp_p50_ms": ms(percentile(mcp, 0.5)),
+        "mcp_p99_ms": ms(percentile(mcp, 0.99)),
+        "direct_p50_ms": ms(percentile(direct, 0.5)),
+        "direct_p99_ms": ms(percentile(direct, 0.99)),
+        "overhead_p50_ms": ms(percentile(added, 0.5)),
+        "overhead_p99_ms": ms(percentile(added, 0.99)),
+        "sdk_floor_p50_ms": ms(percentile(floor, 0.5)),
+        "sdk_floor_p99_ms": ms(percentile(floor, 0.99)),
     }
 
 
@@ -89,7 +98,7 @@ async def measure(calls: int, mode: str, data_dir: Path) -> dict[str, Any]:
             times: dict[str, list[float]] = {"mcp": [], "direct": [], "floor": []}
             order = [("mcp", via_mcp), ("direct", direct), ("floor", noop)]
             for i in range(calls):
-                for name, call in order[i % 3:] + order[:i % 3]:  # rotate who goes first
+                for name, call in order[i % 3 :] + order[: i % 3]:  # rotate who goes first
                     times[name].append(await _timed(call))
             out[tool] = _summary(times["mcp"], times["direct"], times["floor"])
     return out

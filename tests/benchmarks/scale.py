@@ -52,9 +52,11 @@ def search_scale(workdir: Path, inventory: int, searches: int) -> dict[str, Any]
             "inventory_numbers": big.state.sandbox.db.inventory_size(),
             "seed_seconds": round(seed_seconds, 1),
             "searches": len(plan),
-            "p50_ms": ms(percentile(large, 0.5)), "p99_ms": ms(percentile(large, 0.99)),
+            "p50_ms": ms(percentile(large, 0.5)),
+            "p99_ms": ms(percentile(large, 0.99)),
             "baseline_inventory_numbers": small.state.sandbox.db.inventory_size(),
-            "baseline_p50_ms": ms(percentile(baseline, 0.5)), "baseline_p99_ms": ms(percentile(baseline, 0.99)),
+            "baseline_p50_ms": ms(percentile(baseline, 0.5)),
+            "baseline_p99_ms": ms(percentile(baseline, 0.99)),
             "p50_ratio": ratio(percentile(large, 0.5), percentile(baseline, 0.5)),
         }
     finally:
@@ -98,17 +100,24 @@ async def paging_scale(workdir: Path, owned: int) -> dict[str, Any]:
         _, traced_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     return {
-        "owned_numbers": seen, "page_size": PAGE, "pages": len(times), "total_s": round(elapsed, 2),
-        "page_p50_ms": ms(percentile(times, 0.5)), "page_p99_ms": ms(percentile(times, 0.99)),
-        "first_page_ms": ms(times[0]), "last_page_ms": ms(times[-1]),
+        "owned_numbers": seen,
+        "page_size": PAGE,
+        "pages": len(times),
+        "total_s": round(elapsed, 2),
+        "page_p50_ms": ms(percentile(times, 0.5)),
+        "page_p99_ms": ms(percentile(times, 0.99)),
+        "first_page_ms": ms(times[0]),
+        "last_page_ms": ms(times[-1]),
         "tracemalloc_peak_mb": round(traced_peak / 2**20, 2),
     }
 
 
 def measure(inventory: int, owned: int, searches: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kros-bench-scale-") as tmp:
-        result = {"search": search_scale(Path(tmp), inventory, searches),
-                  "list_numbers_paging": anyio.run(paging_scale, Path(tmp), owned)}
+        result = {
+            "search": search_scale(Path(tmp), inventory, searches),
+            "list_numbers_paging": anyio.run(paging_scale, Path(tmp), owned),
+        }
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
 
@@ -116,8 +125,13 @@ def measure(inventory: int, owned: int, searches: int) -> dict[str, Any]:
 def run(inventory: int, owned: int, searches: int) -> dict[str, Any]:
     """This section in a process of its own (its peak RSS is then its own)."""
     spec = json.dumps({"inventory": inventory, "owned": owned, "searches": searches})
-    done = subprocess.run([PYTHON, "-m", "tests.benchmarks.scale", spec], cwd=str(REPO_ROOT), capture_output=True,
-                          text=True, timeout=1800)
+    done = subprocess.run(
+        [PYTHON, "-m", "tests.benchmarks.scale", spec],
+        cwd=str(REPO_ROOT),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"scale benchmark failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -16,18 +16,25 @@ from .common import REPO_ROOT
 
 # Figures every quick run must report, as paths into the JSON.
 FIGURES = [
-    ("cold_start", "baseline", "tools_list_ms"), ("cold_start", "warm", "tools_list_ms"),
+    ("cold_start", "baseline", "tools_list_ms"),
+    ("cold_start", "warm", "tools_list_ms"),
     ("cold_start", "warm_ratio_fastest"),
-    ("cold_start", "first_run", "tools_list_ms"), ("cold_start", "warm_ratio"), ("cold_start", "first_run_ratio"),
-    ("overhead", "auto", "list_numbers", "overhead_p50_ms"), ("overhead", "auto", "list_numbers", "overhead_p99_ms"),
+    ("cold_start", "first_run", "tools_list_ms"),
+    ("cold_start", "warm_ratio"),
+    ("cold_start", "first_run_ratio"),
+    ("overhead", "auto", "list_numbers", "overhead_p50_ms"),
+    ("overhead", "auto", "list_numbers", "overhead_p99_ms"),
     ("overhead", "auto", "search_available", "overhead_p50_ms"),
     ("overhead", "legacy", "search_available", "overhead_p99_ms"),
     ("http", "min_throughput_ratio"),
-    ("tokens", "2026-07-28", "tools_list", "tokens"), ("tokens", "2025-11-25", "tools_list", "tokens"),
+    ("tokens", "2026-07-28", "tools_list", "tokens"),
+    ("tokens", "2025-11-25", "tools_list", "tokens"),
     ("tokens", "2026-07-28", "list_numbers_20", "whole", "chars"),
     ("tokens", "2025-11-25", "search_available_20", "text", "tokens"),
-    ("scale", "search", "p50_ms"), ("scale", "search", "inventory_numbers"),
-    ("scale", "list_numbers_paging", "total_s"), ("scale", "list_numbers_paging", "tracemalloc_peak_mb"),
+    ("scale", "search", "p50_ms"),
+    ("scale", "search", "inventory_numbers"),
+    ("scale", "list_numbers_paging", "total_s"),
+    ("scale", "list_numbers_paging", "tracemalloc_peak_mb"),
     ("scale", "peak_rss_mb"),
 ]
 
@@ -47,8 +54,13 @@ def _number(value: Any, where: str) -> None:
 @pytest.mark.timeout(300)
 def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    done = subprocess.run([sys.executable, "-m", "tests.benchmarks", "--quick", "--json", str(out)],
-                          cwd=str(REPO_ROOT), capture_output=True, text=True, timeout=280)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks", "--quick", "--json", str(out)],
+        cwd=str(REPO_ROOT),
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| target |" in done.stdout  # the printed table
     result = json.loads(out.read_text())
@@ -59,7 +71,10 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
         _number(_at(result, path), ".".join(path))
     for run in result["http"]["runs"]:
         for side in ("ours", "baseline"):
-            _number(run[side]["calls_per_s"], f"http {run['era']} {run['response']} {run['concurrency']} {side}")
+            _number(
+                run[side]["calls_per_s"],
+                f"http {run['era']} {run['response']} {run['concurrency']} {side}",
+            )
             assert run[side]["errors"] == 0, run[side].get("last_error")
     assert {run["concurrency"] for run in result["http"]["runs"]} == {1, 8, 32}
     assert {run["era"] for run in result["http"]["runs"]} == {"2026-07-28", "2025-11-25"}

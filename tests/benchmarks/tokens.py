@@ -27,7 +27,11 @@ ITEMS = 20
 
 
 def _size(value: Any) -> dict[str, int]:
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    )
     return {"chars": len(text), "tokens": approx_tokens(len(text))}
 
 
@@ -35,7 +39,11 @@ def _result_sizes(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, result
     wire = result.model_dump(by_alias=True, exclude_none=True, mode="json")
     text = "\n".join(getattr(block, "text", "") for block in result.content)
-    return {"whole": _size(wire), "text": _size(text), "structured": _size(result.structured_content)}
+    return {
+        "whole": _size(wire),
+        "text": _size(text),
+        "structured": _size(result.structured_content),
+    }
 
 
 async def measure(mode: str, data_dir: Path) -> dict[str, Any]:
@@ -46,14 +54,19 @@ async def measure(mode: str, data_dir: Path) -> dict[str, Any]:
         lift_rate_limits(deps.sandbox_app)
         if seed_owned(deps.sandbox_app.state.sandbox.db, 0) < ITEMS:
             seed_owned(deps.sandbox_app.state.sandbox.db, ITEMS)
-        listing = (await client.list_tools()).model_dump(by_alias=True, exclude_none=True, mode="json")
+        listing = (await client.list_tools()).model_dump(
+            by_alias=True, exclude_none=True, mode="json"
+        )
         owned = await client.call_tool("list_numbers", {"limit": ITEMS})
         offers = await client.call_tool("search_available", {"country": "NG", "limit": ITEMS})
         assert len(owned.structured_content["numbers"]) == ITEMS
         assert len(offers.structured_content["offers"]) == ITEMS
         return {
-            "tools_list": {**_size(listing), "tools": len(listing["tools"]),
-                           "per_tool_chars": {t["name"]: _size(t)["chars"] for t in listing["tools"]}},
+            "tools_list": {
+                **_size(listing),
+                "tools": len(listing["tools"]),
+                "per_tool_chars": {t["name"]: _size(t)["chars"] for t in listing["tools"]},
+            },
             "list_numbers_20": _result_sizes(owned),
             "search_available_20": _result_sizes(offers),
         }
@@ -61,6 +74,8 @@ async def measure(mode: str, data_dir: Path) -> dict[str, Any]:
 
 async def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kros-bench-tokens-") as tmp:
-        return {"target_tools_list_tokens": TOOLS_LIST_TARGET_TOKENS,
-                "2026-07-28": await measure("auto", Path(tmp) / "modern"),
-                "2025-11-25": await measure("legacy", Path(tmp) / "legacy")}
+        return {
+            "target_tools_list_tokens": TOOLS_LIST_TARGET_TOKENS,
+            "2026-07-28": await measure("auto", Path(tmp) / "modern"),
+            "2025-11-25": await measure("legacy", Path(tmp) / "legacy"),
+        }

@@ -25,9 +25,17 @@ def data_dir(tmp_path: Path) -> Path:
 def kros(data_dir: Path) -> Run:
     """`kros("call", "list_numbers", env={...})`: run the CLI on this test's data directory."""
 
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "kros_mcp", *args], env=base_env(data_dir, env),
-                              cwd=str(data_dir), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=timeout)
+    def run(
+        *args: str, env: dict[str, str] | None = None, timeout: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kros_mcp", *args],
+            env=base_env(data_dir, env),
+            cwd=str(data_dir),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     return run

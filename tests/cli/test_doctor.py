@@ -31,8 +31,16 @@ def test_doctor_on_a_fresh_sandbox_passes(kros: Run) -> None:
     done = kros("doctor")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = _lines(done.stdout)
-    for name in ("python", "configuration", "data directory", "backend", "reachability", "api key",
-                 "state store", "policy"):
+    for name in (
+        "python",
+        "configuration",
+        "data directory",
+        "backend",
+        "reachability",
+        "api key",
+        "state store",
+        "policy",
+    ):
         assert lines[name].startswith("OK"), done.stdout
     assert "sandbox" in lines["backend"] and "confirmation auto" in lines["policy"]
     assert "kros_test_sandbox" not in done.stdout + done.stderr  # only its masked form
@@ -51,7 +59,9 @@ def test_doctor_reports_an_unreachable_api_without_the_key(kros: Run) -> None:
 
 
 def test_doctor_fails_an_unreachable_state_store(kros: Run) -> None:
-    done = kros("doctor", "--timeout", "5", env={"KROS_MCP_STATE_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    done = kros(
+        "doctor", "--timeout", "5", env={"KROS_MCP_STATE_URL": "postgresql://nobody@127.0.0.1:1/x"}
+    )
     assert done.returncode == 1
     assert _lines(done.stdout)["state store"].startswith("FAIL"), done.stdout
     assert "Traceback" not in done.stderr
@@ -64,6 +74,11 @@ def test_doctor_names_invalid_settings_by_variable(kros: Run) -> None:
 
 
 def test_serve_warns_about_a_misspelt_setting(kros: Run) -> None:
-    done = kros("serve", env={"KROS_MCP_READONLY": "1"})  # stdin closed: it serves nothing and exits
-    assert "KROS_MCP_READONLY (did you mean KROS_MCP_READ_ONLY?) is not a kros-mcp setting" in done.stderr
+    done = kros(
+        "serve", env={"KROS_MCP_READONLY": "1"}
+    )  # stdin closed: it serves nothing and exits
+    assert (
+        "KROS_MCP_READONLY (did you mean KROS_MCP_READ_ONLY?) is not a kros-mcp setting"
+        in done.stderr
+    )
     assert done.stdout == ""

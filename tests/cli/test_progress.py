@@ -12,7 +12,11 @@ from kros_mcp.sandbox.inventory import expected_size
 
 def test_seeding_reports_increasing_counts(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
-    db = SandboxDB(tmp_path / "sandbox.sqlite3", inventory_per_block=400, progress=lambda d, t: calls.append((d, t)))
+    db = SandboxDB(
+        tmp_path / "sandbox.sqlite3",
+        inventory_per_block=400,
+        progress=lambda d, t: calls.append((d, t)),
+    )
     try:
         size = db.inventory_size()
     finally:
@@ -27,7 +31,11 @@ def test_seeding_reports_increasing_counts(tmp_path: Path) -> None:
 def test_an_existing_inventory_is_not_seeded_again(tmp_path: Path) -> None:
     SandboxDB(tmp_path / "sandbox.sqlite3", inventory_per_block=1).close()
     calls: list[tuple[int, int]] = []
-    SandboxDB(tmp_path / "sandbox.sqlite3", inventory_per_block=400, progress=lambda d, t: calls.append((d, t))).close()
+    SandboxDB(
+        tmp_path / "sandbox.sqlite3",
+        inventory_per_block=400,
+        progress=lambda d, t: calls.append((d, t)),
+    ).close()
     assert calls == []
 
 
@@ -39,18 +47,27 @@ class _Terminal(io.StringIO):
 def test_bar_on_a_terminal_and_two_lines_elsewhere() -> None:
     ticks = iter(range(100))
     plain = io.StringIO()
-    with ProgressBar("Seeding", unit="numbers", stream=plain, clock=lambda: float(next(ticks))) as bar:
+    with ProgressBar(
+        "Seeding", unit="numbers", stream=plain, clock=lambda: float(next(ticks))
+    ) as bar:
         for done in range(0, 10_001, 1000):
             bar(done, 10_000)
-    assert plain.getvalue().splitlines() == ["Seeding: about 10,000 numbers...", "Seeding: 10,000 numbers in 11.0 s"]
+    assert plain.getvalue().splitlines() == [
+        "Seeding: about 10,000 numbers...",
+        "Seeding: 10,000 numbers in 11.0 s",
+    ]
 
     ticks = iter(range(100))
     tty = _Terminal()
-    with ProgressBar("Seeding", unit="numbers", stream=tty, clock=lambda: float(next(ticks))) as bar:
+    with ProgressBar(
+        "Seeding", unit="numbers", stream=tty, clock=lambda: float(next(ticks))
+    ) as bar:
         for done in range(0, 10_001, 1000):
             bar(done, 10_000)
     drawn = tty.getvalue()
-    assert drawn.count("\r") >= 10 and " 50% 5,000/10,000" in drawn and "100% 10,000/10,000" in drawn
+    assert (
+        drawn.count("\r") >= 10 and " 50% 5,000/10,000" in drawn and "100% 10,000/10,000" in drawn
+    )
     assert drawn.endswith("Seeding: 10,000 numbers in 11.0 s\x1b[K\n")
 
 

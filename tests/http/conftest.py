@@ -46,8 +46,10 @@ from mcp.types import CallToolResult
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get("KROS_MCP_TEST_POSTGRES_URL")
-POSTGRES_SKIP_REASON = ("set KROS_MCP_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to run "
-                        "the PostgreSQL tests (scale-out, readiness)")
+POSTGRES_SKIP_REASON = (
+    "set KROS_MCP_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to run "
+    "the PostgreSQL tests (scale-out, readiness)"
+)
 START_TIMEOUT = 30.0  # seconds for a server to answer /healthz (two CPUs, several starting at once)
 
 LEGACY_VERSION = "2025-11-25"
@@ -131,11 +133,36 @@ class ServerSpec:
 
     def command(self, port: int, data_dir: Path) -> list[str]:
         if self.variant == "sandbox":
-            return [sys.executable, "-m", "kros_mcp", "sandbox", "--host", self.host, "--port", str(port),
-                    "--db", str(data_dir / "sandbox.sqlite3"), "--inventory-per-block", "10", *self.args]
+            return [
+                sys.executable,
+                "-m",
+                "kros_mcp",
+                "sandbox",
+                "--host",
+                self.host,
+                "--port",
+                str(port),
+                "--db",
+                str(data_dir / "sandbox.sqlite3"),
+                "--inventory-per-block",
+                "10",
+                *self.args,
+            ]
         transport, flags = TRANSPORT_FLAGS[self.variant]
-        return [sys.executable, "-m", "kros_mcp", "serve", "--transport", transport, "--host", self.host,
-                "--port", str(port), *flags, *self.args]
+        return [
+            sys.executable,
+            "-m",
+            "kros_mcp",
+            "serve",
+            "--transport",
+            transport,
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            *flags,
+            *self.args,
+        ]
 
 
 @dataclass
@@ -152,7 +179,9 @@ class Server:
 
     @property
     def transport(self) -> str:
-        return TRANSPORT_FLAGS[self.spec.variant][0] if self.spec.variant != "sandbox" else "sandbox"
+        return (
+            TRANSPORT_FLAGS[self.spec.variant][0] if self.spec.variant != "sandbox" else "sandbox"
+        )
 
     @property
     def url(self) -> str:
@@ -171,8 +200,14 @@ def _spawn(spec: ServerSpec, tmp: Path, attempt: int) -> Server:
     port = free_port()
     log_path = tmp / f"{spec.name}.{attempt}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(spec.command(port, data_dir), env=base_env(data_dir, spec.env), cwd=str(data_dir),
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            spec.command(port, data_dir),
+            env=base_env(data_dir, spec.env),
+            cwd=str(data_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     _RUNNING.append(process)
     return Server(spec, process, port, data_dir, log_path)
 
@@ -202,13 +237,17 @@ def launch(tmp: Path, specs: Sequence[ServerSpec], timeout: float = START_TIMEOU
                         attempts[i] += 1
                         servers[i] = _spawn(server.spec, tmp, attempts[i])
                         continue
-                    raise RuntimeError(f"{server.spec.name} exited with {server.process.returncode}:\n{log[-3000:]}")
+                    raise RuntimeError(
+                        f"{server.spec.name} exited with {server.process.returncode}:\n{log[-3000:]}"
+                    )
                 if _healthy(server):
                     pending.discard(i)
             if pending and time.monotonic() > deadline:
                 names = ", ".join(servers[i].spec.name for i in pending)
-                raise RuntimeError(f"timed out after {timeout:.0f}s waiting for /healthz of {names}:\n"
-                                   + "\n".join(servers[i].log()[-1500:] for i in pending))
+                raise RuntimeError(
+                    f"timed out after {timeout:.0f}s waiting for /healthz of {names}:\n"
+                    + "\n".join(servers[i].log()[-1500:] for i in pending)
+                )
             if pending:
                 time.sleep(0.05)
     except BaseException:
@@ -219,7 +258,9 @@ def launch(tmp: Path, specs: Sequence[ServerSpec], timeout: float = START_TIMEOU
 
 
 @contextmanager
-def start_servers(tmp: Path, specs: Sequence[ServerSpec], timeout: float = START_TIMEOUT) -> Iterator[list[Server]]:
+def start_servers(
+    tmp: Path, specs: Sequence[ServerSpec], timeout: float = START_TIMEOUT
+) -> Iterator[list[Server]]:
     servers = launch(tmp, specs, timeout)
     try:
         yield servers
@@ -229,45 +270,64 @@ def start_servers(tmp: Path, specs: Sequence[ServerSpec], timeout: float = START
 
 
 @contextmanager
-def servers_on_sandbox(tmp: Path, specs: Sequence[ServerSpec], *,
-                       per_second: int = 1000) -> Iterator[tuple[list[Server], Server]]:
+def servers_on_sandbox(
+    tmp: Path, specs: Sequence[ServerSpec], *, per_second: int = 1000
+) -> Iterator[tuple[list[Server], Server]]:
     """A standalone sandbox with its rate limits raised to `per_second`, and `specs` started against
     it (each spec's env gains the sandbox's key and URL). Yields (servers, sandbox)."""
     from kros_mcp.sandbox import SANDBOX_API_KEY
 
     with start_servers(tmp, [ServerSpec("sandbox", "sandbox")]) as (sandbox,):
-        response = httpx2.put(sandbox.root + "/_sandbox/rate-limits",
-                              json={"purchase": per_second, "default": per_second}, timeout=5.0)
+        response = httpx2.put(
+            sandbox.root + "/_sandbox/rate-limits",
+            json={"purchase": per_second, "default": per_second},
+            timeout=5.0,
+        )
         assert response.status_code == 200, response.text
         backend = {"KROSAI_API_KEY": SANDBOX_API_KEY, "KROSAI_BASE_URL": sandbox.root + "/v1"}
-        with start_servers(tmp, [replace(spec, env={**backend, **spec.env}) for spec in specs]) as servers:
+        with start_servers(
+            tmp, [replace(spec, env={**backend, **spec.env}) for spec in specs]
+        ) as servers:
             yield servers, sandbox
 
 
-def run_cli(tmp: Path, args: Sequence[str], env: dict[str, str] | None = None,
-            timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    tmp: Path, args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 20.0
+) -> subprocess.CompletedProcess[str]:
     """`python -m kros_mcp ARGS` to completion (bounded), for commands expected to exit."""
     data_dir = tmp / f"cli-{secrets.token_hex(3)}"
     data_dir.mkdir(parents=True)
-    return subprocess.run([sys.executable, "-m", "kros_mcp", *args], env=base_env(data_dir, env), cwd=str(data_dir),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "kros_mcp", *args],
+        env=base_env(data_dir, env),
+        cwd=str(data_dir),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 # -- clients ---------------------------------------------------------------------------------
 
 
 @asynccontextmanager
-async def connect(server: Server, mode: str, *, headers: dict[str, str] | None = None,
-                  **options: Any) -> AsyncIterator[Client]:
+async def connect(
+    server: Server, mode: str, *, headers: dict[str, str] | None = None, **options: Any
+) -> AsyncIterator[Client]:
     """An MCP client on `server`'s transport, sending `headers` with every HTTP request."""
     options.setdefault("cache", None)  # every read goes to the server
     options.setdefault("read_timeout_seconds", 30.0)
     if server.transport == "sse":
-        async with Client(sse_client(server.url, headers=headers, timeout=10.0), mode=mode, **options) as client:
+        async with Client(
+            sse_client(server.url, headers=headers, timeout=10.0), mode=mode, **options
+        ) as client:
             yield client
         return
     async with httpx2.AsyncClient(headers=headers or {}, timeout=httpx2.Timeout(30.0)) as http:
-        async with Client(streamable_http_client(server.url, http_client=http), mode=mode, **options) as client:
+        async with Client(
+            streamable_http_client(server.url, http_client=http), mode=mode, **options
+        ) as client:
             yield client
 
 
@@ -296,12 +356,18 @@ async def first_offer(client: Client, country: str = "NG") -> dict[str, Any]:
     return found["offers"][0]
 
 
-async def buy_with_token(client: Client, inventory_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+async def buy_with_token(
+    client: Client, inventory_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The token path: the quote (confirmation_required, nothing bought) and the confirmed purchase."""
     quote = ok(await client.call_tool("purchase_number", {"inventory_id": inventory_id}))
     assert quote["status"] == "confirmation_required" and quote["executed"] is False, quote
-    bought = ok(await client.call_tool("purchase_number", {"inventory_id": inventory_id,
-                                                          "confirmation_token": quote["confirmation_token"]}))
+    bought = ok(
+        await client.call_tool(
+            "purchase_number",
+            {"inventory_id": inventory_id, "confirmation_token": quote["confirmation_token"]},
+        )
+    )
     assert bought["status"] == "purchased" and bought["executed"] is True, bought
     return quote, bought
 
@@ -312,20 +378,39 @@ LEGACY_HEADERS = {"Accept": ACCEPT, "Content-Type": "application/json"}
 
 
 def initialize_body(request_id: int = 1) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "method": "initialize",
-            "params": {"protocolVersion": LEGACY_VERSION, "capabilities": {},
-                       "clientInfo": {"name": "raw-test", "version": "1"}}}
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": LEGACY_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "raw-test", "version": "1"},
+        },
+    }
 
 
-def modern_request(request_id: int, method: str,
-                   params: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+def modern_request(
+    request_id: int, method: str, params: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """A 2026-07-28 request (per-request envelope in `_meta`) and the headers it needs."""
-    meta = {"io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
-            "io.modelcontextprotocol/clientInfo": {"name": "raw-test", "version": "1"},
-            "io.modelcontextprotocol/clientCapabilities": {}}
-    body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": {**(params or {}), "_meta": meta}}
-    headers = {"Accept": ACCEPT, "Content-Type": "application/json", "MCP-Protocol-Version": MODERN_VERSION,
-               "Mcp-Method": method}
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-test", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    body = {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": method,
+        "params": {**(params or {}), "_meta": meta},
+    }
+    headers = {
+        "Accept": ACCEPT,
+        "Content-Type": "application/json",
+        "MCP-Protocol-Version": MODERN_VERSION,
+        "Mcp-Method": method,
+    }
     if method == "tools/call" and params:
         headers["Mcp-Name"] = params["name"]
     return body, headers
@@ -334,20 +419,29 @@ def modern_request(request_id: int, method: str,
 def rpc_messages(response: httpx2.Response) -> list[dict[str, Any]]:
     """The JSON-RPC messages of a response, whether a JSON body or an SSE stream."""
     if response.headers.get("content-type", "").startswith("text/event-stream"):
-        return [json.loads(line[5:]) for line in response.text.splitlines()
-                if line.startswith("data:") and line[5:].strip()]
+        return [
+            json.loads(line[5:])
+            for line in response.text.splitlines()
+            if line.startswith("data:") and line[5:].strip()
+        ]
     body = response.json()
     return body if isinstance(body, list) else [body]
 
 
-async def legacy_session(http: httpx2.AsyncClient, url: str, headers: dict[str, str] | None = None) -> dict[str, str]:
+async def legacy_session(
+    http: httpx2.AsyncClient, url: str, headers: dict[str, str] | None = None
+) -> dict[str, str]:
     """Initialize a 2025-11-25 session by hand; the headers that continue it."""
-    response = await http.post(url, json=initialize_body(), headers={**LEGACY_HEADERS, **(headers or {})})
+    response = await http.post(
+        url, json=initialize_body(), headers={**LEGACY_HEADERS, **(headers or {})}
+    )
     assert response.status_code == 200, (response.status_code, response.text)
     session = {**LEGACY_HEADERS, **(headers or {}), "MCP-Protocol-Version": LEGACY_VERSION}
     if "mcp-session-id" in response.headers:
         session["mcp-session-id"] = response.headers["mcp-session-id"]
-    done = await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+    done = await http.post(
+        url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session
+    )
     assert done.status_code in (200, 202), (done.status_code, done.text)
     return session
 
@@ -365,7 +459,9 @@ def make_orgs(db_path: Path, count: int, balance_cents: int = 100_000) -> list[s
 
     async def create() -> list[str]:
         keys = []
-        async with httpx2.AsyncClient(transport=SandboxTransport(app), base_url="http://sandbox.test") as http:
+        async with httpx2.AsyncClient(
+            transport=SandboxTransport(app), base_url="http://sandbox.test"
+        ) as http:
             for i in range(count):
                 body = {"name": f"tenant {i}", "balance_cents": balance_cents}
                 response = await http.post("/_sandbox/orgs", json=body)
@@ -399,4 +495,3 @@ def pg_schema() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-

@@ -53,14 +53,19 @@ def json_lines(text: str) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-async def test_one_json_line_per_tool_call(servers: dict[str, Server], variant: str, mode: str) -> None:
+async def test_one_json_line_per_tool_call(
+    servers: dict[str, Server], variant: str, mode: str
+) -> None:
     server = servers[f"json-{variant}"]
     already = len(server.log())
-    calls = [("list_numbers", {}, "ok"), ("search_available", {"country": "NG", "limit": 2}, "ok"),
-             ("get_number", {"number_id": "pn_0000000000000000"}, "error"),
-             ("purchase_number", {"inventory_id": "inv_never_shown"}, "error"),
-             ("search_available", {"country": "not a country"}, "error"),
-             ("no_such_tool", {}, "error")]
+    calls = [
+        ("list_numbers", {}, "ok"),
+        ("search_available", {"country": "NG", "limit": 2}, "ok"),
+        ("get_number", {"number_id": "pn_0000000000000000"}, "error"),
+        ("purchase_number", {"inventory_id": "inv_never_shown"}, "error"),
+        ("search_available", {"country": "not a country"}, "error"),
+        ("no_such_tool", {}, "error"),
+    ]
     with anyio.fail_after(30):
         async with connect(server, mode) as client:
             for name, arguments, _ in calls:
@@ -73,11 +78,16 @@ async def test_one_json_line_per_tool_call(servers: dict[str, Server], variant: 
     assert all(line.startswith(BANNERS) for line in others), others
     logged = [o for o in objects if o.get("logger") == "kros_mcp.calls"]
     assert [(o["tool"], o["outcome"]) for o in logged] == [
-        (name if name != "no_such_tool" else "(unknown)", outcome) for name, _, outcome in calls]
+        (name if name != "no_such_tool" else "(unknown)", outcome) for name, _, outcome in calls
+    ]
     for entry in logged:
-        assert entry["level"] == "info" and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"])
+        assert entry["level"] == "info" and re.fullmatch(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"]
+        )
         assert isinstance(entry["request_id"], str) and entry["request_id"]
-        assert entry["tenant"] == tenant_key(SANDBOX_KEY) and re.fullmatch(r"t_[0-9a-f]{24}", entry["tenant"])
+        assert entry["tenant"] == tenant_key(SANDBOX_KEY) and re.fullmatch(
+            r"t_[0-9a-f]{24}", entry["tenant"]
+        )
         assert isinstance(entry["latency_ms"], (int, float)) and 0 <= entry["latency_ms"] < 10_000
         assert entry["message"] == f"tool {entry['tool']} {entry['outcome']}"
     # Each call its own request id (within one client they differ).
@@ -88,10 +98,24 @@ async def test_one_json_line_per_tool_call(servers: dict[str, Server], variant: 
 async def test_caller_controlled_names_are_not_logged(servers: dict[str, Server]) -> None:
     forged = "x\nINFO kros_mcp.calls: tool purchase_number ok"
     requests = [
-        {"jsonrpc": "2.0", "id": 1001, "method": "tools/call", "params": {"name": forged, "arguments": {}}},
-        {"jsonrpc": "2.0", "id": 1002, "method": "tools/call", "params": {"name": "n" * 5000, "arguments": {}}},
-        {"jsonrpc": "2.0", "id": "r" * 5000, "method": "tools/call",
-         "params": {"name": "list_numbers", "arguments": {}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1001,
+            "method": "tools/call",
+            "params": {"name": forged, "arguments": {}},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 1002,
+            "method": "tools/call",
+            "params": {"name": "n" * 5000, "arguments": {}},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": "r" * 5000,
+            "method": "tools/call",
+            "params": {"name": "list_numbers", "arguments": {}},
+        },
     ]
     for name in ("text", "json-stateful"):
         server = servers[name]
@@ -112,5 +136,8 @@ async def test_caller_controlled_names_are_not_logged(servers: dict[str, Server]
             assert log.count("INFO kros_mcp.calls: tool (unknown) error") == 2, log
         else:
             entries = [o for o in json_lines(log)[0] if o.get("logger") == "kros_mcp.calls"]
-            assert [(e["tool"], len(e["request_id"])) for e in entries] == [("(unknown)", 4), ("(unknown)", 4),
-                                                                          ("list_numbers", 64)]
+            assert [(e["tool"], len(e["request_id"])) for e in entries] == [
+                ("(unknown)", 4),
+                ("(unknown)", 4),
+                ("list_numbers", 64),
+            ]

@@ -67,10 +67,21 @@ class Tenants:
 @pytest.fixture(scope="module")
 def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
     tmp = tmp_path_factory.mktemp("tenants")
-    specs = [ServerSpec(f"mt-{v}", v, args=("--multi-tenant",), env={"KROS_MCP_LOG_FORMAT": "json"}) for v in VARIANTS]
-    specs.append(ServerSpec("mt-rate", "stateless-json", args=("--multi-tenant",),
-                            env={"KROS_MCP_TOOL_RATE_LIMIT": "2", "KROS_MCP_LOG_FORMAT": "json"}))
-    keys = {spec.name: make_orgs(tmp / spec.name / "sandbox.sqlite3", ORGS_PER_SERVER) for spec in specs}
+    specs = [
+        ServerSpec(f"mt-{v}", v, args=("--multi-tenant",), env={"KROS_MCP_LOG_FORMAT": "json"})
+        for v in VARIANTS
+    ]
+    specs.append(
+        ServerSpec(
+            "mt-rate",
+            "stateless-json",
+            args=("--multi-tenant",),
+            env={"KROS_MCP_TOOL_RATE_LIMIT": "2", "KROS_MCP_LOG_FORMAT": "json"},
+        )
+    )
+    keys = {
+        spec.name: make_orgs(tmp / spec.name / "sandbox.sqlite3", ORGS_PER_SERVER) for spec in specs
+    }
     servers = launch(tmp, specs)
     try:
         yield Tenants({s.spec.name: s for s in servers}, keys)
@@ -79,7 +90,9 @@ def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
             server.stop()
         # Last word on the logs: no key ever reached them, however the tests went.
         for server in servers:
-            Tenants(servers={}, keys=keys).assert_no_key_in(server.log(), f"{server.spec.name}'s log")
+            Tenants(servers={}, keys=keys).assert_no_key_in(
+                server.log(), f"{server.spec.name}'s log"
+            )
 
 
 class Recorder:
@@ -110,23 +123,43 @@ async def test_organisations_are_isolated(tenants: Tenants, variant: str, mode: 
     seen = Recorder()
     # Both header forms: Authorization for A, x-api-key for B.
     with anyio.fail_after(40):
-        async with connect(server, mode, headers=bearer(key_a)) as a, \
-                connect(server, mode, headers={"x-api-key": key_b}) as b:
+        async with (
+            connect(server, mode, headers=bearer(key_a)) as a,
+            connect(server, mode, headers={"x-api-key": key_b}) as b,
+        ):
             offer = await first_offer(a)
-            quote = ok(await seen.call(a, "purchase_number", {"inventory_id": offer["inventory_id"]}))
-            bought = ok(await seen.call(a, "purchase_number", {"inventory_id": offer["inventory_id"],
-                                                               "confirmation_token": quote["confirmation_token"]}))
+            quote = ok(
+                await seen.call(a, "purchase_number", {"inventory_id": offer["inventory_id"]})
+            )
+            bought = ok(
+                await seen.call(
+                    a,
+                    "purchase_number",
+                    {
+                        "inventory_id": offer["inventory_id"],
+                        "confirmation_token": quote["confirmation_token"],
+                    },
+                )
+            )
             assert bought["status"] == "purchased"
             number_id = bought["number"]["id"]
             # A second quote for A, never confirmed by A: B will try to use it.
             found = ok(await seen.call(a, "search_available", {"country": "KE", "limit": 1}))
             other = found["offers"][0]["inventory_id"]
-            token_a = ok(await seen.call(a, "purchase_number", {"inventory_id": other}))["confirmation_token"]
+            token_a = ok(await seen.call(a, "purchase_number", {"inventory_id": other}))[
+                "confirmation_token"
+            ]
 
             # A sees its purchase everywhere.
-            assert [n["id"] for n in ok(await seen.call(a, "list_numbers", {}))["numbers"]] == [number_id]
-            assert [n["id"] for n in (await seen.resource(a, "kros://phone-numbers"))["numbers"]] == [number_id]
-            assert (await seen.resource(a, "kros://policy"))["spent_last_24h_cents"] == offer["first_charge_cents"]
+            assert [n["id"] for n in ok(await seen.call(a, "list_numbers", {}))["numbers"]] == [
+                number_id
+            ]
+            assert [
+                n["id"] for n in (await seen.resource(a, "kros://phone-numbers"))["numbers"]
+            ] == [number_id]
+            assert (await seen.resource(a, "kros://policy"))["spent_last_24h_cents"] == offer[
+                "first_charge_cents"
+            ]
             audit_a = (await seen.resource(a, "kros://audit"))["entries"]
             assert [(e["tool"], e["status"]) for e in audit_a] == [("purchase_number", "succeeded")]
 
@@ -143,14 +176,22 @@ async def test_organisations_are_isolated(tenants: Tenants, variant: str, mode: 
 
             # A's token is refused for B, even for the very offer it was issued for (B has seen it too).
             ok(await seen.call(b, "search_available", {"country": "KE", "limit": 1}))
-            stolen = await seen.call(b, "purchase_number", {"inventory_id": other, "confirmation_token": token_a})
-            assert stolen.is_error and "Confirmation refused (mismatch)" in text_of(stolen), text_of(stolen)
+            stolen = await seen.call(
+                b, "purchase_number", {"inventory_id": other, "confirmation_token": token_a}
+            )
+            assert stolen.is_error and "Confirmation refused (mismatch)" in text_of(stolen), (
+                text_of(stolen)
+            )
             assert "another organisation" in text_of(stolen)
             assert ok(await seen.call(b, "list_numbers", {}))["numbers"] == []
             assert (await seen.resource(b, "kros://audit"))["entries"] == []
 
             # ... and still good for A, who it belongs to.
-            mine = ok(await seen.call(a, "purchase_number", {"inventory_id": other, "confirmation_token": token_a}))
+            mine = ok(
+                await seen.call(
+                    a, "purchase_number", {"inventory_id": other, "confirmation_token": token_a}
+                )
+            )
             assert mine["status"] == "purchased"
 
     for i, text in enumerate(seen.texts):
@@ -166,17 +207,26 @@ async def test_organisations_are_isolated(tenants: Tenants, variant: str, mode: 
 async def _probe(server: Server, headers: dict[str, str]) -> httpx2.Response:
     async with httpx2.AsyncClient(timeout=10.0) as http:
         if server.transport == "sse":
-            async with http.stream("GET", server.url, headers={"Accept": "text/event-stream", **headers}) as response:
+            async with http.stream(
+                "GET", server.url, headers={"Accept": "text/event-stream", **headers}
+            ) as response:
                 return response
-        return await http.post(server.url, json=initialize_body(), headers={**LEGACY_HEADERS, **headers})
+        return await http.post(
+            server.url, json=initialize_body(), headers={**LEGACY_HEADERS, **headers}
+        )
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 async def test_requests_without_a_key_get_401(tenants: Tenants, variant: str) -> None:
     server = tenants.servers[f"mt-{variant}"]
     (key,) = tenants.take(server.spec.name, 1)
-    for headers in ({}, bearer("not-a-krosai-key"), {"x-api-key": "garbage"}, {"Authorization": f"Basic {key}"},
-                    {"x-api-key": "kros_" + "x" * 300}):
+    for headers in (
+        {},
+        bearer("not-a-krosai-key"),
+        {"x-api-key": "garbage"},
+        {"Authorization": f"Basic {key}"},
+        {"x-api-key": "kros_" + "x" * 300},
+    ):
         response = await _probe(server, headers)
         assert response.status_code == 401, (headers, response.status_code)
         assert response.headers["www-authenticate"].startswith("Bearer ")
@@ -190,8 +240,12 @@ async def test_client_without_a_key_is_refused(tenants: Tenants, mode: str) -> N
             await client.list_tools()
     errors = [e for e in getattr(caught.value, "exceptions", [caught.value])]
     while any(isinstance(e, BaseExceptionGroup) for e in errors):
-        errors = [x for e in errors for x in (e.exceptions if isinstance(e, BaseExceptionGroup) else [e])]
-    assert errors and all(isinstance(e, MCPError) and "error response" in str(e) for e in errors), errors
+        errors = [
+            x for e in errors for x in (e.exceptions if isinstance(e, BaseExceptionGroup) else [e])
+        ]
+    assert errors and all(isinstance(e, MCPError) and "error response" in str(e) for e in errors), (
+        errors
+    )
 
 
 async def test_each_request_acts_for_the_key_it_carries(tenants: Tenants) -> None:
@@ -202,14 +256,28 @@ async def test_each_request_acts_for_the_key_it_carries(tenants: Tenants) -> Non
     async with connect(server, "legacy", headers=bearer(key_a)) as a:
         offer = await first_offer(a)
         quote = ok(await a.call_tool("purchase_number", {"inventory_id": offer["inventory_id"]}))
-        ok(await a.call_tool("purchase_number", {"inventory_id": offer["inventory_id"],
-                                                 "confirmation_token": quote["confirmation_token"]}))
-    call = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "list_numbers", "arguments": {}}}
+        ok(
+            await a.call_tool(
+                "purchase_number",
+                {
+                    "inventory_id": offer["inventory_id"],
+                    "confirmation_token": quote["confirmation_token"],
+                },
+            )
+        )
+    call = {
+        "jsonrpc": "2.0",
+        "id": 9,
+        "method": "tools/call",
+        "params": {"name": "list_numbers", "arguments": {}},
+    }
     async with httpx2.AsyncClient(timeout=10.0) as http:
         session = await legacy_session(http, server.url, bearer(key_a))
         as_a = rpc_messages(await http.post(server.url, json=call, headers=session))
         assert len(json.loads(as_a[-1]["result"]["content"][0]["text"])["numbers"]) == 1
-        as_b = rpc_messages(await http.post(server.url, json=call, headers={**session, **bearer(key_b)}))
+        as_b = rpc_messages(
+            await http.post(server.url, json=call, headers={**session, **bearer(key_b)})
+        )
         assert json.loads(as_b[-1]["result"]["content"][0]["text"])["numbers"] == []
         unauthenticated = {k: v for k, v in session.items() if k != "Authorization"}
         assert (await http.post(server.url, json=call, headers=unauthenticated)).status_code == 401
@@ -232,7 +300,10 @@ async def test_rate_limit_is_per_organisation(tenants: Tenants, mode: str) -> No
     key_a, key_b = tenants.take(server.spec.name, 2)
     results: list[CallToolResult] = []
     with anyio.fail_after(30):
-        async with connect(server, mode, headers=bearer(key_a)) as a, connect(server, mode, headers=bearer(key_b)) as b:
+        async with (
+            connect(server, mode, headers=bearer(key_a)) as a,
+            connect(server, mode, headers=bearer(key_b)) as b,
+        ):
 
             async def call() -> None:
                 results.append(await a.call_tool("list_numbers", {}))
@@ -245,7 +316,9 @@ async def test_rate_limit_is_per_organisation(tenants: Tenants, mode: str) -> No
     limited = [r for r in results if r.is_error]
     assert len(results) == 8 and len(limited) >= 3, [text_of(r) for r in results]
     for result in limited:
-        assert "RATE_LIMITED" in text_of(result) and "Retry after" in text_of(result), text_of(result)
+        assert "RATE_LIMITED" in text_of(result) and "Retry after" in text_of(result), text_of(
+            result
+        )
         tenants.assert_no_key_in(text_of(result), "the rate-limit error")
     assert all(not r.is_error for r in served_b), [text_of(r) for r in served_b]
     assert sum(not r.is_error for r in results) >= 2
@@ -258,4 +331,7 @@ async def test_readyz_ready_with_the_in_process_sandbox(tenants: Tenants) -> Non
         for server in tenants.servers.values():
             response = await http.get(server.root + "/readyz")
             assert response.status_code == 200, response.text
-            assert response.json() == {"status": "ready", "checks": ["state store ok", "in-process sandbox"]}
+            assert response.json() == {
+                "status": "ready",
+                "checks": ["state store ok", "in-process sandbox"],
+            }

@@ -49,14 +49,18 @@ class Rig:
 
     async def sandbox_call(self, method: str, path: str, body: object = None) -> httpx2.Response:
         async with httpx2.AsyncClient(timeout=10.0) as http:
-            response = await http.request(method, self.sandbox.root + path, json=body,
-                                          headers={"x-api-key": SANDBOX_KEY})
+            response = await http.request(
+                method, self.sandbox.root + path, json=body, headers={"x-api-key": SANDBOX_KEY}
+            )
         assert response.status_code < 300, response.text
         return response
 
     async def arm(self, kind: str, operation: str, seconds: float) -> None:
-        await self.sandbox_call("POST", "/_sandbox/faults",
-                                {"kind": kind, "operation": operation, "seconds": seconds, "times": 1})
+        await self.sandbox_call(
+            "POST",
+            "/_sandbox/faults",
+            {"kind": kind, "operation": operation, "seconds": seconds, "times": 1},
+        )
 
     async def faults(self) -> list[dict[str, object]]:
         return (await self.sandbox_call("GET", "/_sandbox/faults")).json()["faults"]
@@ -65,8 +69,10 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     env = {"KROS_MCP_LOG_FORMAT": "json", "KROS_MCP_TOOL_RATE_LIMIT": "1000"}
-    with servers_on_sandbox(tmp_path_factory.mktemp("robustness"),
-                            [ServerSpec(v, v, env=env) for v in (*VARIANTS, "sse")]) as (servers, sandbox):
+    with servers_on_sandbox(
+        tmp_path_factory.mktemp("robustness"),
+        [ServerSpec(v, v, env=env) for v in (*VARIANTS, "sse")],
+    ) as (servers, sandbox):
         yield Rig({s.spec.name: s for s in servers}, sandbox)
 
 
@@ -93,7 +99,9 @@ async def heartbeat(server: Server, mode: str) -> AsyncIterator[Heartbeat]:
     beat = Heartbeat()
     stop = anyio.Event()
     async with connect(server, mode) as client:
-        ok(await client.call_tool("list_numbers", {}))  # connected and served before the trouble starts
+        ok(
+            await client.call_tool("list_numbers", {})
+        )  # connected and served before the trouble starts
 
         async def loop() -> None:
             while not stop.is_set():
@@ -135,11 +143,18 @@ async def _raw(server: Server, data: bytes, *, read: bool = True) -> bytes:
         return received
 
 
-def _request(server: Server, body: bytes, *, length: int | None = None,
-             content_type: str = "application/json") -> bytes:
-    head = (f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAccept: application/json, text/event-stream\r\n"
-            f"Content-Type: {content_type}\r\nContent-Length: {len(body) if length is None else length}\r\n"
-            "Connection: close\r\n\r\n")
+def _request(
+    server: Server,
+    body: bytes,
+    *,
+    length: int | None = None,
+    content_type: str = "application/json",
+) -> bytes:
+    head = (
+        f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAccept: application/json, text/event-stream\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body) if length is None else length}\r\n"
+        "Connection: close\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -157,7 +172,11 @@ async def test_garbage_does_not_disturb_other_clients(rig: Rig, variant: str, mo
     async with httpx2.AsyncClient(timeout=10.0) as http, heartbeat(server, mode) as beat:
         for body in bodies:
             response = await http.post(server.url, content=body, headers=LEGACY_HEADERS)
-            assert 400 <= response.status_code < 500, (body[:40], response.status_code, response.text[:300])
+            assert 400 <= response.status_code < 500, (
+                body[:40],
+                response.status_code,
+                response.text[:300],
+            )
             if response.headers.get("content-type", "").startswith("application/json"):
                 assert "error" in response.json(), response.text[:300]
             assert "Traceback" not in response.text
@@ -165,7 +184,9 @@ async def test_garbage_does_not_disturb_other_clients(rig: Rig, variant: str, mo
         assert rpc_messages(parse)[0]["error"]["code"] == -32700
         # Truncated bodies: Content-Length promises more than arrives, then the connection closes.
         for _ in range(5):
-            await _raw(server, _request(server, b'{"jsonrpc": "2.0", "id": 1, "me', length=400), read=False)
+            await _raw(
+                server, _request(server, b'{"jsonrpc": "2.0", "id": 1, "me', length=400), read=False
+            )
         # Not HTTP at all.
         await _raw(server, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64)
         answer = await _raw(server, b"GET / HTTP/1.1\r\nHost: \x00\x01\r\n\r\n")
@@ -183,7 +204,9 @@ async def test_stalled_connections_do_not_block_others(rig: Rig, variant: str, m
             for i in range(20):
                 stream = await anyio.connect_tcp("127.0.0.1", server.port)
                 stalled.append(stream)
-                full = _request(server, json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/list"}).encode())
+                full = _request(
+                    server, json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/list"}).encode()
+                )
                 # Half of them stop inside the headers, half inside the body.
                 await stream.send(full[:30] if i % 2 else full[: len(full) - 10])
             await anyio.sleep(1.0)  # the stalls hold while the heartbeat goes on
@@ -195,11 +218,18 @@ async def test_stalled_connections_do_not_block_others(rig: Rig, variant: str, m
         assert (await http.get(server.root + "/healthz")).status_code == 200
 
 
-async def _start_call(http: httpx2.AsyncClient, server: Server, tool: str, arguments: dict[str, object]) -> None:
+async def _start_call(
+    http: httpx2.AsyncClient, server: Server, tool: str, arguments: dict[str, object]
+) -> None:
     """POST one tools/call and wait for its answer (the caller cancels it to hang up mid-call)."""
     if server.spec.variant == "stateful":
         session = await legacy_session(http, server.url)
-        body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
+        body = {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments},
+        }
         await http.post(server.url, json=body, headers=session)
     else:
         body, headers = modern_request(7, "tools/call", {"name": tool, "arguments": arguments})
@@ -207,7 +237,9 @@ async def _start_call(http: httpx2.AsyncClient, server: Server, tool: str, argum
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-async def test_client_hanging_up_mid_call_does_not_disturb_others(rig: Rig, variant: str, mode: str) -> None:
+async def test_client_hanging_up_mid_call_does_not_disturb_others(
+    rig: Rig, variant: str, mode: str
+) -> None:
     server = rig.servers[variant]
     await rig.arm("latency", "search", seconds=3.0)  # holds the search inside KrosAI for 3 s
     async with heartbeat(server, mode) as beat:
@@ -217,7 +249,13 @@ async def test_client_hanging_up_mid_call_does_not_disturb_others(rig: Rig, vari
                     # A search of its own: one left running by an earlier hang-up would share its
                     # answer with an identical search (the client shares identical searches in flight).
                     limit = 2 + 2 * VARIANTS.index(variant) + (mode == "auto")
-                    tg.start_soon(_start_call, http, server, "search_available", {"country": "NG", "limit": limit})
+                    tg.start_soon(
+                        _start_call,
+                        http,
+                        server,
+                        "search_available",
+                        {"country": "NG", "limit": limit},
+                    )
                     while await rig.faults():  # until the search is inside the sandbox
                         await anyio.sleep(0.02)
                     await anyio.sleep(0.2)
@@ -228,7 +266,9 @@ async def test_client_hanging_up_mid_call_does_not_disturb_others(rig: Rig, vari
     # The server serves the same tool again at once (the fault is used up).
     async with connect(server, mode) as client:
         with anyio.fail_after(PROMPT):
-            assert ok(await client.call_tool("search_available", {"country": "NG", "limit": 1}))["offers"]
+            assert ok(await client.call_tool("search_available", {"country": "NG", "limit": 1}))[
+                "offers"
+            ]
 
 
 async def test_unknown_methods_get_jsonrpc_errors(rig: Rig) -> None:
@@ -245,8 +285,11 @@ async def test_unknown_methods_get_jsonrpc_errors(rig: Rig) -> None:
         (error,) = rpc_messages(await http.post(stateful, json=bad, headers=session))
         assert error["id"] == 42 and error["error"]["code"] == -32602
         # An unknown notification is ignored, not answered.
-        note = await http.post(stateful, json={"jsonrpc": "2.0", "method": "notifications/kros_unknown"},
-                               headers=session)
+        note = await http.post(
+            stateful,
+            json={"jsonrpc": "2.0", "method": "notifications/kros_unknown"},
+            headers=session,
+        )
         assert note.status_code == 202 and note.text == ""
         # 2025-11-25 without a session (stateless).
         plain = {**LEGACY_HEADERS, "MCP-Protocol-Version": LEGACY_VERSION}
@@ -259,7 +302,9 @@ async def test_unknown_methods_get_jsonrpc_errors(rig: Rig) -> None:
             (error,) = rpc_messages(response)
             assert error["id"] == 43 and error["error"]["code"] == -32601, response.text
             # The Mcp-Method header must agree with the body.
-            response = await http.post(url, json=body, headers={**headers, "Mcp-Method": "tools/list"})
+            response = await http.post(
+                url, json=body, headers={**headers, "Mcp-Method": "tools/list"}
+            )
             assert response.status_code == 400 and rpc_messages(response)[0]["error"]["code"] < 0
         # A session id the server never issued.
         stale = {**session, "mcp-session-id": "0" * 32}
@@ -277,8 +322,13 @@ async def test_sse_client_connecting_leaves_a_purchase_in_flight_alone(rig: Rig)
     with anyio.fail_after(30):
         async with connect(server, "legacy") as first:
             offer = await first_offer(first, "EG")
-            quote = ok(await first.call_tool("purchase_number", {"inventory_id": offer["inventory_id"]}))
-            arguments = {"inventory_id": offer["inventory_id"], "confirmation_token": quote["confirmation_token"]}
+            quote = ok(
+                await first.call_tool("purchase_number", {"inventory_id": offer["inventory_id"]})
+            )
+            arguments = {
+                "inventory_id": offer["inventory_id"],
+                "confirmation_token": quote["confirmation_token"],
+            }
             await rig.arm("latency", "purchase", seconds=2.0)  # held before KrosAI writes
 
             async def confirm() -> None:
@@ -288,10 +338,18 @@ async def test_sse_client_connecting_leaves_a_purchase_in_flight_alone(rig: Rig)
                 tg.start_soon(confirm)
                 while await rig.faults():  # until the purchase is inside the sandbox
                     await anyio.sleep(0.02)
-                async with connect(server, "legacy") as second:  # opens (and reconciles) mid-purchase
+                async with connect(
+                    server, "legacy"
+                ) as second:  # opens (and reconciles) mid-purchase
                     audit = await read_json(second, "kros://audit")
-                    entry = next(e for e in audit["entries"] if e["arguments"]["inventory_id"] == offer["inventory_id"])
-                    assert entry["status"] == "intent", entry  # still in flight, not settled by the newcomer
+                    entry = next(
+                        e
+                        for e in audit["entries"]
+                        if e["arguments"]["inventory_id"] == offer["inventory_id"]
+                    )
+                    assert entry["status"] == "intent", (
+                        entry
+                    )  # still in flight, not settled by the newcomer
                     policy = await read_json(second, "kros://policy")
                     again = await second.call_tool("purchase_number", arguments)
                     assert again.is_error and "already running" in text_of(again), text_of(again)
@@ -304,4 +362,13 @@ async def test_sse_client_connecting_leaves_a_purchase_in_flight_alone(rig: Rig)
     assert [e["status"] for e in mine] == ["succeeded"]
     assert spent == policy["spent_last_24h_cents"]  # the reservation held throughout, counted once
     purchases = (await rig.sandbox_call("GET", "/_sandbox/org/transactions")).json()["transactions"]
-    assert len([t for t in purchases if t["kind"] == "purchase" and t["inventory_id"] == offer["inventory_id"]]) == 1
+    assert (
+        len(
+            [
+                t
+                for t in purchases
+                if t["kind"] == "purchase" and t["inventory_id"] == offer["inventory_id"]
+            ]
+        )
+        == 1
+    )

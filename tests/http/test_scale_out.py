@@ -42,8 +42,7 @@ from .conftest import (
     with_search_path,
 )
 
-pytestmark = [pytest.mark.anyio,
-              pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP_REASON)]
+pytestmark = [pytest.mark.anyio, pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP_REASON)]
 
 OLD_KEY = "old-" + secrets.token_hex(20)
 NEW_KEY = "new-" + secrets.token_hex(20)
@@ -62,11 +61,15 @@ class Cluster:
 
     async def purchases(self, inventory_id: str) -> list[dict[str, Any]]:
         async with httpx2.AsyncClient(timeout=10.0) as http:
-            response = await http.get(self.sandbox.root + "/_sandbox/org/transactions",
-                                      headers={"x-api-key": SANDBOX_KEY})
+            response = await http.get(
+                self.sandbox.root + "/_sandbox/org/transactions", headers={"x-api-key": SANDBOX_KEY}
+            )
         assert response.status_code == 200, response.text
-        return [t for t in response.json()["transactions"]
-                if t["kind"] == "purchase" and t["inventory_id"] == inventory_id]
+        return [
+            t
+            for t in response.json()["transactions"]
+            if t["kind"] == "purchase" and t["inventory_id"] == inventory_id
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -76,20 +79,40 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         state_url = with_search_path(POSTGRES_URL, schema)  # type: ignore[arg-type]
         (sandbox,) = launch(tmp, [ServerSpec("sandbox", "sandbox")])
         try:
-            response = httpx2.put(sandbox.root + "/_sandbox/rate-limits", json={"purchase": 1000, "default": 1000},
-                                 timeout=5.0)
+            response = httpx2.put(
+                sandbox.root + "/_sandbox/rate-limits",
+                json={"purchase": 1000, "default": 1000},
+                timeout=5.0,
+            )
             assert response.status_code == 200, response.text
-            common = {"KROSAI_API_KEY": SANDBOX_KEY, "KROSAI_BASE_URL": sandbox.root + "/v1",
-                      "KROS_MCP_STATE_URL": state_url, "KROS_MCP_LOG_FORMAT": "json"}
-            a, b = launch(tmp, [
-                ServerSpec("replica-a", "stateless-json", env={**common, "KROS_MCP_SECRET": f"{NEW_KEY},{OLD_KEY}"}),
-                ServerSpec("replica-b", "stateless-json", env={**common, "KROS_MCP_SECRET": f"{OLD_KEY},{NEW_KEY}"}),
-            ])
+            common = {
+                "KROSAI_API_KEY": SANDBOX_KEY,
+                "KROSAI_BASE_URL": sandbox.root + "/v1",
+                "KROS_MCP_STATE_URL": state_url,
+                "KROS_MCP_LOG_FORMAT": "json",
+            }
+            a, b = launch(
+                tmp,
+                [
+                    ServerSpec(
+                        "replica-a",
+                        "stateless-json",
+                        env={**common, "KROS_MCP_SECRET": f"{NEW_KEY},{OLD_KEY}"},
+                    ),
+                    ServerSpec(
+                        "replica-b",
+                        "stateless-json",
+                        env={**common, "KROS_MCP_SECRET": f"{OLD_KEY},{NEW_KEY}"},
+                    ),
+                ],
+            )
             try:
                 yield Cluster(a, b, sandbox)
                 for replica in (a, b):
                     log = replica.log()
-                    assert not any(k in log for k in (OLD_KEY, NEW_KEY, "postgresql://")), replica.spec.name
+                    assert not any(k in log for k in (OLD_KEY, NEW_KEY, "postgresql://")), (
+                        replica.spec.name
+                    )
             finally:
                 a.stop()
                 b.stop()
@@ -116,7 +139,9 @@ def resign(token: str, key: str, **changes: Any) -> str:
     return f"{prefix}.{payload}.{_b64(hmac.new(key.encode(), f'{prefix}.{payload}'.encode(), hashlib.sha256).digest())}"
 
 
-async def _purchase(server: Server, mode: str, inventory_id: str, token: str | None = None) -> CallToolResult:
+async def _purchase(
+    server: Server, mode: str, inventory_id: str, token: str | None = None
+) -> CallToolResult:
     arguments = {"inventory_id": inventory_id, **({"confirmation_token": token} if token else {})}
     async with connect(server, mode) as client:
         return await client.call_tool("purchase_number", arguments)
@@ -125,7 +150,9 @@ async def _purchase(server: Server, mode: str, inventory_id: str, token: str | N
 async def _quote(server: Server, mode: str, country: str) -> tuple[dict[str, Any], str]:
     async with connect(server, mode) as client:
         offer = await first_offer(client, country)
-        quote = ok(await client.call_tool("purchase_number", {"inventory_id": offer["inventory_id"]}))
+        quote = ok(
+            await client.call_tool("purchase_number", {"inventory_id": offer["inventory_id"]})
+        )
     assert quote["status"] == "confirmation_required"
     return offer, quote["confirmation_token"]
 
@@ -136,8 +163,9 @@ async def _spent(server: Server, mode: str) -> int:
 
 
 @pytest.mark.parametrize(("quoted_on", "confirmed_on"), [("A", "B"), ("B", "A")])
-async def test_quote_on_one_replica_confirmed_on_the_other(cluster: Cluster, quoted_on: str, confirmed_on: str,
-                                                           mode: str) -> None:
+async def test_quote_on_one_replica_confirmed_on_the_other(
+    cluster: Cluster, quoted_on: str, confirmed_on: str, mode: str
+) -> None:
     first, second = cluster.replica(quoted_on), cluster.replica(confirmed_on)
     with anyio.fail_after(40):
         spent_before = await _spent(first, mode)
@@ -146,17 +174,26 @@ async def test_quote_on_one_replica_confirmed_on_the_other(cluster: Cluster, quo
         assert signed_with(token, NEW_KEY if quoted_on == "A" else OLD_KEY)
 
         bought = ok(await _purchase(second, mode, offer["inventory_id"], token))
-        assert bought["status"] == "purchased" and bought["number"]["number"] == offer["number"], bought
+        assert bought["status"] == "purchased" and bought["number"]["number"] == offer["number"], (
+            bought
+        )
 
         # The token is spent on every replica: using it again buys nothing.
         for replica in (first, second):
             again = await _purchase(replica, mode, offer["inventory_id"], token)
             text = text_of(again)
-            assert text.lstrip().startswith("{") and json.loads(text)["message"].startswith("ALREADY USED") \
-                or again.is_error and "Nothing" in text, text
+            assert (
+                text.lstrip().startswith("{")
+                and json.loads(text)["message"].startswith("ALREADY USED")
+                or again.is_error
+                and "Nothing" in text
+            ), text
 
         assert len(await cluster.purchases(offer["inventory_id"])) == 1
-        for replica in (first, second):  # the shared ledger counts it once, seen from either replica
+        for replica in (
+            first,
+            second,
+        ):  # the shared ledger counts it once, seen from either replica
             assert await _spent(replica, mode) == spent_before + offer["first_charge_cents"]
 
 
@@ -172,12 +209,19 @@ async def test_one_token_sent_to_both_replicas_at_once_buys_once(cluster: Cluste
             for server in (cluster.a, cluster.b, cluster.a, cluster.b):
                 tg.start_soon(confirm, server)
     assert len(await cluster.purchases(offer["inventory_id"])) == 1
-    fresh = [a for a in answers if not a.is_error and a.structured_content["status"] == "purchased"
-             and not a.structured_content["message"].startswith("ALREADY USED")]
+    fresh = [
+        a
+        for a in answers
+        if not a.is_error
+        and a.structured_content["status"] == "purchased"
+        and not a.structured_content["message"].startswith("ALREADY USED")
+    ]
     assert len(fresh) == 1, [text_of(a)[:200] for a in answers]
     for answer in answers:
         if answer.is_error:
-            assert "Nothing new was bought" in text_of(answer) or "already" in text_of(answer).lower(), text_of(answer)
+            assert (
+                "Nothing new was bought" in text_of(answer) or "already" in text_of(answer).lower()
+            ), text_of(answer)
 
 
 async def test_token_signed_with_an_unknown_key_is_refused(cluster: Cluster, mode: str) -> None:
@@ -185,8 +229,9 @@ async def test_token_signed_with_an_unknown_key_is_refused(cluster: Cluster, mod
     forgeries = {
         "foreign key": resign(token, FOREIGN_KEY),
         "cheaper, re-signed with a foreign key": resign(token, FOREIGN_KEY, price=1),
-        "cheaper, old signature kept": ".".join([*resign(token, FOREIGN_KEY, price=1).split(".")[:2],
-                                                 token.split(".")[2]]),
+        "cheaper, old signature kept": ".".join(
+            [*resign(token, FOREIGN_KEY, price=1).split(".")[:2], token.split(".")[2]]
+        ),
     }
     with anyio.fail_after(40):
         for what, forged in forgeries.items():
@@ -197,7 +242,10 @@ async def test_token_signed_with_an_unknown_key_is_refused(cluster: Cluster, mod
                 assert "Nothing was bought" in text_of(refused)
         assert await cluster.purchases(offer["inventory_id"]) == []
         # The genuine token still works afterwards (the refusals spent nothing).
-        assert ok(await _purchase(cluster.a, mode, offer["inventory_id"], token))["status"] == "purchased"
+        assert (
+            ok(await _purchase(cluster.a, mode, offer["inventory_id"], token))["status"]
+            == "purchased"
+        )
     assert len(await cluster.purchases(offer["inventory_id"])) == 1
 
 
@@ -232,17 +280,27 @@ async def test_elicitation_continues_on_the_other_replica(cluster: Cluster) -> N
     balancer = RoundRobin([cluster.a, cluster.b])
     with anyio.fail_after(30):
         async with httpx2.AsyncClient(transport=balancer, timeout=httpx2.Timeout(30.0)) as http:
-            async with Client(streamable_http_client(cluster.a.url, http_client=http), mode="auto", cache=None,
-                              elicitation_callback=on_elicit) as client:
+            async with Client(
+                streamable_http_client(cluster.a.url, http_client=http),
+                mode="auto",
+                cache=None,
+                elicitation_callback=on_elicit,
+            ) as client:
                 offer = await first_offer(client, "AE")
                 balancer.sent_to.clear()
-                bought = ok(await client.call_tool("purchase_number", {"inventory_id": offer["inventory_id"]}))
+                bought = ok(
+                    await client.call_tool(
+                        "purchase_number", {"inventory_id": offer["inventory_id"]}
+                    )
+                )
                 audit = await read_json(client, "kros://audit")
     assert bought["status"] == "purchased" and len(asked) == 1 and offer["number"] in asked[0]
     # The first round and its retry went to different replicas.
     assert [m for _, m in balancer.sent_to[:2]] == ["tools/call", "tools/call"]
     assert balancer.sent_to[0][0] != balancer.sent_to[1][0]
-    (entry,) = [e for e in audit["entries"] if e["arguments"]["inventory_id"] == offer["inventory_id"]]
+    (entry,) = [
+        e for e in audit["entries"] if e["arguments"]["inventory_id"] == offer["inventory_id"]
+    ]
     assert (entry["status"], entry["confirmation"]) == ("succeeded", "elicitation")
     assert len(await cluster.purchases(offer["inventory_id"])) == 1
 

@@ -48,29 +48,47 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
     tmp = tmp_path_factory.mktemp("security")
     closed = free_port()  # nothing listens here: the state store is unreachable
     specs = [
-        ServerSpec("configured", "stateful", env={
-            "KROS_MCP_AUTH_TOKENS": TOKEN, "KROS_MCP_SECRET": SECRET, "KROS_MCP_MAX_BODY_BYTES": str(LIMIT),
-            "KROS_MCP_ALLOWED_HOSTS": "mcp.example.com, api.example.com:*",
-            "KROS_MCP_ALLOWED_ORIGINS": "https://app.example.com"}),
+        ServerSpec(
+            "configured",
+            "stateful",
+            env={
+                "KROS_MCP_AUTH_TOKENS": TOKEN,
+                "KROS_MCP_SECRET": SECRET,
+                "KROS_MCP_MAX_BODY_BYTES": str(LIMIT),
+                "KROS_MCP_ALLOWED_HOSTS": "mcp.example.com, api.example.com:*",
+                "KROS_MCP_ALLOWED_ORIGINS": "https://app.example.com",
+            },
+        ),
         ServerSpec("plain", "stateless-json"),
         ServerSpec("sse", "sse", env={"KROS_MCP_MAX_BODY_BYTES": str(LIMIT)}),
         # SSE opens the state store per connection, so it starts without one and /readyz can say so.
-        ServerSpec("store-down", "sse", env={
-            "KROS_MCP_STATE_URL": f"postgresql://kros:{DB_PASSWORD}@127.0.0.1:{closed}/kros"}),
+        ServerSpec(
+            "store-down",
+            "sse",
+            env={"KROS_MCP_STATE_URL": f"postgresql://kros:{DB_PASSWORD}@127.0.0.1:{closed}/kros"},
+        ),
     ]
     with start_servers(tmp, specs) as running:
         yield {server.spec.name: server for server in running}
 
 
-async def _post_init(server: Server, headers: dict[str, str] | None = None, **kwargs: object) -> httpx2.Response:
+async def _post_init(
+    server: Server, headers: dict[str, str] | None = None, **kwargs: object
+) -> httpx2.Response:
     async with httpx2.AsyncClient(timeout=10.0) as http:
-        return await http.post(server.url, json=initialize_body(), headers={**LEGACY_HEADERS, **(headers or {})},
-                               **kwargs)  # type: ignore[arg-type]
+        return await http.post(
+            server.url,
+            json=initialize_body(),
+            headers={**LEGACY_HEADERS, **(headers or {})},
+            **kwargs,
+        )  # type: ignore[arg-type]
 
 
 async def _get_sse(server: Server, headers: dict[str, str]) -> int:
     async with httpx2.AsyncClient(timeout=10.0) as http:
-        async with http.stream("GET", server.url, headers={"Accept": "text/event-stream", **headers}) as response:
+        async with http.stream(
+            "GET", server.url, headers={"Accept": "text/event-stream", **headers}
+        ) as response:
             return response.status_code
 
 
@@ -88,18 +106,26 @@ async def test_bad_host_421_bad_origin_403(servers: dict[str, Server], name: str
     response = await _post_init(server, {**auth, "Origin": "http://evil.example"})
     assert response.status_code == 403 and "Invalid Origin header" in response.text
     # The rebinding trick: a loopback Host but a foreign page's Origin.
-    response = await _post_init(server, {**auth, "Host": f"127.0.0.1:{server.port}", "Origin": "https://evil.example"})
+    response = await _post_init(
+        server, {**auth, "Host": f"127.0.0.1:{server.port}", "Origin": "https://evil.example"}
+    )
     assert response.status_code == 403
     # Loopback names and origins pass.
-    for headers in ({"Host": f"localhost:{server.port}"}, {"Origin": f"http://127.0.0.1:{server.port}"},
-                    {"Origin": "http://localhost:3000"}, {}):
+    for headers in (
+        {"Host": f"localhost:{server.port}"},
+        {"Origin": f"http://127.0.0.1:{server.port}"},
+        {"Origin": "http://localhost:3000"},
+        {},
+    ):
         assert (await _post_init(server, {**auth, **headers})).status_code == 200, headers
 
 
 async def test_unlisted_host_refused_by_default(servers: dict[str, Server]) -> None:
     """Without KROS_MCP_ALLOWED_HOSTS only loopback passes: a real hostname gets 421."""
     assert (await _post_init(servers["plain"], {"Host": "mcp.example.com"})).status_code == 421
-    assert (await _post_init(servers["plain"], {"Origin": "https://app.example.com"})).status_code == 403
+    assert (
+        await _post_init(servers["plain"], {"Origin": "https://app.example.com"})
+    ).status_code == 403
 
 
 async def test_sse_checks_host_and_origin(servers: dict[str, Server]) -> None:
@@ -108,22 +134,32 @@ async def test_sse_checks_host_and_origin(servers: dict[str, Server]) -> None:
     assert await _get_sse(server, {"Origin": "http://evil.example"}) == 403
     assert await _get_sse(server, {}) == 200
     async with httpx2.AsyncClient(timeout=10.0) as http:
-        response = await http.post(server.root + "/messages/?session_id=" + "0" * 32, json=initialize_body(),
-                                   headers={"Host": "evil.example"})
+        response = await http.post(
+            server.root + "/messages/?session_id=" + "0" * 32,
+            json=initialize_body(),
+            headers={"Host": "evil.example"},
+        )
         assert response.status_code == 421
 
 
 async def test_configured_hosts_and_origins_admitted(servers: dict[str, Server]) -> None:
     server = servers["configured"]
     auth = bearer(TOKEN)
-    for headers in ({"Host": "mcp.example.com"}, {"Host": "api.example.com:8443"},
-                    {"Origin": "https://app.example.com"},
-                    {"Host": "mcp.example.com", "Origin": "https://app.example.com"}):
+    for headers in (
+        {"Host": "mcp.example.com"},
+        {"Host": "api.example.com:8443"},
+        {"Origin": "https://app.example.com"},
+        {"Host": "mcp.example.com", "Origin": "https://app.example.com"},
+    ):
         assert (await _post_init(server, {**auth, **headers})).status_code == 200, headers
     # An entry without ':*' matches exactly: another port, or another scheme, is not the same name.
     assert (await _post_init(server, {**auth, "Host": "mcp.example.com:8443"})).status_code == 421
-    assert (await _post_init(server, {**auth, "Origin": "http://app.example.com"})).status_code == 403
-    assert (await _post_init(server, {**auth, "Origin": "https://app.example.com.evil.example"})).status_code == 403
+    assert (
+        await _post_init(server, {**auth, "Origin": "http://app.example.com"})
+    ).status_code == 403
+    assert (
+        await _post_init(server, {**auth, "Origin": "https://app.example.com.evil.example"})
+    ).status_code == 403
 
 
 async def test_client_through_configured_host(servers: dict[str, Server], mode: str) -> None:
@@ -147,23 +183,30 @@ async def test_body_over_the_limit_413(servers: dict[str, Server]) -> None:
     server = servers["configured"]
     headers = {**LEGACY_HEADERS, **bearer(TOKEN)}
     async with httpx2.AsyncClient(timeout=10.0) as http:
-        assert (await http.post(server.url, content=_padded_init(LIMIT), headers=headers)).status_code == 200
+        assert (
+            await http.post(server.url, content=_padded_init(LIMIT), headers=headers)
+        ).status_code == 200
         too_big = await http.post(server.url, content=_padded_init(LIMIT + 1), headers=headers)
         assert too_big.status_code == 413, too_big.text
 
         async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
             body = _padded_init(3 * LIMIT)
             for i in range(0, len(body), 1000):
-                yield body[i:i + 1000]
+                yield body[i : i + 1000]
 
         streamed = await http.post(server.url, content=chunks(), headers=headers)
         assert streamed.status_code == 413, streamed.text
         # Authentication comes first: a stranger learns nothing about the limit.
-        assert (await http.post(server.url, content=_padded_init(LIMIT + 1), headers=LEGACY_HEADERS)).status_code == 401
+        assert (
+            await http.post(server.url, content=_padded_init(LIMIT + 1), headers=LEGACY_HEADERS)
+        ).status_code == 401
         # The SSE message endpoint has the same limit.
         sse = servers["sse"]
-        message = await http.post(sse.root + "/messages/?session_id=" + "0" * 32, content=_padded_init(LIMIT + 1),
-                                  headers={"Content-Type": "application/json"})
+        message = await http.post(
+            sse.root + "/messages/?session_id=" + "0" * 32,
+            content=_padded_init(LIMIT + 1),
+            headers={"Content-Type": "application/json"},
+        )
         assert message.status_code == 413, message.text
     # The server is fine afterwards.
     assert (await _post_init(server, bearer(TOKEN))).status_code == 200
@@ -172,7 +215,9 @@ async def test_body_over_the_limit_413(servers: dict[str, Server]) -> None:
 async def test_default_body_limit_is_one_mib(servers: dict[str, Server]) -> None:
     server = servers["plain"]
     async with httpx2.AsyncClient(timeout=10.0) as http:
-        response = await http.post(server.url, content=_padded_init(1_048_577), headers=LEGACY_HEADERS)
+        response = await http.post(
+            server.url, content=_padded_init(1_048_577), headers=LEGACY_HEADERS
+        )
     assert response.status_code == 413
 
 
@@ -181,15 +226,21 @@ async def test_default_body_limit_is_one_mib(servers: dict[str, Server]) -> None
 
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
 def test_network_bind_without_auth_refused(tmp_path: Path, transport: str) -> None:
-    done = run_cli(tmp_path, ["serve", "--transport", transport, "--host", "0.0.0.0", "--port", str(free_port())])
+    done = run_cli(
+        tmp_path,
+        ["serve", "--transport", transport, "--host", "0.0.0.0", "--port", str(free_port())],
+    )
     assert done.returncode != 0
     assert "refusing to serve 0.0.0.0 without authentication" in done.stderr
     assert "KROS_MCP_AUTH_TOKENS" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_multi_tenant_and_tokens_are_exclusive(tmp_path: Path) -> None:
-    done = run_cli(tmp_path, ["serve", "--transport", "streamable-http", "--multi-tenant", "--port", str(free_port())],
-                   env={"KROS_MCP_AUTH_TOKENS": TOKEN})
+    done = run_cli(
+        tmp_path,
+        ["serve", "--transport", "streamable-http", "--multi-tenant", "--port", str(free_port())],
+        env={"KROS_MCP_AUTH_TOKENS": TOKEN},
+    )
     assert done.returncode != 0 and "choose one" in done.stderr and TOKEN not in done.stderr
 
 
@@ -205,8 +256,10 @@ def _can_bind_all() -> bool:
 async def test_network_bind_with_auth_starts(tmp_path: Path, mode: str) -> None:
     if not _can_bind_all():
         pytest.skip("binding 0.0.0.0 is not allowed here")
-    (server,) = launch(tmp_path, [ServerSpec("bind-all", "stateful", host="0.0.0.0",
-                                             env={"KROS_MCP_AUTH_TOKENS": TOKEN})])
+    (server,) = launch(
+        tmp_path,
+        [ServerSpec("bind-all", "stateful", host="0.0.0.0", env={"KROS_MCP_AUTH_TOKENS": TOKEN})],
+    )
     try:
         assert "on http://0.0.0.0:" in server.log()
         assert (await _post_init(server)).status_code == 401
@@ -226,23 +279,33 @@ async def test_health_endpoints_open_and_free_of_secrets(servers: dict[str, Serv
             for path in ("/healthz", "/readyz"):
                 for headers in ({}, bearer("wrong")):
                     response = await http.get(server.root + path, headers=headers)
-                    assert response.status_code in (200, 503), (server.spec.name, path, response.status_code)
+                    assert response.status_code in (200, 503), (
+                        server.spec.name,
+                        path,
+                        response.status_code,
+                    )
                     assert response.headers["content-type"] == "application/json"
                     for secret in (TOKEN, SECRET, DB_PASSWORD, str(server.data_dir)):
                         assert secret not in response.text, (server.spec.name, path, response.text)
         healthy = await http.get(servers["configured"].root + "/readyz")
         assert healthy.status_code == 200 and healthy.json() == {
-            "status": "ready", "checks": ["state store ok", "in-process sandbox"]}
+            "status": "ready",
+            "checks": ["state store ok", "in-process sandbox"],
+        }
 
 
 async def test_readyz_503_when_the_state_store_is_unreachable(servers: dict[str, Server]) -> None:
     server = servers["store-down"]
     async with httpx2.AsyncClient(timeout=10.0) as http:
-        assert (await http.get(server.root + "/healthz")).json() == {"status": "ok"}  # alive, though
+        assert (await http.get(server.root + "/healthz")).json() == {
+            "status": "ok"
+        }  # alive, though
         ready = await http.get(server.root + "/readyz")
     assert ready.status_code == 503
     body = ready.json()
-    assert body["status"] == "not ready" and "state store unavailable (StoreError)" in body["checks"]
+    assert (
+        body["status"] == "not ready" and "state store unavailable (StoreError)" in body["checks"]
+    )
     assert DB_PASSWORD not in ready.text and "postgresql://" not in ready.text
     assert DB_PASSWORD not in server.log()
 
@@ -252,8 +315,11 @@ def test_streamable_http_without_its_state_store_exits(tmp_path: Path) -> None:
     no password in what it prints) instead of serving."""
     url = f"postgresql://kros:{DB_PASSWORD}@127.0.0.1:{free_port()}/kros"
     started = time.monotonic()
-    done = run_cli(tmp_path, ["serve", "--transport", "streamable-http", "--port", str(free_port())],
-                   env={"KROS_MCP_STATE_URL": url})
+    done = run_cli(
+        tmp_path,
+        ["serve", "--transport", "streamable-http", "--port", str(free_port())],
+        env={"KROS_MCP_STATE_URL": url},
+    )
     assert done.returncode != 0
     assert time.monotonic() - started < 15
     assert "cannot reach PostgreSQL at 127.0.0.1:" in done.stderr
@@ -276,7 +342,9 @@ class TcpProxy:
 
     def __init__(self, target: tuple[str, int], port: int = 0) -> None:
         self.target = target
-        self.listener = socket.create_server(("127.0.0.1", port))  # SO_REUSEADDR: the port can come back
+        self.listener = socket.create_server(
+            ("127.0.0.1", port)
+        )  # SO_REUSEADDR: the port can come back
         self.port = self.listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -337,9 +405,19 @@ async def test_readyz_follows_postgres_going_away_and_coming_back(tmp_path: Path
         with pg_schema() as schema:
             # The same database, reached through the proxy.
             userinfo = parts.netloc.rpartition("@")[0]
-            proxied = urlunsplit(parts._replace(netloc=f"{userinfo + '@' if userinfo else ''}127.0.0.1:{proxy.port}"))
-            (server,) = launch(tmp_path, [ServerSpec("pg", "stateful", env={
-                "KROS_MCP_STATE_URL": with_search_path(proxied, schema)})])
+            proxied = urlunsplit(
+                parts._replace(netloc=f"{userinfo + '@' if userinfo else ''}127.0.0.1:{proxy.port}")
+            )
+            (server,) = launch(
+                tmp_path,
+                [
+                    ServerSpec(
+                        "pg",
+                        "stateful",
+                        env={"KROS_MCP_STATE_URL": with_search_path(proxied, schema)},
+                    )
+                ],
+            )
             try:
                 async with httpx2.AsyncClient(timeout=15.0) as http:
                     ready = await http.get(server.root + "/readyz")
@@ -362,7 +440,9 @@ async def test_readyz_follows_postgres_going_away_and_coming_back(tmp_path: Path
                     with anyio.fail_after(20):
                         while (await http.get(server.root + "/readyz")).status_code != 200:
                             await anyio.sleep(0.2)
-                    print(f"readyz back to 200 {time.monotonic() - started:.2f}s after PostgreSQL returned")
+                    print(
+                        f"readyz back to 200 {time.monotonic() - started:.2f}s after PostgreSQL returned"
+                    )
             finally:
                 server.stop()
     finally:

@@ -40,16 +40,29 @@ from .conftest import (
 pytestmark = pytest.mark.anyio
 
 VARIANTS = ("sse", "stateful", "stateless", "stateless-json")
-TOOLS = {"list_numbers", "get_number", "search_available", "purchase_number", "update_routing", "release_number"}
+TOOLS = {
+    "list_numbers",
+    "get_number",
+    "search_available",
+    "purchase_number",
+    "update_routing",
+    "release_number",
+}
 TOKENS = (f"tok-{secrets.token_urlsafe(24)}", f"tok-{secrets.token_urlsafe(24)}")
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
     tmp = tmp_path_factory.mktemp("transports")
-    specs = [ServerSpec(f"{variant}.{auth}", variant,
-                        env={"KROS_MCP_AUTH_TOKENS": ",".join(TOKENS)} if auth == "token" else {})
-             for variant in VARIANTS for auth in ("open", "token")]
+    specs = [
+        ServerSpec(
+            f"{variant}.{auth}",
+            variant,
+            env={"KROS_MCP_AUTH_TOKENS": ",".join(TOKENS)} if auth == "token" else {},
+        )
+        for variant in VARIANTS
+        for auth in ("open", "token")
+    ]
     with start_servers(tmp, specs) as running:
         yield {server.spec.name: server for server in running}
 
@@ -64,11 +77,21 @@ async def tour(client: Client, mode: str, country: str) -> None:
     offer = await first_offer(client, country)
     quote, bought = await buy_with_token(client, offer["inventory_id"])
     number = bought["number"]
-    assert number["number"] == offer["number"] and quote["quote"]["first_charge_cents"] == offer["first_charge_cents"]
+    assert (
+        number["number"] == offer["number"]
+        and quote["quote"]["first_charge_cents"] == offer["first_charge_cents"]
+    )
 
     # The same token again buys nothing new: it replays what it did.
-    again = ok(await client.call_tool("purchase_number", {"inventory_id": offer["inventory_id"],
-                                                         "confirmation_token": quote["confirmation_token"]}))
+    again = ok(
+        await client.call_tool(
+            "purchase_number",
+            {
+                "inventory_id": offer["inventory_id"],
+                "confirmation_token": quote["confirmation_token"],
+            },
+        )
+    )
     assert again["message"].startswith("ALREADY USED"), again
 
     listed = ok(await client.call_tool("list_numbers", {"limit": 100}))
@@ -78,10 +101,16 @@ async def tour(client: Client, mode: str, country: str) -> None:
     detail = await read_json(client, f"kros://phone-numbers/{number['id']}")
     assert detail["number"] == offer["number"]
     policy = await read_json(client, "kros://policy")
-    assert policy["spent_last_24h_cents"] == spent_before + offer["first_charge_cents"]  # once, not twice
+    assert (
+        policy["spent_last_24h_cents"] == spent_before + offer["first_charge_cents"]
+    )  # once, not twice
     audit = await read_json(client, "kros://audit")
-    mine = [e for e in audit["entries"] if e["arguments"].get("inventory_id") == offer["inventory_id"]]
-    assert [(e["tool"], e["status"], e["confirmation"]) for e in mine] == [("purchase_number", "succeeded", "token")]
+    mine = [
+        e for e in audit["entries"] if e["arguments"].get("inventory_id") == offer["inventory_id"]
+    ]
+    assert [(e["tool"], e["status"], e["confirmation"]) for e in mine] == [
+        ("purchase_number", "succeeded", "token")
+    ]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -96,8 +125,12 @@ async def test_tour(servers: dict[str, Server], variant: str, auth: str, mode: s
 
 async def test_stdio_tour(tmp_path: Path, mode: str) -> None:
     """stdio: the client starts the server as its subprocess (HTTP auth settings do not apply)."""
-    params = StdioServerParameters(command=sys.executable, args=["-m", "kros_mcp", "serve"],
-                                   env=base_env(tmp_path), cwd=str(tmp_path))
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "kros_mcp", "serve"],
+        env=base_env(tmp_path),
+        cwd=str(tmp_path),
+    )
     with (tmp_path / "stderr.log").open("w") as errlog, anyio.fail_after(30):
         async with Client(stdio_client(params, errlog=errlog), mode=mode, cache=None) as client:
             await tour(client, mode, "NG")
@@ -117,17 +150,23 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("credential", ["none", "wrong"])
-async def test_client_without_the_right_token_is_refused(servers: dict[str, Server], variant: str, credential: str,
-                                                         mode: str) -> None:
+async def test_client_without_the_right_token_is_refused(
+    servers: dict[str, Server], variant: str, credential: str, mode: str
+) -> None:
     server = servers[f"{variant}.token"]
     headers = bearer("not-" + TOKENS[0]) if credential == "wrong" else None
     with anyio.fail_after(20), pytest.raises(BaseException) as caught:  # noqa: PT011 - the kind varies by transport
         async with connect(server, mode, headers=headers) as client:
             await client.list_tools()
     chain = _chain(caught.value)
-    assert not any(isinstance(e, (AssertionError, TimeoutError, anyio.get_cancelled_exc_class())) for e in chain), chain
+    assert not any(
+        isinstance(e, (AssertionError, TimeoutError, anyio.get_cancelled_exc_class()))
+        for e in chain
+    ), chain
     if server.transport == "sse":  # the SSE client surfaces the HTTP status itself
-        assert any(isinstance(e, httpx2.HTTPStatusError) and e.response.status_code == 401 for e in chain), chain
+        assert any(
+            isinstance(e, httpx2.HTTPStatusError) and e.response.status_code == 401 for e in chain
+        ), chain
     else:  # the streamable HTTP client reports a failed exchange (the 401 is checked raw below)
         assert any(isinstance(e, MCPError) and "error response" in str(e) for e in chain), chain
     text = " ".join(repr(e) for e in chain)
@@ -143,11 +182,17 @@ def _assert_401(response: httpx2.Response, *secrets_: str) -> None:
         assert secret not in response.text and secret not in challenge
 
 
-async def _probe(http: httpx2.AsyncClient, server: Server, headers: dict[str, str]) -> httpx2.Response:
+async def _probe(
+    http: httpx2.AsyncClient, server: Server, headers: dict[str, str]
+) -> httpx2.Response:
     """One request a client would open with: POST initialize (streamable) or GET /sse (SSE)."""
     if server.transport == "sse":
-        async with http.stream("GET", server.url, headers={"Accept": "text/event-stream", **headers}) as response:
-            if response.status_code == 200:  # the stream opens with its endpoint event: read it, then leave
+        async with http.stream(
+            "GET", server.url, headers={"Accept": "text/event-stream", **headers}
+        ) as response:
+            if (
+                response.status_code == 200
+            ):  # the stream opens with its endpoint event: read it, then leave
                 async for line in response.aiter_lines():
                     if line.startswith("data:"):
                         assert "/messages/?session_id=" in line, line
@@ -155,7 +200,9 @@ async def _probe(http: httpx2.AsyncClient, server: Server, headers: dict[str, st
             else:
                 await response.aread()
             return response
-    return await http.post(server.url, json=initialize_body(), headers={**LEGACY_HEADERS, **headers})
+    return await http.post(
+        server.url, json=initialize_body(), headers={**LEGACY_HEADERS, **headers}
+    )
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -169,7 +216,9 @@ async def test_raw_401_with_www_authenticate(servers: dict[str, Server], variant
         _assert_401(await _probe(http, server, {"Authorization": "Bearer"}))
         _assert_401(await _probe(http, server, bearer(TOKENS[0] + "x")), TOKENS[0])
         if server.transport == "sse":  # the message endpoint is guarded too, not just the stream
-            _assert_401(await http.post(server.root + "/messages/?session_id=00", json=initialize_body()))
+            _assert_401(
+                await http.post(server.root + "/messages/?session_id=00", json=initialize_body())
+            )
         for token in TOKENS:
             assert (await _probe(http, server, bearer(token))).status_code == 200
         # Without KROS_MCP_AUTH_TOKENS (loopback only) nothing is asked for.

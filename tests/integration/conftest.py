@@ -38,8 +38,10 @@ from kros_mcp.sandbox import SANDBOX_API_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get("KROS_MCP_TEST_POSTGRES_URL")
-POSTGRES_SKIP_REASON = "set KROS_MCP_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to run " \
-                       "the PostgreSQL replica tests"
+POSTGRES_SKIP_REASON = (
+    "set KROS_MCP_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to run "
+    "the PostgreSQL replica tests"
+)
 
 # Writes its pid, then becomes `python -m kros_mcp` (same process, so the pid is the server's).
 PID_WRAPPER = (
@@ -65,8 +67,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(field.alias, raising=False)
 
 
-async def wait_until(condition: Callable[[], Awaitable[Any]], *, timeout: float, what: str,
-                     interval: float = 0.05) -> Any:
+async def wait_until(
+    condition: Callable[[], Awaitable[Any]], *, timeout: float, what: str, interval: float = 0.05
+) -> Any:
     """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -104,8 +107,9 @@ class SandboxProcess:
         return self.root + "/v1"
 
     async def request(self, method: str, path: str, body: Any = None) -> Any:
-        async with httpx2.AsyncClient(base_url=self.root, headers={"x-api-key": self.api_key},
-                                     timeout=10.0) as http:
+        async with httpx2.AsyncClient(
+            base_url=self.root, headers={"x-api-key": self.api_key}, timeout=10.0
+        ) as http:
             response = await http.request(method, path, json=body)
         assert response.status_code < 300, (method, path, response.status_code, response.text)
         return response.json()
@@ -122,8 +126,11 @@ class SandboxProcess:
         return (await self.request("GET", "/_sandbox/faults"))["faults"]
 
     async def arm(self, kind: str, operation: str, *, seconds: float = 0.0, times: int = 1) -> None:
-        await self.request("POST", "/_sandbox/faults",
-                           {"kind": kind, "operation": operation, "seconds": seconds, "times": times})
+        await self.request(
+            "POST",
+            "/_sandbox/faults",
+            {"kind": kind, "operation": operation, "seconds": seconds, "times": times},
+        )
 
 
 def _free_port() -> int:
@@ -144,15 +151,35 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _start_sandbox(tmp_path: Path) -> SandboxProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "KROS_MCP_DATA_DIR": str(tmp_path / "sandbox-data")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "KROS_MCP_DATA_DIR": str(tmp_path / "sandbox-data"),
+    }
     for attempt in range(3):  # the free port may be taken between choosing it and binding it
         port = _free_port()
         log_path = tmp_path / f"sandbox-{attempt}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "kros_mcp", "sandbox", "--host", "127.0.0.1", "--port", str(port),
-                 "--db", str(tmp_path / "sandbox.sqlite3"), "--inventory-per-block", "10"],
-                env=env, cwd=str(tmp_path), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "kros_mcp",
+                    "sandbox",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--db",
+                    str(tmp_path / "sandbox.sqlite3"),
+                    "--inventory-per-block",
+                    "10",
+                ],
+                env=env,
+                cwd=str(tmp_path),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         root = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
@@ -160,15 +187,20 @@ def _start_sandbox(tmp_path: Path) -> SandboxProcess:
             try:
                 if httpx2.get(root + "/healthz", timeout=1.0).status_code == 200:
                     sandbox = SandboxProcess(process, root, log_path)
-                    response = httpx2.put(root + "/_sandbox/rate-limits", json={"purchase": 1000, "default": 1000},
-                                         timeout=5.0)
+                    response = httpx2.put(
+                        root + "/_sandbox/rate-limits",
+                        json={"purchase": 1000, "default": 1000},
+                        timeout=5.0,
+                    )
                     assert response.status_code == 200, response.text
                     return sandbox
             except httpx2.TransportError:
                 pass
             time.sleep(0.05)
         _stop(process)
-    raise RuntimeError(f"the sandbox did not start; see {log_path}:\n{log_path.read_text()[-2000:]}")
+    raise RuntimeError(
+        f"the sandbox did not start; see {log_path}:\n{log_path.read_text()[-2000:]}"
+    )
 
 
 @pytest.fixture
@@ -236,13 +268,19 @@ class RunningServer:
 
 
 @asynccontextmanager
-async def stdio_server(tmp_path: Path, name: str, env: dict[str, str]) -> AsyncIterator[RunningServer]:
+async def stdio_server(
+    tmp_path: Path, name: str, env: dict[str, str]
+) -> AsyncIterator[RunningServer]:
     """`python -m kros_mcp` over stdio (legacy handshake) with `env`, and its pid. The process is
     stopped on the way out however the block ends (killed outright if still alive)."""
     pid_path = tmp_path / f"{name}.pid"
     stderr_path = tmp_path / f"{name}.stderr"
-    params = StdioServerParameters(command=sys.executable, args=["-c", PID_WRAPPER, str(pid_path)],
-                                   env={"PYTHONPATH": str(REPO_ROOT), **env}, cwd=str(tmp_path))
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-c", PID_WRAPPER, str(pid_path)],
+        env={"PYTHONPATH": str(REPO_ROOT), **env},
+        cwd=str(tmp_path),
+    )
     pid: int | None = None
     with stderr_path.open("w") as errlog:
         try:

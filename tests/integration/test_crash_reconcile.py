@@ -63,7 +63,9 @@ async def _offer_and_token(server: RunningServer) -> tuple[dict[str, Any], dict[
     return offer, arguments, first.structured_content["confirmation_token"]
 
 
-async def _kill_during_purchase(server: RunningServer, arguments: dict[str, Any], *, until: Any, what: str) -> None:
+async def _kill_during_purchase(
+    server: RunningServer, arguments: dict[str, Any], *, until: Any, what: str
+) -> None:
     """Call purchase_number; once `until()` holds, SIGKILL the server. The call never answers."""
     answered: dict[str, Any] = {}
 
@@ -114,12 +116,18 @@ async def test_killed_after_the_sandbox_committed_is_reconciled_as_purchased(
             async def committed() -> bool:
                 return bool(await sandbox.purchases())
 
-            await _kill_during_purchase(server, {**arguments, "confirmation_token": token},
-                                        until=committed, what="the sandbox to commit the purchase")
+            await _kill_during_purchase(
+                server,
+                {**arguments, "confirmation_token": token},
+                until=committed,
+                what="the sandbox to commit the purchase",
+            )
 
         price = offer["first_charge_cents"]
         purchases, owned = await sandbox.purchases(), await sandbox.owned()
-        assert [(t["inventory_id"], -t["amount_cents"]) for t in purchases] == [(offer["inventory_id"], price)]
+        assert [(t["inventory_id"], -t["amount_cents"]) for t in purchases] == [
+            (offer["inventory_id"], price)
+        ]
         assert [n["number"] for n in owned] == [offer["number"]]
 
         # The killed server left an intent without an outcome, and its spend reserved.
@@ -139,7 +147,9 @@ async def test_killed_after_the_sandbox_committed_is_reconciled_as_purchased(
             assert entry["outcome"]["number_id"] == owned[0]["id"]
 
             # The same token replays the purchase instead of buying again.
-            again = await server.client.call_tool("purchase_number", {**arguments, "confirmation_token": token})
+            again = await server.client.call_tool(
+                "purchase_number", {**arguments, "confirmation_token": token}
+            )
             assert again.is_error is False, text_of(again)
             result = again.structured_content
             assert result["message"].startswith("ALREADY USED"), result
@@ -153,7 +163,9 @@ async def test_killed_after_the_sandbox_committed_is_reconciled_as_purchased(
 
         assert len(await sandbox.purchases()) == 1
         assert [n["id"] for n in await sandbox.owned()] == [owned[0]["id"]]
-        assert [e["status"] for e in audit["entries"] if e["tool"] == "purchase_number"] == ["reconciled"]
+        assert [e["status"] for e in audit["entries"] if e["tool"] == "purchase_number"] == [
+            "reconciled"
+        ]
         assert (await _unfinished(data_dir))[0] == []
 
 
@@ -172,8 +184,12 @@ async def test_killed_before_the_sandbox_committed_is_reconciled_as_not_purchase
             async def held() -> bool:
                 return not await sandbox.faults()  # the fault fired: the request is in, sleeping
 
-            await _kill_during_purchase(server, {**arguments, "confirmation_token": token},
-                                        until=held, what="the purchase request to reach the sandbox")
+            await _kill_during_purchase(
+                server,
+                {**arguments, "confirmation_token": token},
+                until=held,
+                what="the purchase request to reach the sandbox",
+            )
 
         price = offer["first_charge_cents"]
         assert await sandbox.purchases() == []
@@ -193,16 +209,22 @@ async def test_killed_before_the_sandbox_committed_is_reconciled_as_not_purchase
             assert await sandbox.purchases() == [] and await sandbox.owned() == []
 
             # Nothing was bought, so the same token may buy now, once.
-            bought = await server.client.call_tool("purchase_number", {**arguments, "confirmation_token": token})
+            bought = await server.client.call_tool(
+                "purchase_number", {**arguments, "confirmation_token": token}
+            )
             assert bought.is_error is False, text_of(bought)
             result = bought.structured_content
             assert result["status"] == "purchased" and result["executed"] is True, result
             assert not result["message"].startswith("ALREADY USED"), result
             number_id = result["number"]["id"]
 
-            replay = await server.client.call_tool("purchase_number", {**arguments, "confirmation_token": token})
+            replay = await server.client.call_tool(
+                "purchase_number", {**arguments, "confirmation_token": token}
+            )
             assert replay.is_error is False, text_of(replay)
-            assert replay.structured_content["message"].startswith("ALREADY USED"), replay.structured_content
+            assert replay.structured_content["message"].startswith("ALREADY USED"), (
+                replay.structured_content
+            )
 
             policy = await read_json_resource(server.client, "kros://policy")
             assert policy["spent_last_24h_cents"] == price
@@ -210,9 +232,17 @@ async def test_killed_before_the_sandbox_committed_is_reconciled_as_not_purchase
         assert "reconciled 1 unfinished write" in server.stderr()
 
         purchases = await sandbox.purchases()
-        assert [(t["phone_number_id"], -t["amount_cents"]) for t in purchases] == [(number_id, price)]
+        assert [(t["phone_number_id"], -t["amount_cents"]) for t in purchases] == [
+            (number_id, price)
+        ]
         assert [n["id"] for n in await sandbox.owned()] == [number_id]
-        statuses = [(e["status"], (e["outcome"] or {}).get("result")) for e in audit["entries"]
-                    if e["tool"] == "purchase_number"]
-        assert statuses == [("succeeded", "purchased"), ("reconciled", "not_purchased")]  # most recent first
+        statuses = [
+            (e["status"], (e["outcome"] or {}).get("result"))
+            for e in audit["entries"]
+            if e["tool"] == "purchase_number"
+        ]
+        assert statuses == [
+            ("succeeded", "purchased"),
+            ("reconciled", "not_purchased"),
+        ]  # most recent first
         assert (await _unfinished(data_dir))[0] == []

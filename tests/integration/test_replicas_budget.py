@@ -25,7 +25,13 @@ from kros_mcp.config import Settings
 from kros_mcp.server import app as app_module
 from kros_mcp.server import build_server
 
-from .conftest import POSTGRES_SKIP_REASON, POSTGRES_URL, SandboxProcess, read_json_resource, text_of
+from .conftest import (
+    POSTGRES_SKIP_REASON,
+    POSTGRES_URL,
+    SandboxProcess,
+    read_json_resource,
+    text_of,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -39,12 +45,17 @@ COUNTRY = "NG"
 
 async def _price_offers(sandbox: SandboxProcess, count: int) -> list[str]:
     """Set the first `count` offers of COUNTRY to PRICE; their inventory ids."""
-    found = await sandbox.request("GET", f"/v1/phone-numbers/available?country={COUNTRY}&limit={count}")
+    found = await sandbox.request(
+        "GET", f"/v1/phone-numbers/available?country={COUNTRY}&limit={count}"
+    )
     ids = [item["id"] for item in found["available_numbers"]]
     assert len(ids) == count, found
     for inventory_id in ids:
-        await sandbox.request("PATCH", f"/_sandbox/inventory/{inventory_id}",
-                              {"setup_cost_cents": SETUP_CENTS, "monthly_cost_cents": MONTHLY_CENTS})
+        await sandbox.request(
+            "PATCH",
+            f"/_sandbox/inventory/{inventory_id}",
+            {"setup_cost_cents": SETUP_CENTS, "monthly_cost_cents": MONTHLY_CENTS},
+        )
     return ids
 
 
@@ -84,23 +95,30 @@ def _settings(sandbox: SandboxProcess, data_dir: Path, state_url: str) -> Settin
     )
 
 
-async def _race(sandbox: SandboxProcess, tmp_path: Path, state_url: str,
-                reservations: Counter[bool]) -> dict[str, Any]:
+async def _race(
+    sandbox: SandboxProcess, tmp_path: Path, state_url: str, reservations: Counter[bool]
+) -> dict[str, Any]:
     offer_ids = await _price_offers(sandbox, 2 * PER_INSTANCE)
-    servers = [build_server(_settings(sandbox, tmp_path / f"replica-{i}", state_url)) for i in range(2)]
+    servers = [
+        build_server(_settings(sandbox, tmp_path / f"replica-{i}", state_url)) for i in range(2)
+    ]
     results: dict[str, tuple[int, CallToolResult]] = {}
 
     with anyio.fail_after(60):
         async with Client(servers[0]) as first, Client(servers[1]) as second:
             clients = [first, second]
             for client in clients:  # each replica shows (and so prices) the offers
-                shown = await client.call_tool("search_available",
-                                               {"country": COUNTRY, "limit": 2 * PER_INSTANCE})
+                shown = await client.call_tool(
+                    "search_available", {"country": COUNTRY, "limit": 2 * PER_INSTANCE}
+                )
                 assert shown.is_error is False, text_of(shown)
                 shown_ids = {o["inventory_id"] for o in shown.structured_content["offers"]}
                 assert set(offer_ids) <= shown_ids
-                assert {o["first_charge_cents"] for o in shown.structured_content["offers"]
-                        if o["inventory_id"] in offer_ids} == {PRICE}
+                assert {
+                    o["first_charge_cents"]
+                    for o in shown.structured_content["offers"]
+                    if o["inventory_id"] in offer_ids
+                } == {PRICE}
 
             # Slow the price check just before the reservation, so that every call passes the
             # policy's pre-check before any reservation lands: the atomic reservation must decide.
@@ -111,7 +129,11 @@ async def _race(sandbox: SandboxProcess, tmp_path: Path, state_url: str,
             async def buy(replica: int, inventory_id: str) -> None:
                 await go.wait()
                 results[inventory_id] = (
-                    replica, await clients[replica].call_tool("purchase_number", {"inventory_id": inventory_id}))
+                    replica,
+                    await clients[replica].call_tool(
+                        "purchase_number", {"inventory_id": inventory_id}
+                    ),
+                )
 
             async with anyio.create_task_group() as tg:
                 # Different offers, alternating between the replicas; all released at once.
@@ -179,8 +201,12 @@ async def _race(sandbox: SandboxProcess, tmp_path: Path, state_url: str,
         assert policy["daily_budget_cents"] == BUDGET
         assert policy["spent_last_24h_cents"] == spent
         assert policy["budget_left_cents"] == BUDGET - spent
-    return {"bought": len(bought), "refused": len(refused), "spent": spent,
-            "refused_by_reservation": reservations[False]}
+    return {
+        "bought": len(bought),
+        "refused": len(refused),
+        "spent": spent,
+        "refused_by_reservation": reservations[False],
+    }
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP_REASON)
@@ -188,14 +214,24 @@ async def test_two_replicas_on_postgres_share_one_budget(
     sandbox_process: SandboxProcess, tmp_path: Path, pg_state_url: str, reservations: Counter[bool]
 ) -> None:
     outcome = await _race(sandbox_process, tmp_path, pg_state_url, reservations)
-    assert (outcome["bought"], outcome["refused"], outcome["spent"]) == (FITS, 2 * PER_INSTANCE - FITS, FITS * PRICE)
+    assert (outcome["bought"], outcome["refused"], outcome["spent"]) == (
+        FITS,
+        2 * PER_INSTANCE - FITS,
+        FITS * PRICE,
+    )
 
 
 async def test_two_instances_on_one_sqlite_file_share_one_budget(
     sandbox_process: SandboxProcess, tmp_path: Path, reservations: Counter[bool]
 ) -> None:
-    outcome = await _race(sandbox_process, tmp_path, str(tmp_path / "shared-state.sqlite3"), reservations)
-    assert (outcome["bought"], outcome["refused"], outcome["spent"]) == (FITS, 2 * PER_INSTANCE - FITS, FITS * PRICE)
+    outcome = await _race(
+        sandbox_process, tmp_path, str(tmp_path / "shared-state.sqlite3"), reservations
+    )
+    assert (outcome["bought"], outcome["refused"], outcome["spent"]) == (
+        FITS,
+        2 * PER_INSTANCE - FITS,
+        FITS * PRICE,
+    )
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -222,7 +258,9 @@ async def test_spend_of_a_purchase_in_flight_survives_another_replica_starting(
             await sandbox.arm("latency", "purchase", seconds=2.0)  # held before KrosAI writes
 
             async def buy() -> None:
-                answered["result"] = await client.call_tool("purchase_number", {"inventory_id": inventory_id})
+                answered["result"] = await client.call_tool(
+                    "purchase_number", {"inventory_id": inventory_id}
+                )
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(buy)

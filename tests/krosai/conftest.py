@@ -37,13 +37,21 @@ def number_json(
     id: str = "pn_1", number: str = "+14155550100", inventory_id: str | None = "inv_1", **extra: Any
 ) -> dict[str, Any]:
     """An owned phone number as KrosAI returns it."""
-    body: dict[str, Any] = {"id": id, "number": number, "country": "US", "type": "local", "status": "active"}
+    body: dict[str, Any] = {
+        "id": id,
+        "number": number,
+        "country": "US",
+        "type": "local",
+        "status": "active",
+    }
     if inventory_id is not None:
         body["inventory_id"] = inventory_id
     return {**body, **extra}
 
 
-def error_response(status: int, code: str | None = None, message: str = "boom", **headers: str) -> httpx2.Response:
+def error_response(
+    status: int, code: str | None = None, message: str = "boom", **headers: str
+) -> httpx2.Response:
     """A JSON error answer in KrosAI's common `{"error": ..., "code": ...}` shape."""
     body: dict[str, Any] = {"error": message}
     if code is not None:
@@ -61,7 +69,7 @@ def api_path(request: httpx2.Request) -> str:
     path = request.url.raw_path.split(b"?")[0].decode()
     prefix = httpx2.URL(BASE_URL).path
     assert path.startswith(prefix), f"request escaped the API base: {path}"
-    return path[len(prefix):]
+    return path[len(prefix) :]
 
 
 class Scripted:
@@ -176,7 +184,8 @@ class FakeKrosAI:
         path = api_path(request)
         params = request.url.params
         if request.method == "GET" and (
-            path == "/phone-numbers/available" or (path == "/phone-numbers" and params.get("action") == "available")
+            path == "/phone-numbers/available"
+            or (path == "/phone-numbers" and params.get("action") == "available")
         ):
             return httpx2.Response(200, json={"available_numbers": list(self.inventory.values())})
         if request.method == "GET" and path == "/phone-numbers":
@@ -209,7 +218,9 @@ class FakeKrosAI:
                 return httpx2.Response(200, json=found[0])
             if request.method == "DELETE":
                 self.owned.remove(found[0])
-                return httpx2.Response(200, json={"success": True, "message": "Phone number released"})
+                return httpx2.Response(
+                    200, json={"success": True, "message": "Phone number released"}
+                )
             if request.method == "PATCH":
                 found[0].update(json.loads(request.content))
                 return httpx2.Response(200, json=found[0])

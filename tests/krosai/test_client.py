@@ -102,7 +102,10 @@ async def test_iter_numbers_passes_filters() -> None:
     fake = FakeKrosAI(owned=_owned(3))
     async with make_client(fake) as client:
         [n async for n in client.iter_numbers(status="active", country="US", page_size=2)]
-    assert all(r.url.params["status"] == "active" and r.url.params["country"] == "US" for r in fake.requests)
+    assert all(
+        r.url.params["status"] == "active" and r.url.params["country"] == "US"
+        for r in fake.requests
+    )
     assert [r.url.params["limit"] for r in fake.requests] == ["2", "2"]
 
 
@@ -170,8 +173,16 @@ async def test_search_available_sends_filters() -> None:
         page = await client.search_available("US", type="local", area_code="415", limit=5)
     request = handler.requests[0]
     assert api_path(request) == "/phone-numbers/available"
-    assert dict(request.url.params) == {"country": "US", "type": "local", "area_code": "415", "limit": "5"}
-    assert [(n.id, n.number) for n in page.items] == [("inv_1", "+14155550100"), ("inv_2", "+14155550101")]
+    assert dict(request.url.params) == {
+        "country": "US",
+        "type": "local",
+        "area_code": "415",
+        "limit": "5",
+    }
+    assert [(n.id, n.number) for n in page.items] == [
+        ("inv_1", "+14155550100"),
+        ("inv_2", "+14155550101"),
+    ]
     assert page.items[1].monthly_cost_cents == 115
 
 
@@ -184,7 +195,9 @@ def _action_only(routes: list[str], not_found: httpx2.Response):
             routes.append("action")
             return httpx2.Response(200, json={"data": INVENTORY})
         routes.append(path)
-        return httpx2.Response(not_found.status_code, headers=not_found.headers, content=not_found.content)
+        return httpx2.Response(
+            not_found.status_code, headers=not_found.headers, content=not_found.content
+        )
 
     return handler
 
@@ -218,14 +231,21 @@ async def test_search_action_route_keeps_filters() -> None:
         await client.search_available("US", type="mobile")
     request = handler.requests[0]
     assert api_path(request) == "/phone-numbers"
-    assert dict(request.url.params) == {"action": "available", "country": "US", "type": "mobile", "limit": "20"}
+    assert dict(request.url.params) == {
+        "action": "available",
+        "country": "US",
+        "type": "mobile",
+        "limit": "20",
+    }
 
 
 @pytest.mark.anyio
 async def test_search_path_route_does_not_fall_back() -> None:
     """With `available_route="path"` a 404 is raised rather than trying another route."""
     routes: list[str] = []
-    async with make_client(_action_only(routes, httpx2.Response(404)), available_route="path") as client:
+    async with make_client(
+        _action_only(routes, httpx2.Response(404)), available_route="path"
+    ) as client:
         with pytest.raises(NotFoundError):
             await client.search_available("US")
     assert routes == ["/phone-numbers/available"]
@@ -254,7 +274,10 @@ async def test_search_real_error_is_raised_not_retried_elsewhere() -> None:
     ("kwargs", "sent"),
     [
         ({"allow_inbound": False}, {"allow_inbound": False}),
-        ({"endpoint_id": "ep_2", "allow_outbound": True}, {"endpoint_id": "ep_2", "allow_outbound": True}),
+        (
+            {"endpoint_id": "ep_2", "allow_outbound": True},
+            {"endpoint_id": "ep_2", "allow_outbound": True},
+        ),
         ({"endpoint_id": None}, {"endpoint_id": None}),
     ],
     ids=["one-field", "two-fields", "detach-endpoint"],
@@ -278,22 +301,38 @@ async def test_update_sends_only_given_fields(kwargs: dict, sent: dict) -> None:
 @pytest.mark.parametrize(
     ("response", "success", "message"),
     [
-        (httpx2.Response(200, json={"success": True, "message": "Phone number released"}), True, "Phone number released"),
-        (httpx2.Response(200, json={"success": False, "message": "Release scheduled"}), False, "Release scheduled"),
+        (
+            httpx2.Response(200, json={"success": True, "message": "Phone number released"}),
+            True,
+            "Phone number released",
+        ),
+        (
+            httpx2.Response(200, json={"success": False, "message": "Release scheduled"}),
+            False,
+            "Release scheduled",
+        ),
         (httpx2.Response(204), True, None),
         (httpx2.Response(200, json={"data": {"id": "pn_1"}}), True, None),
     ],
     ids=["success", "not-success", "204", "other-json"],
 )
-async def test_release_reads_answer(response: httpx2.Response, success: bool, message: str | None) -> None:
+async def test_release_reads_answer(
+    response: httpx2.Response, success: bool, message: str | None
+) -> None:
     """The release answer's success flag and message are reported."""
     handler = Scripted(response)
     async with make_client(handler) as client:
         result = await client.release_number("pn_1")
     assert (result.number_id, result.success, result.message, result.confirmed_by_retry) == (
-        "pn_1", success, message, False
+        "pn_1",
+        success,
+        message,
+        False,
     )
-    assert (handler.requests[0].method, api_path(handler.requests[0])) == ("DELETE", "/phone-numbers/pn_1")
+    assert (handler.requests[0].method, api_path(handler.requests[0])) == (
+        "DELETE",
+        "/phone-numbers/pn_1",
+    )
 
 
 @pytest.mark.anyio

@@ -56,7 +56,9 @@ def _error(status: int, **kwargs) -> APIError:
 
 
 @pytest.mark.parametrize(("code", "status", "cls"), DOCUMENTED)
-def test_documented_code_maps_to_specific_class(code: str, status: int, cls: type[APIError]) -> None:
+def test_documented_code_maps_to_specific_class(
+    code: str, status: int, cls: type[APIError]
+) -> None:
     """Each documented code becomes its own exception class carrying status, code and message."""
     error = _error(status, json={"error": "The API says no", "code": code})
     assert type(error) is cls
@@ -76,7 +78,9 @@ def test_every_code_in_table_wins_over_status(code: str, cls: type[APIError], st
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("code", "status", "cls"), DOCUMENTED)
-async def test_documented_code_reaches_caller_of_purchase(code: str, status: int, cls: type[APIError]) -> None:
+async def test_documented_code_reaches_caller_of_purchase(
+    code: str, status: int, cls: type[APIError]
+) -> None:
     """A purchase refused with a documented code raises that class to the caller, after one POST."""
     calls = []
 
@@ -87,13 +91,21 @@ async def test_documented_code_reaches_caller_of_purchase(code: str, status: int
     async with make_client(handler, retry=RetryPolicy(max_attempts=1, deadline=5)) as client:
         with pytest.raises(cls) as caught:
             await client.purchase("inv_1")
-    assert (caught.value.status, caught.value.code, caught.value.message) == (status, code, "refused")
+    assert (caught.value.status, caught.value.code, caught.value.message) == (
+        status,
+        code,
+        "refused",
+    )
     assert calls == ["POST"]
 
 
 def test_rate_limit_carries_fractional_retry_after_header() -> None:
     """A 429 exposes Retry-After (fractional) as retry_after seconds."""
-    error = _error(429, json={"error": "slow down", "code": "RATE_LIMIT_EXCEEDED"}, headers={"Retry-After": "1.5"})
+    error = _error(
+        429,
+        json={"error": "slow down", "code": "RATE_LIMIT_EXCEEDED"},
+        headers={"Retry-After": "1.5"},
+    )
     assert isinstance(error, RateLimitError)
     assert error.retry_after == 1.5
 
@@ -126,7 +138,9 @@ def test_retry_after_in_body_is_used_and_header_wins() -> None:
     ],
 )
 @pytest.mark.parametrize("code", [None, "SOMETHING_NEW_FROM_KROSAI"])
-def test_unknown_or_missing_code_falls_back_on_status(status: int, cls: type[APIError], code: str | None) -> None:
+def test_unknown_or_missing_code_falls_back_on_status(
+    status: int, cls: type[APIError], code: str | None
+) -> None:
     """Without a known code the status picks the class; an unknown code is still reported."""
     body = {"error": "nope"} if code is None else {"error": "nope", "code": code}
     error = _error(status, json=body)
@@ -140,15 +154,32 @@ def test_nested_error_object_envelope() -> None:
     """`{"error": {"message", "code", "details"}}` gives message, code and details."""
     error = _error(
         400,
-        json={"error": {"message": "Top up first", "code": "INSUFFICIENT_BALANCE", "details": {"needed": 1500}}},
+        json={
+            "error": {
+                "message": "Top up first",
+                "code": "INSUFFICIENT_BALANCE",
+                "details": {"needed": 1500},
+            }
+        },
     )
     assert type(error) is InsufficientBalanceError
-    assert (error.message, error.code, error.details) == ("Top up first", "INSUFFICIENT_BALANCE", {"needed": 1500})
+    assert (error.message, error.code, error.details) == (
+        "Top up first",
+        "INSUFFICIENT_BALANCE",
+        {"needed": 1500},
+    )
 
 
 def test_flat_error_string_with_code_and_details() -> None:
     """`{"error": "msg", "code": ..., "details": {...}}` keeps the details dict."""
-    error = _error(400, json={"error": "Missing fields", "code": "MISSING_FIELDS", "details": {"fields": ["country"]}})
+    error = _error(
+        400,
+        json={
+            "error": "Missing fields",
+            "code": "MISSING_FIELDS",
+            "details": {"fields": ["country"]},
+        },
+    )
     assert type(error) is InvalidRequestError
     assert error.details == {"fields": ["country"]}
 
@@ -175,11 +206,14 @@ def test_message_key_envelope() -> None:
     assert error.message == "KYC is pending review"
 
 
-@pytest.mark.parametrize(("status", "text", "cls"), [
-    (402, "INSUFFICIENT_BALANCE", InsufficientBalanceError),
-    (403, "KYC_PENDING\n", KYCError),
-    (409, "  NUMBER_NOT_AVAILABLE ", NumberNotAvailableError),
-])
+@pytest.mark.parametrize(
+    ("status", "text", "cls"),
+    [
+        (402, "INSUFFICIENT_BALANCE", InsufficientBalanceError),
+        (403, "KYC_PENDING\n", KYCError),
+        (409, "  NUMBER_NOT_AVAILABLE ", NumberNotAvailableError),
+    ],
+)
 def test_bare_text_code_body(status: int, text: str, cls: type[APIError]) -> None:
     """A non-JSON body that is just a code, like `INSUFFICIENT_BALANCE`, is read as that code."""
     error = _error(status, text=text)
@@ -206,10 +240,13 @@ def test_plain_text_sentence_is_message_not_code() -> None:
     assert error.message == "Bad request: country is required"
 
 
-@pytest.mark.parametrize(("status", "cls", "reason"), [
-    (503, ServerError, "Service Unavailable"),
-    (401, AuthenticationError, "Unauthorized"),
-])
+@pytest.mark.parametrize(
+    ("status", "cls", "reason"),
+    [
+        (503, ServerError, "Service Unavailable"),
+        (401, AuthenticationError, "Unauthorized"),
+    ],
+)
 def test_empty_body_uses_reason_phrase(status: int, cls: type[APIError], reason: str) -> None:
     """An empty error body still gives a class from the status and a readable message."""
     error = _error(status)
@@ -226,20 +263,25 @@ def test_json_that_is_not_an_object() -> None:
 
 def test_invalid_utf8_body() -> None:
     """Undecodable bytes do not break error mapping."""
-    error = _error(500, content=b"\xff\xfe\xfa", headers={"content-type": "text/plain; charset=utf-8"})
+    error = _error(
+        500, content=b"\xff\xfe\xfa", headers={"content-type": "text/plain; charset=utf-8"}
+    )
     assert type(error) is ServerError
 
 
 # -- Retry-After --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("1.5", 1.5),
-    ("0.137", 0.137),
-    ("3", 3.0),
-    ("  2 ", 2.0),
-    ("0", 0.0),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1.5", 1.5),
+        ("0.137", 0.137),
+        ("3", 3.0),
+        ("  2 ", 2.0),
+        ("0", 0.0),
+    ],
+)
 def test_parse_retry_after_seconds(value: str, expected: float) -> None:
     """Integer and fractional seconds are read exactly."""
     assert parse_retry_after(value) == pytest.approx(expected)
@@ -280,21 +322,27 @@ def test_parse_retry_after_non_finite_is_none(value: str) -> None:
 # -- transport failures -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("exc", "sent"), [
-    (httpx2.ConnectError, False),
-    (httpx2.ConnectTimeout, False),
-    (httpx2.PoolTimeout, False),
-    (httpx2.UnsupportedProtocol, False),
-    (httpx2.ReadTimeout, True),
-    (httpx2.WriteTimeout, True),
-    (httpx2.ReadError, True),
-    (httpx2.WriteError, True),
-    (httpx2.RemoteProtocolError, True),
-])
+@pytest.mark.parametrize(
+    ("exc", "sent"),
+    [
+        (httpx2.ConnectError, False),
+        (httpx2.ConnectTimeout, False),
+        (httpx2.PoolTimeout, False),
+        (httpx2.UnsupportedProtocol, False),
+        (httpx2.ReadTimeout, True),
+        (httpx2.WriteTimeout, True),
+        (httpx2.ReadError, True),
+        (httpx2.WriteError, True),
+        (httpx2.RemoteProtocolError, True),
+    ],
+)
 def test_transport_errors_say_whether_request_left(exc: type[httpx2.HTTPError], sent: bool) -> None:
     """Only failures before any byte left are marked `request_sent=False`."""
     request = httpx2.Request("POST", "https://api.krosai.test/v1/phone-numbers")
-    with pytest.raises(TransportError) as caught, translate_transport_errors("POST", "/phone-numbers"):
+    with (
+        pytest.raises(TransportError) as caught,
+        translate_transport_errors("POST", "/phone-numbers"),
+    ):
         raise exc("boom", request=request)
     assert caught.value.request_sent is sent
     assert "POST /phone-numbers" in caught.value.message
@@ -303,7 +351,10 @@ def test_transport_errors_say_whether_request_left(exc: type[httpx2.HTTPError], 
 
 def test_deadline_timeout_is_transport_error_after_sending() -> None:
     """The client's own deadline firing counts as a request that may have been sent."""
-    with pytest.raises(TransportError) as caught, translate_transport_errors("GET", "/phone-numbers"):
+    with (
+        pytest.raises(TransportError) as caught,
+        translate_transport_errors("GET", "/phone-numbers"),
+    ):
         raise TimeoutError
     assert caught.value.request_sent is True
 

@@ -35,14 +35,31 @@ class SlowAPI(httpx2.AsyncBaseTransport):
             self.in_flight -= 1
         if request.url.path.endswith("/available"):
             country = request.url.params["country"]
-            return httpx2.Response(200, json={"available_numbers": [
-                {"id": f"inv_{country}_1", "number": "+254700000001", "country": country, "type": "mobile"}]})
+            return httpx2.Response(
+                200,
+                json={
+                    "available_numbers": [
+                        {
+                            "id": f"inv_{country}_1",
+                            "number": "+254700000001",
+                            "country": country,
+                            "type": "mobile",
+                        }
+                    ]
+                },
+            )
         return httpx2.Response(200, json={"phone_numbers": [], "total": 0})
 
 
 def client_on(api: SlowAPI, **kwargs: object) -> KrosAIClient:
-    return KrosAIClient(API_KEY, base_url=BASE_URL, transport=api, retry=FAST_RETRY, reconcile=FAST_RECONCILE,
-                        **kwargs)  # type: ignore[arg-type]
+    return KrosAIClient(
+        API_KEY,
+        base_url=BASE_URL,
+        transport=api,
+        retry=FAST_RETRY,
+        reconcile=FAST_RECONCILE,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 async def test_requests_in_flight_never_exceed_the_connection_limit() -> None:
@@ -59,6 +76,7 @@ async def test_identical_searches_in_flight_share_one_request() -> None:
     api = SlowAPI(pause=0.05)
     pages: list[object] = []
     async with client_on(api) as client:
+
         async def search(country: str) -> None:
             pages.append(await client.search_available(country, limit=100))
 

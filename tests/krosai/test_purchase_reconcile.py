@@ -32,7 +32,11 @@ def _fake(**kwargs) -> FakeKrosAI:
 
 def _scans(fake: FakeKrosAI) -> int:
     """How many listings of owned numbers the client made."""
-    return sum(1 for r in fake.requests_of("GET") if "action" not in r.url.params and r.url.path.endswith("/phone-numbers"))
+    return sum(
+        1
+        for r in fake.requests_of("GET")
+        if "action" not in r.url.params and r.url.path.endswith("/phone-numbers")
+    )
 
 
 @pytest.mark.anyio
@@ -45,7 +49,11 @@ async def test_created_purchase_returns_receipt() -> None:
     assert receipt.attempts == 1
     assert (receipt.number.number, receipt.number.inventory_id) == ("+14155550100", "inv_1")
     [post] = fake.requests_of("POST")
-    assert json.loads(post.content) == {"inventory_id": "inv_1", "endpoint_id": "ep_1", "allow_inbound": True}
+    assert json.loads(post.content) == {
+        "inventory_id": "inv_1",
+        "endpoint_id": "ep_1",
+        "allow_inbound": True,
+    }
     assert post.headers["Idempotency-Key"] == receipt.idempotency_key
     assert receipt.idempotency_key.startswith("kros-mcp-")
     assert _scans(fake) == 0
@@ -165,7 +173,11 @@ async def test_connect_error_is_retried_with_same_key() -> None:
         receipt = await client.purchase("inv_1")
     posts = fake.requests_of("POST")
     assert len(posts) == 2
-    assert posts[0].headers["Idempotency-Key"] == posts[1].headers["Idempotency-Key"] == receipt.idempotency_key
+    assert (
+        posts[0].headers["Idempotency-Key"]
+        == posts[1].headers["Idempotency-Key"]
+        == receipt.idempotency_key
+    )
     assert receipt.attempts == 2 and receipt.reconciled is False
 
 
@@ -178,7 +190,9 @@ async def test_unreachable_purchase_is_not_completed() -> None:
         with pytest.raises(PurchaseNotCompleted) as caught:
             await client.purchase("inv_1")
     assert len(fake.requests_of("POST")) == 3
-    assert isinstance(caught.value.cause, TransportError) and caught.value.cause.request_sent is False
+    assert (
+        isinstance(caught.value.cause, TransportError) and caught.value.cause.request_sent is False
+    )
     assert fake.inventory  # nothing was bought
 
 
@@ -207,7 +221,9 @@ async def test_rate_limited_purchase_is_resent_with_same_key() -> None:
         (error_response(409, "NUMBER_NOT_AVAILABLE", "Sold"), NumberNotAvailableError),
     ],
 )
-async def test_business_refusal_is_raised_after_one_post(response: httpx2.Response, cls: type) -> None:
+async def test_business_refusal_is_raised_after_one_post(
+    response: httpx2.Response, cls: type
+) -> None:
     """KYC, balance and availability refusals are raised as-is, after one POST and no scan."""
     fake = _fake().fail("POST", response)
     async with make_client(fake) as client:
@@ -272,7 +288,9 @@ async def test_number_seen_in_search_is_recognised() -> None:
     assert receipt.number.number == "+14155550100"
 
 
-GARBLED_CREATED = httpx2.Response(201, text="<html>Created</html>", headers={"content-type": "text/html"})
+GARBLED_CREATED = httpx2.Response(
+    201, text="<html>Created</html>", headers={"content-type": "text/html"}
+)
 
 
 @pytest.mark.anyio

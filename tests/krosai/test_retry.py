@@ -33,7 +33,10 @@ Call = Callable[[KrosAIClient], Awaitable[Any]]
 # One idempotent call per retried method, with the answer that makes it succeed.
 OPERATIONS: dict[str, tuple[Call, httpx2.Response]] = {
     "GET": (lambda c: c.get_number("pn_1"), httpx2.Response(200, json=number_json())),
-    "GET-list": (lambda c: c.list_numbers(), httpx2.Response(200, json={"phone_numbers": [number_json()]})),
+    "GET-list": (
+        lambda c: c.list_numbers(),
+        httpx2.Response(200, json={"phone_numbers": [number_json()]}),
+    ),
     "PATCH": (
         lambda c: c.update_number("pn_1", allow_inbound=False),
         httpx2.Response(200, json=number_json(allow_inbound=False)),
@@ -70,7 +73,14 @@ async def test_retryable_status_is_retried(op: str, status: int) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("op", OPERATIONS)
 @pytest.mark.parametrize(
-    "exc", [httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.ReadTimeout, httpx2.RemoteProtocolError, httpx2.ReadError]
+    "exc",
+    [
+        httpx2.ConnectError,
+        httpx2.ConnectTimeout,
+        httpx2.ReadTimeout,
+        httpx2.RemoteProtocolError,
+        httpx2.ReadError,
+    ],
 )
 async def test_transport_failure_is_retried(op: str, exc: type[httpx2.HTTPError]) -> None:
     """Connection failures, timeouts and dropped connections are retried."""

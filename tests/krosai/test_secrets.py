@@ -71,7 +71,12 @@ def test_mask_api_key_shows_only_the_prefix() -> None:
 def test_client_and_auth_reprs_hide_the_key() -> None:
     """repr and str of the client and its auth show a masked key, never the key."""
     client = KrosAIClient(API_KEY, transport=httpx2.MockTransport(lambda r: httpx2.Response(200)))
-    for text in (repr(client), str(client), repr(ApiKeyAuth(SecretStr(API_KEY))), repr(vars(client))):
+    for text in (
+        repr(client),
+        str(client),
+        repr(ApiKeyAuth(SecretStr(API_KEY))),
+        repr(vars(client)),
+    ):
         assert API_KEY not in text
     assert "kros_test_****" in repr(client)
     assert API_KEY not in repr(client._http.headers)
@@ -109,7 +114,11 @@ async def test_failing_and_retried_calls_leak_no_key(logs: pytest.LogCaptureFixt
             with pytest.raises(KrosAIError) as caught:
                 await call()
             raised.append(caught.value)
-    assert [type(e).__name__ for e in raised] == ["AuthenticationError", "NotFoundError", "PurchaseOutcomeUnknown"]
+    assert [type(e).__name__ for e in raised] == [
+        "AuthenticationError",
+        "NotFoundError",
+        "PurchaseOutcomeUnknown",
+    ]
     for exc in raised:
         _assert_no_key_in(exc)
     _assert_no_key_in_logs(logs)
@@ -133,7 +142,14 @@ async def test_key_echoed_by_krosai_is_redacted(logs: pytest.LogCaptureFixture) 
     """An error body that echoes the API key does not carry it into the raised error or the logs."""
     echo = error_response(401, "INVALID_API_KEY", f"Invalid API key: {API_KEY}")
     nested = httpx2.Response(
-        500, json={"error": {"message": f"failed for key {API_KEY}", "code": "INTERNAL_ERROR", "details": {"key": API_KEY}}}
+        500,
+        json={
+            "error": {
+                "message": f"failed for key {API_KEY}",
+                "code": "INTERNAL_ERROR",
+                "details": {"key": API_KEY},
+            }
+        },
     )
     bare = httpx2.Response(401, text=f"bad key {API_KEY}")
     async with make_client(Scripted(echo)) as client:

@@ -31,9 +31,16 @@ from tests.server.conftest import (  # noqa: F401  (fixtures are found by name)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READ_TOOLS = ["get_number", "list_numbers", "search_available"]
 WRITE_TOOLS = ["purchase_number", "release_number", "update_routing"]
-POLICY_ENV = ("KROS_MCP_READ_ONLY", "KROS_MCP_TOOLS", "KROS_MCP_EXCLUDE_TOOLS", "KROS_MCP_ALLOWED_COUNTRIES",
-              "KROS_MCP_MAX_MONTHLY_COST_CENTS", "KROS_MCP_DAILY_BUDGET_CENTS", "KROS_MCP_PROTECTED_NUMBERS",
-              "KROS_MCP_STATE_URL")
+POLICY_ENV = (
+    "KROS_MCP_READ_ONLY",
+    "KROS_MCP_TOOLS",
+    "KROS_MCP_EXCLUDE_TOOLS",
+    "KROS_MCP_ALLOWED_COUNTRIES",
+    "KROS_MCP_MAX_MONTHLY_COST_CENTS",
+    "KROS_MCP_DAILY_BUDGET_CENTS",
+    "KROS_MCP_PROTECTED_NUMBERS",
+    "KROS_MCP_STATE_URL",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -99,7 +106,7 @@ def policy_lines(lines: list[str]) -> dict[str, str]:
     found = {}
     for line in lines:
         if line.startswith("Policy "):
-            rule, rest = line[len("Policy "):].split(": ", 1)
+            rule, rest = line[len("Policy ") :].split(": ", 1)
             found[rule] = rest.split(",", 1)[0]
     return found
 
@@ -110,13 +117,21 @@ def line_for(lines: list[str], rule: str) -> str:
     return matches[0]
 
 
-def run_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None,
-            timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
     """`python -m kros_mcp ARGS` with a clean environment (no operator settings), stdin closed."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("KROS_MCP_", "KROSAI_"))}
     clean.update({"KROS_MCP_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO_ROOT), **(env or {})})
-    return subprocess.run([sys.executable, "-m", "kros_mcp", *args], env=clean, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout, cwd=str(data_dir.parent))
+    return subprocess.run(
+        [sys.executable, "-m", "kros_mcp", *args],
+        env=clean,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(data_dir.parent),
+    )
 
 
 def subprocess_env(data_dir: Path, **extra: str) -> dict[str, str]:

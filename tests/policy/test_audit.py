@@ -26,9 +26,13 @@ async def _three_writes(harness: Harness) -> dict[str, Any]:
         bought = await s.ok("purchase_number", {**args, "confirmation_token": token})
         number = bought["number"]
         await s.ok("update_routing", {"number_id": number["id"], "allow_outbound": False})
-        password = (await s.sandbox("GET", f"/v1/phone-numbers/{number['id']}"))["sip_credentials"]["password"]
+        password = (await s.sandbox("GET", f"/v1/phone-numbers/{number['id']}"))["sip_credentials"][
+            "password"
+        ]
     async with harness.connect(elicitation_callback=ask) as s:
-        assert (await s.ok("release_number", {"number_id": number["number"]}))["status"] == "released"
+        assert (await s.ok("release_number", {"number_id": number["number"]}))[
+            "status"
+        ] == "released"
         audit = await audit_of(s)
     return {"offer": offer, "number": number, "token": token, "password": password, "audit": audit}
 
@@ -51,13 +55,20 @@ async def test_audit_lists_writes_most_recent_first(harness: Harness) -> None:
     assert purchase["arguments"]["endpoint_id"] == "ep_support_agent"
     assert purchase["quote"]["number"] == offer["number"]
     assert purchase["quote"]["first_charge_cents"] == offer["first_charge_cents"]
-    assert purchase["outcome"]["result"] == "purchased" and purchase["outcome"]["number_id"] == number["id"]
+    assert (
+        purchase["outcome"]["result"] == "purchased"
+        and purchase["outcome"]["number_id"] == number["id"]
+    )
 
     assert routing["arguments"]["number_id"] == number["id"] and routing["quote"] is None
     assert routing["arguments"]["before"]["allow_outbound"] is True
     assert routing["arguments"]["after"]["allow_outbound"] is False
-    assert routing["outcome"] == {"result": "updated", "endpoint_id": "ep_support_agent", "allow_inbound": True,
-                                  "allow_outbound": False}
+    assert routing["outcome"] == {
+        "result": "updated",
+        "endpoint_id": "ep_support_agent",
+        "allow_inbound": True,
+        "allow_outbound": False,
+    }
 
     assert release["arguments"]["number_id"] == number["id"]  # given as E.164, recorded as the id
     assert release["arguments"]["number"] == number["number"]
@@ -74,8 +85,12 @@ async def test_failed_purchases_are_recorded(harness: Harness) -> None:
     async with harness.connect() as s:
         await s.set_org(balance_cents=100)
         offer = await s.offer("NG")
-        await s.error("purchase_number", {"inventory_id": offer["inventory_id"]}, "INSUFFICIENT_BALANCE",
-                      "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {"inventory_id": offer["inventory_id"]},
+            "INSUFFICIENT_BALANCE",
+            "Nothing was bought",
+        )
         (entry,) = (await audit_of(s))["entries"]
         assert entry["tool"] == "purchase_number" and entry["status"] == "failed"
         assert entry["confirmation"] == "none" and entry["quote"]["number"] == offer["number"]
@@ -83,12 +98,19 @@ async def test_failed_purchases_are_recorded(harness: Harness) -> None:
         assert (await policy_of(s))["spent_last_24h_cents"] == 0  # the reservation was released
         kyc_org = await s.sandbox("POST", "/_sandbox/orgs", {"kyc_status": "pending"})
 
-    server = other_harness(harness, KROS_MCP_CONFIRMATION="none", KROS_MCP_SANDBOX_KEY=kyc_org["api_key"])
+    server = other_harness(
+        harness, KROS_MCP_CONFIRMATION="none", KROS_MCP_SANDBOX_KEY=kyc_org["api_key"]
+    )
     async with server.connect() as s:
         offer = await s.offer("KE")
-        await s.error("purchase_number", {"inventory_id": offer["inventory_id"]}, "KYC", "Nothing was bought")
+        await s.error(
+            "purchase_number", {"inventory_id": offer["inventory_id"]}, "KYC", "Nothing was bought"
+        )
         (entry,) = (await audit_of(s))["entries"]
-        assert entry["status"] == "failed" and "KYC verification is still pending" in entry["outcome"]["error"]
+        assert (
+            entry["status"] == "failed"
+            and "KYC verification is still pending" in entry["outcome"]["error"]
+        )
         assert await s.owned() == [] and await s.balance() == 10_000
 
 
@@ -97,7 +119,9 @@ async def test_policy_refusals_are_not_writes(harness: Harness) -> None:
     harness.configure(KROS_MCP_ALLOWED_COUNTRIES="GH", KROS_MCP_CONFIRMATION="none")
     async with harness.connect() as s:
         offer = await s.offer("NG")
-        await s.error("purchase_number", {"inventory_id": offer["inventory_id"]}, "KROS_MCP_ALLOWED_COUNTRIES")
+        await s.error(
+            "purchase_number", {"inventory_id": offer["inventory_id"]}, "KROS_MCP_ALLOWED_COUNTRIES"
+        )
         await s.ok("purchase_number", {"inventory_id": offer["inventory_id"], "dry_run": True})
         assert (await audit_of(s))["entries"] == []
 
@@ -117,7 +141,9 @@ async def test_audit_pages(harness: Harness) -> None:
         seqs = [e["seq"] for e in entries]
         assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == flips
         # Most recent first: the last flip set allow_inbound to (flips - 1) % 2 == 1.
-        assert [e["outcome"]["allow_inbound"] for e in entries] == [(flips - 1 - i) % 2 == 1 for i in range(flips)]
+        assert [e["outcome"]["allow_inbound"] for e in entries] == [
+            (flips - 1 - i) % 2 == 1 for i in range(flips)
+        ]
         assert all(e["tool"] == "update_routing" and e["status"] == "succeeded" for e in entries)
 
         with pytest.raises(Exception) as caught:
@@ -135,17 +161,25 @@ async def test_audit_command(harness: Harness) -> None:
     assert lines[0].split() == ["seq", "time", "(UTC)", "tool", "status", "confirm", "detail"]
     rows = [line.split() for line in lines[1:]]
     assert [(int(r[0]), r[3], r[4], r[5]) for r in rows] == [
-        (e["seq"], e["tool"], e["status"], e["confirmation"]) for e in entries]
-    assert done["number"]["id"] in lines[3] and done["offer"]["inventory_id"] in lines[3]  # purchase row
+        (e["seq"], e["tool"], e["status"], e["confirmation"]) for e in entries
+    ]
+    assert (
+        done["number"]["id"] in lines[3] and done["offer"]["inventory_id"] in lines[3]
+    )  # purchase row
     assert done["token"] not in table.stdout
 
     as_json = run_cli(harness.data_dir, "audit", "--json")
     assert as_json.returncode == 0, as_json.stderr
     records = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert [(r["seq"], r["id"], r["tool"], r["status"], r["confirmation"]) for r in records] == [
-        (e["seq"], e["id"], e["tool"], e["status"], e["confirmation"]) for e in entries]
+        (e["seq"], e["id"], e["tool"], e["status"], e["confirmation"]) for e in entries
+    ]
     for r, e in zip(records, entries, strict=True):
-        assert (r["arguments"], r["quote"], r["outcome"]) == (e["arguments"], e["quote"], e["outcome"])
+        assert (r["arguments"], r["quote"], r["outcome"]) == (
+            e["arguments"],
+            e["quote"],
+            e["outcome"],
+        )
     assert done["token"] not in as_json.stdout
 
     paged = run_cli(harness.data_dir, "audit", "--limit", "2")
@@ -164,8 +198,12 @@ async def test_organisations_see_only_their_own_audit_and_spend(harness: Harness
         assert (await policy_of(s))["spent_last_24h_cents"] == offer["first_charge_cents"]
         other = await s.sandbox("POST", "/_sandbox/orgs", {"balance_cents": 5_000})
 
-    server = other_harness(harness, KROS_MCP_CONFIRMATION="none", KROS_MCP_DAILY_BUDGET_CENTS=1000,
-                           KROS_MCP_SANDBOX_KEY=other["api_key"])
+    server = other_harness(
+        harness,
+        KROS_MCP_CONFIRMATION="none",
+        KROS_MCP_DAILY_BUDGET_CENTS=1000,
+        KROS_MCP_SANDBOX_KEY=other["api_key"],
+    )
     async with server.connect() as b:
         assert b.deps.tenant != s.deps.tenant
         assert await audit_of(b) == {"entries": [], "next": None}
@@ -177,7 +215,9 @@ async def test_organisations_see_only_their_own_audit_and_spend(harness: Harness
         theirs = (await audit_of(b))["entries"]
         assert [e["arguments"]["inventory_id"] for e in theirs] == [offer_b["inventory_id"]]
 
-    quiet = run_cli(harness.data_dir, "audit", "--json", env={"KROS_MCP_SANDBOX_KEY": other["api_key"]})
+    quiet = run_cli(
+        harness.data_dir, "audit", "--json", env={"KROS_MCP_SANDBOX_KEY": other["api_key"]}
+    )
     assert [json.loads(line)["id"] for line in quiet.stdout.splitlines()] == [theirs[0]["id"]]
     async with harness.connect() as s:
         assert (await audit_of(s))["entries"] == mine

@@ -10,7 +10,11 @@ from .conftest import FakeClock, line_for, policy_lines, policy_of
 
 pytestmark = pytest.mark.anyio
 
-RULES = ["KROS_MCP_ALLOWED_COUNTRIES", "KROS_MCP_MAX_MONTHLY_COST_CENTS", "KROS_MCP_DAILY_BUDGET_CENTS"]
+RULES = [
+    "KROS_MCP_ALLOWED_COUNTRIES",
+    "KROS_MCP_MAX_MONTHLY_COST_CENTS",
+    "KROS_MCP_DAILY_BUDGET_CENTS",
+]
 
 
 async def _preview(s, inventory_id: str) -> dict:
@@ -26,7 +30,9 @@ async def _preview(s, inventory_id: str) -> dict:
 
 
 async def test_allowed_countries(harness: Harness) -> None:
-    harness.configure(KROS_MCP_ALLOWED_COUNTRIES="ng, gh")  # case and spaces as an operator might type them
+    harness.configure(
+        KROS_MCP_ALLOWED_COUNTRIES="ng, gh"
+    )  # case and spaces as an operator might type them
     async with harness.connect() as s:
         assert (await policy_of(s))["allowed_countries"] == ["GH", "NG"]
         ng, ke = await s.offer("NG"), await s.offer("KE")
@@ -39,12 +45,21 @@ async def test_allowed_countries(harness: Harness) -> None:
         refused = await _preview(s, ke["inventory_id"])
         line = line_for(refused["plan"], "KROS_MCP_ALLOWED_COUNTRIES")
         assert "REFUSED" in line and "KE" in line and "allowed: GH, NG" in line
-        assert "would refuse" in refused["message"] and "nothing was bought" in refused["message"].lower()
+        assert (
+            "would refuse" in refused["message"]
+            and "nothing was bought" in refused["message"].lower()
+        )
 
         # For real: the other country is refused before any confirmation, naming the rule and the fix.
-        text = await s.error("purchase_number", {"inventory_id": ke["inventory_id"]},
-                             "Refused by the operator's policy", "KE", "COUNTRY_NOT_ALLOWED",
-                             "KROS_MCP_ALLOWED_COUNTRIES", "Nothing was bought")
+        text = await s.error(
+            "purchase_number",
+            {"inventory_id": ke["inventory_id"]},
+            "Refused by the operator's policy",
+            "KE",
+            "COUNTRY_NOT_ALLOWED",
+            "KROS_MCP_ALLOWED_COUNTRIES",
+            "Nothing was bought",
+        )
         assert "confirmation_token" not in text
         assert await s.owned() == [] and await s.balance() == START_BALANCE
 
@@ -56,25 +71,40 @@ async def test_allowed_countries(harness: Harness) -> None:
 
         # A confirmation token is no way round the policy: the refusal comes first.
         other_ng = (await s.ok("search_available", {"country": "NG", "limit": 2}))["offers"][1]
-        token = (await s.ok("purchase_number", {"inventory_id": other_ng["inventory_id"]}))["confirmation_token"]
-        await s.error("purchase_number", {"inventory_id": ke["inventory_id"], "confirmation_token": token},
-                      "KROS_MCP_ALLOWED_COUNTRIES", "Nothing was bought")
+        token = (await s.ok("purchase_number", {"inventory_id": other_ng["inventory_id"]}))[
+            "confirmation_token"
+        ]
+        await s.error(
+            "purchase_number",
+            {"inventory_id": ke["inventory_id"], "confirmation_token": token},
+            "KROS_MCP_ALLOWED_COUNTRIES",
+            "Nothing was bought",
+        )
         assert len(await s.owned()) == 1
 
 
-@pytest.mark.parametrize(("setting", "value", "code"), [
-    ("KROS_MCP_ALLOWED_COUNTRIES", "KE", "COUNTRY_NOT_ALLOWED"),
-    ("KROS_MCP_MAX_MONTHLY_COST_CENTS", 100, "MONTHLY_COST_TOO_HIGH"),
-    ("KROS_MCP_DAILY_BUDGET_CENTS", 250, "BUDGET_EXCEEDED"),
-])
-async def test_refused_purchase_is_refused_before_asking_the_person(harness: Harness, setting: str, value: object,
-                                                                    code: str) -> None:
+@pytest.mark.parametrize(
+    ("setting", "value", "code"),
+    [
+        ("KROS_MCP_ALLOWED_COUNTRIES", "KE", "COUNTRY_NOT_ALLOWED"),
+        ("KROS_MCP_MAX_MONTHLY_COST_CENTS", 100, "MONTHLY_COST_TOO_HIGH"),
+        ("KROS_MCP_DAILY_BUDGET_CENTS", 250, "BUDGET_EXCEEDED"),
+    ],
+)
+async def test_refused_purchase_is_refused_before_asking_the_person(
+    harness: Harness, setting: str, value: object, code: str
+) -> None:
     ask, seen = elicitation("accept")
     harness.configure(**{setting: value})
     async with harness.connect(elicitation_callback=ask) as s:
         offer = await s.offer("NG", type="local")  # 1.00 USD setup + 2.00 USD a month
-        await s.error("purchase_number", {"inventory_id": offer["inventory_id"]}, code, setting,
-                      "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {"inventory_id": offer["inventory_id"]},
+            code,
+            setting,
+            "Nothing was bought",
+        )
         assert seen == [], "the person must not be asked to approve what the policy refuses"
         assert await s.owned() == [] and await s.balance() == START_BALANCE
 
@@ -95,11 +125,20 @@ async def test_max_monthly_cost(harness: Harness) -> None:
 
         refused = await _preview(s, dear["inventory_id"])
         line = line_for(refused["plan"], "KROS_MCP_MAX_MONTHLY_COST_CENTS")
-        assert "REFUSED" in line and f"{dear['monthly_cost_cents']}c a month is over the 500c limit" in line
+        assert (
+            "REFUSED" in line
+            and f"{dear['monthly_cost_cents']}c a month is over the 500c limit" in line
+        )
         assert "would refuse" in refused["message"]
 
-        await s.error("purchase_number", {"inventory_id": dear["inventory_id"]}, "MONTHLY_COST_TOO_HIGH",
-                      "KROS_MCP_MAX_MONTHLY_COST_CENTS", "raise", "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {"inventory_id": dear["inventory_id"]},
+            "MONTHLY_COST_TOO_HIGH",
+            "KROS_MCP_MAX_MONTHLY_COST_CENTS",
+            "raise",
+            "Nothing was bought",
+        )
         assert await s.owned() == [] and await s.balance() == START_BALANCE
 
         bought = await s.ok("purchase_number", {"inventory_id": cheap["inventory_id"]})
@@ -107,7 +146,9 @@ async def test_max_monthly_cost(harness: Harness) -> None:
         assert await s.balance() == START_BALANCE - cheap["first_charge_cents"]
 
 
-async def test_price_rise_after_the_quote_cannot_slip_past_the_monthly_limit(harness: Harness) -> None:
+async def test_price_rise_after_the_quote_cannot_slip_past_the_monthly_limit(
+    harness: Harness,
+) -> None:
     harness.configure(KROS_MCP_MAX_MONTHLY_COST_CENTS=500)
     async with harness.connect() as s:
         offer = await s.offer("NG", type="local")
@@ -116,12 +157,20 @@ async def test_price_rise_after_the_quote_cannot_slip_past_the_monthly_limit(har
         assert first["status"] == "confirmation_required"
         await s.set_price(offer["inventory_id"], monthly_cost_cents=900)
 
-        changed = await s.ok("purchase_number", {**args, "confirmation_token": first["confirmation_token"]})
+        changed = await s.ok(
+            "purchase_number", {**args, "confirmation_token": first["confirmation_token"]}
+        )
         assert changed["status"] == "price_changed" and changed["executed"] is False
         assert changed["quote"]["monthly_cost_cents"] == 900
         # Confirming the new price does not get round the operator's limit.
-        await s.error("purchase_number", {**args, "confirmation_token": changed["confirmation_token"]},
-                      "MONTHLY_COST_TOO_HIGH", "900c a month", "KROS_MCP_MAX_MONTHLY_COST_CENTS", "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {**args, "confirmation_token": changed["confirmation_token"]},
+            "MONTHLY_COST_TOO_HIGH",
+            "900c a month",
+            "KROS_MCP_MAX_MONTHLY_COST_CENTS",
+            "Nothing was bought",
+        )
         preview = await _preview(s, offer["inventory_id"])
         assert policy_lines(preview["plan"])["KROS_MCP_MAX_MONTHLY_COST_CENTS"] == "REFUSED"
         assert await s.owned() == [] and await s.balance() == START_BALANCE
@@ -148,20 +197,32 @@ async def test_daily_budget(harness: Harness, store_clock: FakeClock) -> None:
 
         preview = await _preview(s, a["inventory_id"])
         assert "300c fits the 700c left of the 700c daily budget" in line_for(
-            preview["plan"], "KROS_MCP_DAILY_BUDGET_CENTS")
+            preview["plan"], "KROS_MCP_DAILY_BUDGET_CENTS"
+        )
 
         for offer, left in ((a, 400), (b, 100)):
-            assert (await s.ok("purchase_number", {"inventory_id": offer["inventory_id"]}))["status"] == "purchased"
+            assert (await s.ok("purchase_number", {"inventory_id": offer["inventory_id"]}))[
+                "status"
+            ] == "purchased"
             policy = await policy_of(s)
-            assert policy["spent_last_24h_cents"] == 700 - left and policy["budget_left_cents"] == left
+            assert (
+                policy["spent_last_24h_cents"] == 700 - left and policy["budget_left_cents"] == left
+            )
 
         preview = await _preview(s, c["inventory_id"])
         line = line_for(preview["plan"], "KROS_MCP_DAILY_BUDGET_CENTS")
         assert "REFUSED" in line and "300c is more than the 100c left of the 700c budget" in line
         assert "would refuse" in preview["message"]
 
-        await s.error("purchase_number", {"inventory_id": c["inventory_id"]}, "BUDGET_EXCEEDED",
-                      "100c left", "KROS_MCP_DAILY_BUDGET_CENTS", "24-hour window", "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {"inventory_id": c["inventory_id"]},
+            "BUDGET_EXCEEDED",
+            "100c left",
+            "KROS_MCP_DAILY_BUDGET_CENTS",
+            "24-hour window",
+            "Nothing was bought",
+        )
         assert len(await s.owned()) == 2
         assert await s.balance() == START_BALANCE - 600
         assert (await policy_of(s))["spent_last_24h_cents"] == 600  # the refusal reserved nothing
@@ -175,7 +236,9 @@ async def test_daily_budget(harness: Harness, store_clock: FakeClock) -> None:
         (c,) = await _cheap_offers(s, 1)  # offers shown a day ago have expired: search again
         preview = await _preview(s, c["inventory_id"])
         assert "300c fits the 700c left" in line_for(preview["plan"], "KROS_MCP_DAILY_BUDGET_CENTS")
-        assert (await s.ok("purchase_number", {"inventory_id": c["inventory_id"]}))["status"] == "purchased"
+        assert (await s.ok("purchase_number", {"inventory_id": c["inventory_id"]}))[
+            "status"
+        ] == "purchased"
         assert (await policy_of(s))["spent_last_24h_cents"] == 300
         assert len(await s.owned()) == 3
 
@@ -185,14 +248,25 @@ async def test_daily_budget_is_kept_across_restarts_and_with_tokens(harness: Har
     async with harness.connect() as s:
         a, b = await _cheap_offers(s, 2)
         # Two tokens obtained while the budget had room for either ...
-        tokens = [(await s.ok("purchase_number", {"inventory_id": o["inventory_id"]}))["confirmation_token"]
-                  for o in (a, b)]
+        tokens = [
+            (await s.ok("purchase_number", {"inventory_id": o["inventory_id"]}))[
+                "confirmation_token"
+            ]
+            for o in (a, b)
+        ]
     async with harness.connect() as s:  # ... and a restart in between ...
-        bought = await s.ok("purchase_number", {"inventory_id": a["inventory_id"], "confirmation_token": tokens[0]})
+        bought = await s.ok(
+            "purchase_number", {"inventory_id": a["inventory_id"], "confirmation_token": tokens[0]}
+        )
         assert bought["status"] == "purchased"
         # ... still cannot both be spent.
-        await s.error("purchase_number", {"inventory_id": b["inventory_id"], "confirmation_token": tokens[1]},
-                      "BUDGET_EXCEEDED", "200c left", "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {"inventory_id": b["inventory_id"], "confirmation_token": tokens[1]},
+            "BUDGET_EXCEEDED",
+            "200c left",
+            "Nothing was bought",
+        )
         assert len(await s.owned()) == 1 and await s.balance() == START_BALANCE - 300
         assert (await policy_of(s))["budget_left_cents"] == 200
 

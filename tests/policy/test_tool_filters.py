@@ -21,30 +21,52 @@ async def test_allowlist(harness: Harness) -> None:
     harness.configure(KROS_MCP_TOOLS=" list_numbers, search_available ,purchase_number,")
     async with harness.connect() as s:
         assert await tool_names(s) == ["list_numbers", "purchase_number", "search_available"]
-        assert (await policy_of(s))["tools"] == ["list_numbers", "purchase_number", "search_available"]
+        assert (await policy_of(s))["tools"] == [
+            "list_numbers",
+            "purchase_number",
+            "search_available",
+        ]
         number = await s.sandbox_buy("NG")
-        for tool, args in (("get_number", {"number_id": number["id"]}),
-                           ("release_number", {"number_id": number["id"]}),
-                           ("update_routing", {"number_id": number["id"], "endpoint_id": None})):
-            await s.error(tool, args, f"{tool} is not in the operator's tool allowlist", "TOOL_DISABLED",
-                          "KROS_MCP_TOOLS", "nothing was done")
+        for tool, args in (
+            ("get_number", {"number_id": number["id"]}),
+            ("release_number", {"number_id": number["id"]}),
+            ("update_routing", {"number_id": number["id"], "endpoint_id": None}),
+        ):
+            await s.error(
+                tool,
+                args,
+                f"{tool} is not in the operator's tool allowlist",
+                "TOOL_DISABLED",
+                "KROS_MCP_TOOLS",
+                "nothing was done",
+            )
         assert [n["id"] for n in await s.owned()] == [number["id"]]
         assert (await s.ok("list_numbers"))["total"] == 1
 
 
 async def test_denylist_wins_over_allowlist(harness: Harness) -> None:
-    harness.configure(KROS_MCP_TOOLS="list_numbers,search_available,purchase_number,release_number",
-                      KROS_MCP_EXCLUDE_TOOLS="release_number,get_number")
+    harness.configure(
+        KROS_MCP_TOOLS="list_numbers,search_available,purchase_number,release_number",
+        KROS_MCP_EXCLUDE_TOOLS="release_number,get_number",
+    )
     async with harness.connect() as s:
         assert await tool_names(s) == ["list_numbers", "purchase_number", "search_available"]
         policy = await policy_of(s)
         assert policy["exclude_tools"] == ["get_number", "release_number"]
         number = await s.sandbox_buy("NG")
-        await s.error("release_number", {"number_id": number["id"]}, "release_number is disabled by the operator",
-                      "TOOL_DISABLED", "KROS_MCP_EXCLUDE_TOOLS", "nothing was done")
+        await s.error(
+            "release_number",
+            {"number_id": number["id"]},
+            "release_number is disabled by the operator",
+            "TOOL_DISABLED",
+            "KROS_MCP_EXCLUDE_TOOLS",
+            "nothing was done",
+        )
         await s.error("get_number", {"number_id": number["id"]}, "KROS_MCP_EXCLUDE_TOOLS")
         # A dry run is no way round it either.
-        await s.error("release_number", {"number_id": number["id"], "dry_run": True}, "KROS_MCP_EXCLUDE_TOOLS")
+        await s.error(
+            "release_number", {"number_id": number["id"], "dry_run": True}, "KROS_MCP_EXCLUDE_TOOLS"
+        )
         assert [n["id"] for n in await s.owned()] == [number["id"]]
 
 
@@ -53,8 +75,12 @@ async def test_denylist_alone(harness: Harness) -> None:
     async with harness.connect() as s:
         assert await tool_names(s) == sorted(["update_routing", "release_number", *READ_TOOLS])
         offer = await s.offer("NG")
-        await s.error("purchase_number", {"inventory_id": offer["inventory_id"]}, "KROS_MCP_EXCLUDE_TOOLS",
-                      "nothing was done")
+        await s.error(
+            "purchase_number",
+            {"inventory_id": offer["inventory_id"]},
+            "KROS_MCP_EXCLUDE_TOOLS",
+            "nothing was done",
+        )
         assert await s.owned() == [] and await s.balance() == START_BALANCE
 
 
@@ -67,15 +93,30 @@ async def test_read_only(harness: Harness) -> None:
         assert (await policy_of(s))["read_only"] is True
 
         offer = await s.offer("NG")  # reads still work
-        for args in ({"inventory_id": offer["inventory_id"]}, {"inventory_id": offer["inventory_id"], "dry_run": True}):
-            await s.error("purchase_number", args, "purchase_number is disabled: the server is read-only",
-                          "READ_ONLY", "KROS_MCP_READ_ONLY", "nothing was done")
+        for args in (
+            {"inventory_id": offer["inventory_id"]},
+            {"inventory_id": offer["inventory_id"], "dry_run": True},
+        ):
+            await s.error(
+                "purchase_number",
+                args,
+                "purchase_number is disabled: the server is read-only",
+                "READ_ONLY",
+                "KROS_MCP_READ_ONLY",
+                "nothing was done",
+            )
         assert await s.owned() == [] and await s.balance() == START_BALANCE
 
         number = await s.sandbox_buy("NG", endpoint_id="ep_support_agent")
-        await s.error("update_routing", {"number_id": number["id"], "endpoint_id": None}, "read-only",
-                      "KROS_MCP_READ_ONLY")
-        await s.error("release_number", {"number_id": number["id"]}, "read-only", "KROS_MCP_READ_ONLY")
+        await s.error(
+            "update_routing",
+            {"number_id": number["id"], "endpoint_id": None},
+            "read-only",
+            "KROS_MCP_READ_ONLY",
+        )
+        await s.error(
+            "release_number", {"number_id": number["id"]}, "read-only", "KROS_MCP_READ_ONLY"
+        )
         detail = await s.ok("get_number", {"number_id": number["id"]})
         assert detail["status"] == "active" and detail["endpoint"]["id"] == "ep_support_agent"
         assert (await s.ok("list_numbers"))["total"] == 1

@@ -39,7 +39,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for key, value in found.items():
             terminalreporter.write_line(f"    {key}: {value}")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"figures-{'big' if BIG else 'ci'}.json").write_text(json.dumps(_FIGURES, indent=2, default=str) + "\n")
+    (RESULTS / f"figures-{'big' if BIG else 'ci'}.json").write_text(
+        json.dumps(_FIGURES, indent=2, default=str) + "\n"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

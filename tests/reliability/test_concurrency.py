@@ -37,7 +37,16 @@ CALLS = size(ci=100, big=1000)  # in all, spread over CLIENTS sessions
 CALL_TIMEOUT = 60.0
 PER_SESSION = 50  # calls in flight per session at most
 ENDPOINTS = ("ep_support_agent", "ep_webhook_handler", None)
-LEAKS = ("Traceback", 'File "', "ValueError", "KeyError", "TypeError", "RuntimeError", "kros_mcp.", "sqlite3.")
+LEAKS = (
+    "Traceback",
+    'File "',
+    "ValueError",
+    "KeyError",
+    "TypeError",
+    "RuntimeError",
+    "kros_mcp.",
+    "sqlite3.",
+)
 
 
 @dataclass
@@ -46,8 +55,13 @@ class Rig:
     sandbox: Server
 
     def sandbox_call(self, method: str, path: str, body: object = None) -> Any:
-        response = httpx2.request(method, self.sandbox.root + path, json=body, headers={"x-api-key": SANDBOX_KEY},
-                                 timeout=10.0)
+        response = httpx2.request(
+            method,
+            self.sandbox.root + path,
+            json=body,
+            headers={"x-api-key": SANDBOX_KEY},
+            timeout=10.0,
+        )
         assert response.status_code < 300, (method, path, response.status_code, response.text)
         return response.json()
 
@@ -56,13 +70,17 @@ class Rig:
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     # KROS_MCP_TOOL_RATE_LIMIT is capped at 10,000 per second by Settings (le=10_000): the most allowed.
     env = {"KROS_MCP_CONFIRMATION": "none", "KROS_MCP_TOOL_RATE_LIMIT": "10000"}
-    with servers_on_sandbox(tmp_path_factory.mktemp("concurrency"), [ServerSpec("mcp", "stateful", env=env)],
-                            per_second=100_000) as ((server,), sandbox):
+    with servers_on_sandbox(
+        tmp_path_factory.mktemp("concurrency"),
+        [ServerSpec("mcp", "stateful", env=env)],
+        per_second=100_000,
+    ) as ((server,), sandbox):
         yield Rig(server, sandbox)
 
 
-async def _fan_out(rig: Rig, jobs: list[tuple[str, dict[str, Any]]]) -> tuple[list[CallToolResult | BaseException],
-                                                                             float]:
+async def _fan_out(
+    rig: Rig, jobs: list[tuple[str, dict[str, Any]]]
+) -> tuple[list[CallToolResult | BaseException], float]:
     """Run `jobs` at once over CLIENTS sessions (each session's share concurrently, too)."""
     outcomes: list[CallToolResult | BaseException] = [RuntimeError("never ran")] * len(jobs)
     ready = anyio.Event()
@@ -139,7 +157,9 @@ async def test_concurrent_purchases_of_one_number(rig: Rig, figures: dict[str, A
                 problems.append(f"unexpected error: {text[:300]}")
             continue
         result = outcome.structured_content or {}
-        if result.get("status") == "purchased" and "Nothing new was bought" in result.get("message", ""):
+        if result.get("status") == "purchased" and "Nothing new was bought" in result.get(
+            "message", ""
+        ):
             kinds["already this organisation's (nothing new bought)"] += 1
         elif result.get("status") == "purchased":
             kinds["purchased"] += 1
@@ -148,33 +168,57 @@ async def test_concurrent_purchases_of_one_number(rig: Rig, figures: dict[str, A
             kinds[f"status {result.get('status')}"] += 1
             problems.append(f"unexpected result: {text[:300]}")
 
-    purchases = [t for t in rig.sandbox_call("GET", "/_sandbox/org/transactions")["transactions"]
-                 if t["kind"] == "purchase" and t["inventory_id"] == inventory_id]
-    owned = [n for n in rig.sandbox_call("GET", "/v1/phone-numbers?limit=100")["phone_numbers"]
-             if n.get("inventory_id") == inventory_id or n.get("number") == offer["number"]]
+    purchases = [
+        t
+        for t in rig.sandbox_call("GET", "/_sandbox/org/transactions")["transactions"]
+        if t["kind"] == "purchase" and t["inventory_id"] == inventory_id
+    ]
+    owned = [
+        n
+        for n in rig.sandbox_call("GET", "/v1/phone-numbers?limit=100")["phone_numbers"]
+        if n.get("inventory_id") == inventory_id or n.get("number") == offer["number"]
+    ]
     balance_after = rig.sandbox_call("GET", "/_sandbox/org")["balance_cents"]
-    figures.update({"calls": CALLS, "clients": CLIENTS, "elapsed s": round(elapsed, 2),
-                    **{f"answers: {k}": v for k, v in sorted(kinds.items())},
-                    "sandbox purchase debits": len(purchases), "sandbox numbers owned for the item": len(owned),
-                    "balance debited cents": balance_before - balance_after,
-                    "first charge cents": offer["first_charge_cents"]})
+    figures.update(
+        {
+            "calls": CALLS,
+            "clients": CLIENTS,
+            "elapsed s": round(elapsed, 2),
+            **{f"answers: {k}": v for k, v in sorted(kinds.items())},
+            "sandbox purchase debits": len(purchases),
+            "sandbox numbers owned for the item": len(owned),
+            "balance debited cents": balance_before - balance_after,
+            "first charge cents": offer["first_charge_cents"],
+        }
+    )
 
     assert not problems, f"{len(problems)} bad answers, e.g.:\n" + "\n".join(problems[:10])
     assert kinds["purchased"] == 1, kinds
     assert len(purchases) == 1, purchases
     assert len(owned) == 1, owned
-    assert balance_before - balance_after == offer["first_charge_cents"], (balance_before, balance_after, offer)
+    assert balance_before - balance_after == offer["first_charge_cents"], (
+        balance_before,
+        balance_after,
+        offer,
+    )
     assert bought[0]["number"]["id"] == owned[0]["id"]
 
 
 async def test_concurrent_routing_updates_of_one_number(rig: Rig, figures: dict[str, Any]) -> None:
-    found = rig.sandbox_call("GET", "/v1/phone-numbers/available?country=GH&limit=1")["available_numbers"][0]
+    found = rig.sandbox_call("GET", "/v1/phone-numbers/available?country=GH&limit=1")[
+        "available_numbers"
+    ][0]
     number = rig.sandbox_call("POST", "/v1/phone-numbers", {"inventory_id": found["id"]})
     number_id = number["id"] if "id" in number else number["phone_number"]["id"]
     combos = list(itertools.product(ENDPOINTS, (True, False), (True, False)))
     requested = [combos[i % len(combos)] for i in range(CALLS)]
-    jobs = [("update_routing", {"number_id": number_id, "endpoint_id": e, "allow_inbound": i, "allow_outbound": o})
-            for e, i, o in requested]
+    jobs = [
+        (
+            "update_routing",
+            {"number_id": number_id, "endpoint_id": e, "allow_inbound": i, "allow_outbound": o},
+        )
+        for e, i, o in requested
+    ]
     outcomes, elapsed = await _fan_out(rig, jobs)
 
     kinds: Counter[str] = Counter()
@@ -192,9 +236,16 @@ async def test_concurrent_routing_updates_of_one_number(rig: Rig, figures: dict[
     final = rig.sandbox_call("GET", f"/v1/phone-numbers/{number_id}")
     detail = final.get("phone_number", final)
     state = (detail.get("endpoint_id"), detail.get("allow_inbound"), detail.get("allow_outbound"))
-    figures.update({"calls": CALLS, "clients": CLIENTS, "distinct requests": len(combos),
-                    "elapsed s": round(elapsed, 2), **{f"answers: {k}": v for k, v in sorted(kinds.items())},
-                    "final state": state})
+    figures.update(
+        {
+            "calls": CALLS,
+            "clients": CLIENTS,
+            "distinct requests": len(combos),
+            "elapsed s": round(elapsed, 2),
+            **{f"answers: {k}": v for k, v in sorted(kinds.items())},
+            "final state": state,
+        }
+    )
     assert not problems, f"{len(problems)} bad answers, e.g.:\n" + "\n".join(problems[:10])
     assert kinds["updated"] == CALLS, kinds
     assert state in set(requested), (state, detail)

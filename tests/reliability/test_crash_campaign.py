@@ -47,7 +47,9 @@ from .conftest import BIG, size
 
 pytestmark = pytest.mark.anyio
 
-HOLD_SECONDS = 600.0  # the sandbox maximum; a held request outlives the campaign (stopped at the end)
+HOLD_SECONDS = (
+    600.0  # the sandbox maximum; a held request outlives the campaign (stopped at the end)
+)
 COUNTRIES = ("KE", "NG", "EG")
 SEED = 4242
 
@@ -58,9 +60,13 @@ def anyio_backend() -> str:
 
 
 def _env(sandbox: SandboxProcess, data_dir: Path, confirmation: str) -> dict[str, str]:
-    return {"KROSAI_API_KEY": sandbox.api_key, "KROSAI_BASE_URL": sandbox.base_url,
-            "KROS_MCP_DATA_DIR": str(data_dir), "KROS_MCP_CONFIRMATION": confirmation,
-            "HOME": str(data_dir)}
+    return {
+        "KROSAI_API_KEY": sandbox.api_key,
+        "KROSAI_BASE_URL": sandbox.base_url,
+        "KROS_MCP_DATA_DIR": str(data_dir),
+        "KROS_MCP_CONFIRMATION": confirmation,
+        "HOME": str(data_dir),
+    }
 
 
 async def _pick_offer(server: RunningServer, rng: random.Random, sold: set[str]) -> dict[str, Any]:
@@ -73,7 +79,9 @@ async def _pick_offer(server: RunningServer, rng: random.Random, sold: set[str])
     raise AssertionError("no inventory left to buy")
 
 
-async def _purchase_arguments(server: RunningServer, offer: dict[str, Any], path: str) -> dict[str, Any]:
+async def _purchase_arguments(
+    server: RunningServer, offer: dict[str, Any], path: str
+) -> dict[str, Any]:
     arguments = {"inventory_id": offer["inventory_id"]}
     if path == "none":
         return arguments
@@ -92,12 +100,18 @@ async def _check_invariants(server: RunningServer, sandbox: SandboxProcess) -> l
     for e in buys:
         if e["status"] in ("intent", "unknown"):
             violations.append(f"audit entry {e['id']} left as {e['status']!r}")
-    bought = [e for e in buys if e["status"] in ("succeeded", "reconciled")
-              and (e.get("outcome") or {}).get("result") == "purchased"]
+    bought = [
+        e
+        for e in buys
+        if e["status"] in ("succeeded", "reconciled")
+        and (e.get("outcome") or {}).get("result") == "purchased"
+    ]
     bought_inventory = [e["arguments"].get("inventory_id") for e in bought]
     for number in owned:
         if number.get("inventory_id") not in bought_inventory:
-            violations.append(f"owned {number['number']} ({number.get('inventory_id')}) has no purchased audit entry")
+            violations.append(
+                f"owned {number['number']} ({number.get('inventory_id')}) has no purchased audit entry"
+            )
     if len(bought) != len(owned):
         violations.append(f"audit says {len(bought)} purchased, KrosAI owns {len(owned)}")
     inventory = [t["inventory_id"] for t in purchases]
@@ -108,12 +122,20 @@ async def _check_invariants(server: RunningServer, sandbox: SandboxProcess) -> l
         violations.append(f"debits {debited} != owned {sorted(n['id'] for n in owned)}")
     total = -sum(t["amount_cents"] for t in purchases)
     if policy["spent_last_24h_cents"] != total:
-        violations.append(f"policy spent {policy['spent_last_24h_cents']} != sandbox purchase total {total}")
+        violations.append(
+            f"policy spent {policy['spent_last_24h_cents']} != sandbox purchase total {total}"
+        )
     return violations
 
 
-async def _round(tmp: Path, sandbox: SandboxProcess, data_dir: Path, rng: random.Random, i: int,
-                 stats: dict[str, Any]) -> list[str]:
+async def _round(
+    tmp: Path,
+    sandbox: SandboxProcess,
+    data_dir: Path,
+    rng: random.Random,
+    i: int,
+    stats: dict[str, Any],
+) -> list[str]:
     # Every kind of kill point in every three rounds (order and the rest random).
     fault = stats["_faults"][i % 3]
     path = rng.choice(["token", "none"]) if i >= 2 else ("token", "none")[i]
@@ -136,12 +158,16 @@ async def _round(tmp: Path, sandbox: SandboxProcess, data_dir: Path, rng: random
         async with anyio.create_task_group() as tg:
             tg.start_soon(purchase)
             if fault == "latency":
+
                 async def held() -> bool:
                     return not await sandbox.faults()
+
                 await wait_until(held, timeout=15, what="the purchase to reach the sandbox")
             elif fault == "latency_after":
+
                 async def committed() -> bool:
                     return len(await sandbox.purchases()) > before
+
                 await wait_until(committed, timeout=15, what="the sandbox to commit")
             await anyio.sleep(rng.uniform(0.0, 0.3 if fault != "random" else 0.6))
             os.kill(server.pid, signal.SIGKILL)
@@ -161,21 +187,42 @@ async def _round(tmp: Path, sandbox: SandboxProcess, data_dir: Path, rng: random
 
     async with stdio_server(tmp, f"round{i}-b", env) as server:
         audit = (await read_json_resource(server.client, "kros://audit"))["entries"]
-        mine = [e for e in audit if e["tool"] == "purchase_number"
-                and e["arguments"].get("inventory_id") == offer["inventory_id"] and e["status"] == "reconciled"]
+        mine = [
+            e
+            for e in audit
+            if e["tool"] == "purchase_number"
+            and e["arguments"].get("inventory_id") == offer["inventory_id"]
+            and e["status"] == "reconciled"
+        ]
         for e in mine:
             result = (e.get("outcome") or {}).get("result")
-            stats["reconciled_purchased" if result == "purchased" else "reconciled_not_purchased"] += 1
+            stats[
+                "reconciled_purchased" if result == "purchased" else "reconciled_not_purchased"
+            ] += 1
         violations = await _check_invariants(server, sandbox)
     return [f"round {i} ({path}, {fault}): {v}" for v in violations]
 
 
-async def test_crash_campaign_keeps_the_books_straight(tmp_path: Path, figures: dict[str, Any]) -> None:
+async def test_crash_campaign_keeps_the_books_straight(
+    tmp_path: Path, figures: dict[str, Any]
+) -> None:
     rounds = size(ci=3, big=20)
     rng = random.Random(SEED)
-    stats: dict[str, Any] = {k: 0 for k in (
-        "kills_before_commit", "kills_after_commit", "reconciled_purchased", "reconciled_not_purchased",
-        "answered_before_kill", "path_token", "path_none", "fault_latency", "fault_latency_after", "fault_random")}
+    stats: dict[str, Any] = {
+        k: 0
+        for k in (
+            "kills_before_commit",
+            "kills_after_commit",
+            "reconciled_purchased",
+            "reconciled_not_purchased",
+            "answered_before_kill",
+            "path_token",
+            "path_none",
+            "fault_latency",
+            "fault_latency_after",
+            "fault_random",
+        )
+    }
     stats["_faults"] = rng.sample(["latency", "latency_after", "random"], 3)
     violations: list[str] = []
     started = time.monotonic()
@@ -189,8 +236,14 @@ async def test_crash_campaign_keeps_the_books_straight(tmp_path: Path, figures: 
     finally:
         _stop(sandbox.process)
         stats.pop("_faults")
-        figures.update({"rounds": rounds, **stats, "violations": len(violations),
-                        "seconds": round(time.monotonic() - started, 1)})
+        figures.update(
+            {
+                "rounds": rounds,
+                **stats,
+                "violations": len(violations),
+                "seconds": round(time.monotonic() - started, 1),
+            }
+        )
     assert not violations, "\n".join(violations)
     assert stats["kills_before_commit"] + stats["kills_after_commit"] == rounds
     if BIG:

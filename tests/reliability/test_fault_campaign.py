@@ -37,12 +37,20 @@ import pytest
 from tests.http.conftest import ServerSpec, connect, start_servers, text_of
 from tests.reliability.conftest import BIG, size
 
-TIMEOUT = 1.0           # KROSAI_TIMEOUT: seconds per KrosAI answer
-DEADLINE = 4.0          # KROSAI_DEADLINE
-LATE = TIMEOUT + 0.4    # a latency fault: past the client's timeout
+TIMEOUT = 1.0  # KROSAI_TIMEOUT: seconds per KrosAI answer
+DEADLINE = 4.0  # KROSAI_DEADLINE
+LATE = TIMEOUT + 0.4  # a latency fault: past the client's timeout
 INITIAL_BALANCE = 10**9
 COUNTRIES = ("NG", "KE", "GH", "RW", "EG", "AE")
-FAULT_CHOICES = ("none", "latency", "latency_after", "error_before", "error_after", "drop_after", "rate_limit")
+FAULT_CHOICES = (
+    "none",
+    "latency",
+    "latency_after",
+    "error_before",
+    "error_after",
+    "drop_after",
+    "rate_limit",
+)
 FLOW_OP = {"purchase": "purchase", "update": "update", "release": "release"}
 
 # What a tool error must never show: a traceback, a source line, or a Python / library exception name.
@@ -73,7 +81,9 @@ class Sandbox:
         numbers: list[dict[str, Any]] = []
         offset = 0
         while True:
-            response = await self.http.get("/v1/phone-numbers", params={"limit": 100, "offset": offset})
+            response = await self.http.get(
+                "/v1/phone-numbers", params={"limit": 100, "offset": offset}
+            )
             assert response.status_code == 200, response.text
             page = response.json()
             numbers += page["phone_numbers"]
@@ -120,13 +130,13 @@ class Campaign:
         self.faults: Counter[str] = Counter()
         self.flows: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
-        self.texts: list[str] = []              # every tool result / error text, for the secret check
-        self.dirty: list[str] = []              # unclean tool errors
-        self.protocol_errors: list[str] = []    # exceptions raised by the client
-        self.reported_ids: set[str] = set()     # number ids reported purchased
+        self.texts: list[str] = []  # every tool result / error text, for the secret check
+        self.dirty: list[str] = []  # unclean tool errors
+        self.protocol_errors: list[str] = []  # exceptions raised by the client
+        self.reported_ids: set[str] = set()  # number ids reported purchased
         self.reported_numbers: set[str] = set()
         self.purchases_reported = 0
-        self.price: dict[str, int] = {}         # inventory id -> setup + first month, as quoted
+        self.price: dict[str, int] = {}  # inventory id -> setup + first month, as quoted
         self.intents: Counter[str] = Counter()  # inventory id -> purchase flows that targeted it
         self.released_reported: list[str] = []
         self.routing_reported: list[tuple[str, dict[str, Any]]] = []
@@ -134,12 +144,14 @@ class Campaign:
         self.violations: list[str] = []
         self.double = 0
         self.lost: set[str] = set()
-        self.explained: dict[str, str] = {}     # number id -> the audit entry kind that explains it
-        self.used_audit: set[str] = set()       # audit entry ids already used to explain a number
+        self.explained: dict[str, str] = {}  # number id -> the audit entry kind that explains it
+        self.used_audit: set[str] = set()  # audit entry ids already used to explain a number
 
     # -- calls -----------------------------------------------------------------------------
 
-    async def call(self, tool: str, arguments: dict[str, Any]) -> tuple[bool, dict[str, Any] | None, str]:
+    async def call(
+        self, tool: str, arguments: dict[str, Any]
+    ) -> tuple[bool, dict[str, Any] | None, str]:
         """(is_error, structured content, text); protocol exceptions are recorded, not raised."""
         try:
             with anyio.fail_after(60):
@@ -183,10 +195,15 @@ class Campaign:
         if failed or not quote:
             return
         if quote.get("status") != "confirmation_required" or not quote.get("confirmation_token"):
-            self.violations.append(f"first purchase_number call did not ask for confirmation: {quote}")
+            self.violations.append(
+                f"first purchase_number call did not ask for confirmation: {quote}"
+            )
             return
         self.intents[inventory_id] += 1
-        arguments = {"inventory_id": inventory_id, "confirmation_token": quote["confirmation_token"]}
+        arguments = {
+            "inventory_id": inventory_id,
+            "confirmation_token": quote["confirmation_token"],
+        }
         failed, bought, _ = await self.call("purchase_number", arguments)
         self.note_purchase(bought)
         # A model may resend the same confirmed call after an error: that must never buy twice.
@@ -196,7 +213,10 @@ class Campaign:
 
     async def update_flow(self, owned: list[dict[str, Any]]) -> None:
         number = self.rng.choice(owned)
-        wanted = {"allow_inbound": self.rng.random() < 0.5, "allow_outbound": self.rng.random() < 0.5}
+        wanted = {
+            "allow_inbound": self.rng.random() < 0.5,
+            "allow_outbound": self.rng.random() < 0.5,
+        }
         failed, result, _ = await self.call("update_routing", {"number_id": number["id"], **wanted})
         if not failed and result and result.get("status") == "updated":
             self.routing_reported.append((number["id"], wanted))
@@ -261,20 +281,36 @@ class Campaign:
         # 1. Nothing owned that the model was not told about: reported as purchased, or audited. A
         # succeeded audit entry explains the number id it names; an unknown one explains one ownership
         # of its inventory id (so an old entry cannot cover a later, unaudited re-purchase).
-        unexplained = [n for n in owned if n["id"] not in self.reported_ids and n["number"] not in self.reported_numbers
-                       and n["id"] not in self.explained]
+        unexplained = [
+            n
+            for n in owned
+            if n["id"] not in self.reported_ids
+            and n["number"] not in self.reported_numbers
+            and n["id"] not in self.explained
+        ]
         if unexplained:
             entries = [e for e in await self.audit() if e["tool"] == "purchase_number"]
-            named = {(e.get("outcome") or {}).get("number_id") for e in entries if e["status"] == "succeeded"}
+            named = {
+                (e.get("outcome") or {}).get("number_id")
+                for e in entries
+                if e["status"] == "succeeded"
+            }
             for n in unexplained:
                 if n["id"] in named:
                     self.explained[n["id"]] = "audit:succeeded"
                     continue
-                spare = [e for e in entries if e["status"] in ("unknown", "reconciled", "succeeded")
-                         and not (e.get("outcome") or {}).get("number_id")
-                         and e["arguments"].get("inventory_id") == n["inventory_id"] and e["id"] not in self.used_audit]
+                spare = [
+                    e
+                    for e in entries
+                    if e["status"] in ("unknown", "reconciled", "succeeded")
+                    and not (e.get("outcome") or {}).get("number_id")
+                    and e["arguments"].get("inventory_id") == n["inventory_id"]
+                    and e["id"] not in self.used_audit
+                ]
                 if spare:
-                    self.used_audit.add(spare[-1]["id"])  # the oldest such entry (the list is newest first)
+                    self.used_audit.add(
+                        spare[-1]["id"]
+                    )  # the oldest such entry (the list is newest first)
                     self.explained[n["id"]] = f"audit:{spare[-1]['status']}"
                 else:
                     self.lost.add(n["id"])
@@ -293,7 +329,9 @@ class Campaign:
                     doubles += 1
                 held[inv] = True
                 if inv in self.price and -int(tx["amount_cents"]) != self.price[inv]:
-                    self.violations.append(f"{inv} debited {-tx['amount_cents']}, quoted {self.price[inv]}")
+                    self.violations.append(
+                        f"{inv} debited {-tx['amount_cents']}, quoted {self.price[inv]}"
+                    )
             elif tx["kind"] == "release":
                 held[inv] = False
         doubles += sum(max(0, count - self.intents[inv]) for inv, count in bought.items())
@@ -303,7 +341,9 @@ class Campaign:
             self.violations.append("a phone number id was debited twice")
         balance = await self.sandbox.balance()
         if INITIAL_BALANCE - balance != spent:
-            self.violations.append(f"balance debited {INITIAL_BALANCE - balance}, ledger purchases total {spent}")
+            self.violations.append(
+                f"balance debited {INITIAL_BALANCE - balance}, ledger purchases total {spent}"
+            )
         # 3. A release reported done left nothing owned; a routing change reported done is in the ledger.
         for number_id in self.released_reported:
             if number_id in owned_ids:
@@ -311,7 +351,9 @@ class Campaign:
         for number_id, wanted in self.routing_reported:
             current = await self.sandbox.number(number_id)
             if current is not None and any(current[k] != v for k, v in wanted.items()):
-                self.violations.append(f"{number_id} reported routed {wanted} but the ledger has {current}")
+                self.violations.append(
+                    f"{number_id} reported routed {wanted} but the ledger has {current}"
+                )
 
 
 async def campaign(tmp: Path, flows: int, seed: int) -> dict[str, Any]:
@@ -319,22 +361,30 @@ async def campaign(tmp: Path, flows: int, seed: int) -> dict[str, Any]:
     sandbox_spec = ServerSpec(name="sandbox", variant="sandbox")
     with start_servers(tmp, [sandbox_spec]) as (sandbox_proc,):
         async with httpx2.AsyncClient(base_url=sandbox_proc.root, timeout=10.0) as http:
-            created = await http.post("/_sandbox/orgs", json={"name": "fault campaign", "balance_cents": INITIAL_BALANCE})
+            created = await http.post(
+                "/_sandbox/orgs", json={"name": "fault campaign", "balance_cents": INITIAL_BALANCE}
+            )
             assert created.status_code == 201, created.text
             key = created.json()["api_key"]
             # The campaign's 429s are injected faults; the sandbox's own limiter must not throttle the
             # test's ledger reads (whose pages grow with the numbers owned).
-            limits = await http.put("/_sandbox/rate-limits", json={"default": 10_000, "purchase": 10_000})
+            limits = await http.put(
+                "/_sandbox/rate-limits", json={"default": 10_000, "purchase": 10_000}
+            )
             assert limits.status_code == 200, limits.text
         assert key.startswith("kros_test_") and len(key) > len("kros_test_") + 8, key
-        secret_hex = key[len("kros_test_"):]
-        server_spec = ServerSpec(name="server", variant="stateless-json", env={
-            "KROSAI_API_KEY": key,
-            "KROSAI_BASE_URL": f"{sandbox_proc.root}/v1",
-            "KROSAI_TIMEOUT": str(TIMEOUT),
-            "KROSAI_DEADLINE": str(DEADLINE),
-            "KROS_MCP_CONFIRMATION": "auto",
-        })
+        secret_hex = key[len("kros_test_") :]
+        server_spec = ServerSpec(
+            name="server",
+            variant="stateless-json",
+            env={
+                "KROSAI_API_KEY": key,
+                "KROSAI_BASE_URL": f"{sandbox_proc.root}/v1",
+                "KROSAI_TIMEOUT": str(TIMEOUT),
+                "KROSAI_DEADLINE": str(DEADLINE),
+                "KROS_MCP_CONFIRMATION": "auto",
+            },
+        )
         with start_servers(tmp, [server_spec]) as (server,):
             sandbox = Sandbox(sandbox_proc.root, key)
             try:
@@ -350,11 +400,21 @@ async def campaign(tmp: Path, flows: int, seed: int) -> dict[str, Any]:
     elapsed = time.monotonic() - started
     unknown = sum(1 for e in audit if e["status"] == "unknown")
     audit_text = json.dumps(audit)
-    leaks = [where for where, text in (("server log", log), ("tool results", "\n".join(run.texts)),
-                                       ("audit", audit_text))
-             if key in text or secret_hex in text]
+    leaks = [
+        where
+        for where, text in (
+            ("server log", log),
+            ("tool results", "\n".join(run.texts)),
+            ("audit", audit_text),
+        )
+        if key in text or secret_hex in text
+    ]
     return {
-        "run": run, "elapsed": elapsed, "unknown": unknown, "leaks": leaks, "log": log,
+        "run": run,
+        "elapsed": elapsed,
+        "unknown": unknown,
+        "leaks": leaks,
+        "log": log,
         "audit_statuses": Counter(e["status"] for e in audit),
     }
 
@@ -363,27 +423,33 @@ async def campaign(tmp: Path, flows: int, seed: int) -> dict[str, Any]:
 def test_fault_campaign(tmp_path: Path, figures: dict[str, Any]) -> None:
     seed = int(os.environ.get("KROS_MCP_FAULT_SEED") or random.SystemRandom().randrange(2**32))
     flows = size(ci=60, big=1000)
-    print(f"\nfault campaign: seed={seed} flows={flows} ({'big' if BIG else 'ci'}); replay with KROS_MCP_FAULT_SEED={seed}")
+    print(
+        f"\nfault campaign: seed={seed} flows={flows} ({'big' if BIG else 'ci'}); replay with KROS_MCP_FAULT_SEED={seed}"
+    )
     found = anyio.run(campaign, tmp_path, flows, seed)
     run: Campaign = found["run"]
-    figures.update({
-        "seed": seed,
-        "flows": flows,
-        "flows by kind": dict(run.flows),
-        "faults by kind": dict(sorted(run.faults.items())),
-        "purchases reported": run.purchases_reported,
-        "double purchases": run.double,
-        "lost purchases": len(run.lost),
-        "outcomes left unknown (audit)": found["unknown"],
-        "audit statuses": dict(found["audit_statuses"]),
-        "tool outcomes": dict(sorted(run.outcomes.items())),
-        "protocol errors": len(run.protocol_errors),
-        "unclean tool errors": len(run.dirty),
-        "other violations": len(run.violations),
-        "elapsed seconds": round(found["elapsed"], 1),
-    })
+    figures.update(
+        {
+            "seed": seed,
+            "flows": flows,
+            "flows by kind": dict(run.flows),
+            "faults by kind": dict(sorted(run.faults.items())),
+            "purchases reported": run.purchases_reported,
+            "double purchases": run.double,
+            "lost purchases": len(run.lost),
+            "outcomes left unknown (audit)": found["unknown"],
+            "audit statuses": dict(found["audit_statuses"]),
+            "tool outcomes": dict(sorted(run.outcomes.items())),
+            "protocol errors": len(run.protocol_errors),
+            "unclean tool errors": len(run.dirty),
+            "other violations": len(run.violations),
+            "elapsed seconds": round(found["elapsed"], 1),
+        }
+    )
     assert run.double == 0, f"seed {seed}: inventory sold twice"
-    assert not run.lost, f"seed {seed}: numbers owned but never reported nor audited: {sorted(run.lost)}"
+    assert not run.lost, (
+        f"seed {seed}: numbers owned but never reported nor audited: {sorted(run.lost)}"
+    )
     assert not run.protocol_errors, f"seed {seed}: protocol exceptions: {run.protocol_errors[:5]}"
     assert not run.dirty, f"seed {seed}: unclean tool errors: {run.dirty[:5]}"
     assert not run.violations, f"seed {seed}: ledger violations: {run.violations[:5]}"

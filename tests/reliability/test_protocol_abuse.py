@@ -58,8 +58,9 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
     env = {"KROS_MCP_MAX_BODY_BYTES": str(MAX_BODY), "KROS_MCP_TOOL_RATE_LIMIT": "10000"}
-    with servers_on_sandbox(tmp_path_factory.mktemp("protocol-abuse"),
-                            [ServerSpec(v, v, env=env) for v in VARIANTS]) as (started, _):
+    with servers_on_sandbox(
+        tmp_path_factory.mktemp("protocol-abuse"), [ServerSpec(v, v, env=env) for v in VARIANTS]
+    ) as (started, _):
         yield {s.spec.name: s for s in started}
 
 
@@ -88,7 +89,9 @@ def _no_crash(response: httpx2.Response) -> None:
     assert "Traceback" not in response.text, response.text[:500]
 
 
-def _error(status: int | tuple[int, ...], codes: tuple[int, ...] | None) -> Callable[[httpx2.Response], None]:
+def _error(
+    status: int | tuple[int, ...], codes: tuple[int, ...] | None
+) -> Callable[[httpx2.Response], None]:
     statuses = (status,) if isinstance(status, int) else status
 
     def check(response: httpx2.Response) -> None:
@@ -128,15 +131,21 @@ def make_case(rng: random.Random, kind: str, session: dict[str, str], variant: s
         cut = whole[: rng.randint(1, len(whole) - 1)]
         return Case(kind, cut, h, _error(400, (-32700,)))
     if kind == "not_utf8":
-        return Case(kind, bytes(rng.randrange(128, 256) for _ in range(rng.randint(1, 200))), h,
-                    _error(400, (-32700, *INVALID_REQUEST)))
+        return Case(
+            kind,
+            bytes(rng.randrange(128, 256) for _ in range(rng.randint(1, 200))),
+            h,
+            _error(400, (-32700, *INVALID_REQUEST)),
+        )
     if kind == "lone_surrogate":
         # Valid JSON syntax, but an escaped half of a UTF-16 pair is no Unicode text: a parse error.
         half = f"\\u{rng.randint(0xD800, 0xDFFF):04x}"
         where = rng.choice(["key", "value"])
         arguments = f'{{"{half}x": 1}}' if where == "key" else f'{{"status": "a{half}"}}'
-        body = ('{"jsonrpc": "2.0", "id": %d, "method": "tools/call", "params": {"name": "list_numbers", '
-                '"arguments": %s}}' % (rng.randint(1, 10**6), arguments))
+        body = (
+            '{"jsonrpc": "2.0", "id": %d, "method": "tools/call", "params": {"name": "list_numbers", '
+            '"arguments": %s}}' % (rng.randint(1, 10**6), arguments)
+        )
         return Case(kind, body.encode(), h, _error(400, (-32700,)))
     if kind == "wrong_version":
         message = _req(rng)
@@ -154,31 +163,58 @@ def make_case(rng: random.Random, kind: str, session: dict[str, str], variant: s
         batch = [_req(rng) for _ in range(rng.randint(0, 4))]
         return Case(kind, _enc(batch), h, _error(400, INVALID_REQUEST))
     if kind == "huge_id":
-        request_id: Any = rng.choice([10 ** rng.randint(19, 60), -(10 ** rng.randint(19, 60)),
-                                      "i" * rng.randint(500, 3000)])
+        request_id: Any = rng.choice(
+            [10 ** rng.randint(19, 60), -(10 ** rng.randint(19, 60)), "i" * rng.randint(500, 3000)]
+        )
         return Case(kind, _enc({**_req(rng), "id": request_id}), h, _answers_id(request_id))
     if kind == "null_id":
         request_id = rng.choice([None, {"a": 1}, [1]])
         return Case(kind, _enc({**_req(rng), "id": request_id}), h, _accepted_silently)
     if kind == "notification_needing_id":
-        message = rng.choice([{"jsonrpc": "2.0", "method": "tools/list"},
-                              {"jsonrpc": "2.0", "method": "tools/call",
-                               "params": {"name": "list_numbers", "arguments": {}}},
-                              {"jsonrpc": "2.0", "method": "resources/read", "params": {"uri": "kros://policy"}}])
+        message = rng.choice(
+            [
+                {"jsonrpc": "2.0", "method": "tools/list"},
+                {
+                    "jsonrpc": "2.0",
+                    "method": "tools/call",
+                    "params": {"name": "list_numbers", "arguments": {}},
+                },
+                {"jsonrpc": "2.0", "method": "resources/read", "params": {"uri": "kros://policy"}},
+            ]
+        )
         return Case(kind, _enc(message), h, _accepted_silently)
     if kind == "oversized":
         padding = "a" * rng.randint(MAX_BODY + 1, MAX_BODY * 8)
-        return Case(kind, _enc(_req(rng, "tools/call", params={"name": "list_numbers",
-                                                               "arguments": {"pad": padding}})), h, _error(413, None))
+        return Case(
+            kind,
+            _enc(
+                _req(
+                    rng,
+                    "tools/call",
+                    params={"name": "list_numbers", "arguments": {"pad": padding}},
+                )
+            ),
+            h,
+            _error(413, None),
+        )
     if kind == "wrong_content_type":
-        h["Content-Type"] = rng.choice(["text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
-                                        "application/xml", "image/png"])
+        h["Content-Type"] = rng.choice(
+            [
+                "text/plain",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+                "application/xml",
+                "image/png",
+            ]
+        )
         return Case(kind, _enc(_req(rng)), h, _error((400, 415), None))
     if kind == "wrong_accept":
         h["Accept"] = rng.choice(["text/html", "image/png", "application/xml"])
         return Case(kind, _enc(_req(rng)), h, _error(406, INVALID_REQUEST))
     if kind == "unknown_method":
-        name = rng.choice(["kros/nope", "tools/lists", "x" * rng.randint(1, 300), "rpc.discover", ""])
+        name = rng.choice(
+            ["kros/nope", "tools/lists", "x" * rng.randint(1, 300), "rpc.discover", ""]
+        )
         if rng.random() < 0.5:
             message = _req(rng, name)
             if name == "":
@@ -188,22 +224,52 @@ def make_case(rng: random.Random, kind: str, session: dict[str, str], variant: s
         return Case(kind + "_modern", _enc(body), headers, _error(404, (-32601,)))
     if kind == "slow_client":
         request_id = rng.randint(1, 10**6)
-        return Case(kind, _enc({"jsonrpc": "2.0", "id": request_id, "method": "tools/list"}), h,
-                    _answers_id(request_id), raw="trickle")
+        return Case(
+            kind,
+            _enc({"jsonrpc": "2.0", "id": request_id, "method": "tools/list"}),
+            h,
+            _answers_id(request_id),
+            raw="trickle",
+        )
     if kind == "vanishing_client":
-        return Case(kind, _enc(_req(rng, "tools/call", params={"name": "list_numbers", "arguments": {}})), h,
-                    _no_crash, raw="vanish")
+        return Case(
+            kind,
+            _enc(_req(rng, "tools/call", params={"name": "list_numbers", "arguments": {}})),
+            h,
+            _no_crash,
+            raw="vanish",
+        )
     raise AssertionError(kind)
 
 
-KINDS = ("invalid_json", "not_utf8", "lone_surrogate", "wrong_version", "missing_method", "params_wrong_type",
-         "batch", "huge_id", "null_id", "notification_needing_id", "oversized", "wrong_content_type", "wrong_accept",
-         "unknown_method", "slow_client", "vanishing_client")
+KINDS = (
+    "invalid_json",
+    "not_utf8",
+    "lone_surrogate",
+    "wrong_version",
+    "missing_method",
+    "params_wrong_type",
+    "batch",
+    "huge_id",
+    "null_id",
+    "notification_needing_id",
+    "oversized",
+    "wrong_content_type",
+    "wrong_accept",
+    "unknown_method",
+    "slow_client",
+    "vanishing_client",
+)
 
 
 def _http_head(server: Server, headers: dict[str, str], length: int) -> bytes:
-    lines = ["POST /mcp HTTP/1.1", f"Host: 127.0.0.1:{server.port}", f"Content-Length: {length}",
-             "Connection: close", *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        "POST /mcp HTTP/1.1",
+        f"Host: 127.0.0.1:{server.port}",
+        f"Content-Length: {length}",
+        "Connection: close",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -219,7 +285,7 @@ def _parse_raw(data: bytes) -> httpx2.Response:
             length = int(size_line.split(b";")[0] or b"0", 16)
             if length == 0:
                 break
-            body, remaining = body + remaining[:length], remaining[length + 2:]
+            body, remaining = body + remaining[:length], remaining[length + 2 :]
         rest = body
         headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
     return httpx2.Response(int(status_line.split()[1]), headers=headers, content=rest)
@@ -228,10 +294,15 @@ def _parse_raw(data: bytes) -> httpx2.Response:
 async def _trickle(server: Server, case: Case, delay: float) -> httpx2.Response:
     """The request sent a byte at a time (headers at once, then the body trickled)."""
     async with await anyio.connect_tcp("127.0.0.1", server.port) as stream:
-        await stream.send(_http_head(server, {k: v for k, v in case.headers.items()
-                                              if k.lower() != "content-length"}, len(case.body)))
+        await stream.send(
+            _http_head(
+                server,
+                {k: v for k, v in case.headers.items() if k.lower() != "content-length"},
+                len(case.body),
+            )
+        )
         for i in range(len(case.body)):
-            await stream.send(case.body[i:i + 1])
+            await stream.send(case.body[i : i + 1])
             await anyio.sleep(delay)
         received = b""
         with anyio.fail_after(10):
@@ -271,7 +342,7 @@ async def test_protocol_abuse_gets_correct_errors_and_others_are_served(
             # Every kind at least once, the rest at random.
             plan = list(KINDS) + [rng.choice(KINDS) for _ in range(max(0, total - len(KINDS)))]
             rng.shuffle(plan)
-            for kind in plan[:max(total, len(KINDS))]:
+            for kind in plan[: max(total, len(KINDS))]:
                 case = make_case(rng, kind, session, variant)
                 kinds[case.kind] += 1
                 try:
@@ -280,22 +351,31 @@ async def test_protocol_abuse_gets_correct_errors_and_others_are_served(
                     elif case.raw == "vanish":
                         await _vanish(server, case, rng)
                     else:
-                        case.check(await http.post(server.url, content=case.body, headers=case.headers))
+                        case.check(
+                            await http.post(server.url, content=case.body, headers=case.headers)
+                        )
                 except AssertionError as exc:
                     failures.append(f"{case.kind}: {case.body[:80]!r} {case.headers}: {exc}")
         # The server still answers a plain request from the same session afterwards.
         async with httpx2.AsyncClient(timeout=10.0) as http:
-            after = await http.post(server.url, json={"jsonrpc": "2.0", "id": 9, "method": "tools/list"},
-                                    headers=session)
+            after = await http.post(
+                server.url,
+                json={"jsonrpc": "2.0", "id": 9, "method": "tools/list"},
+                headers=session,
+            )
             _answers_id(9)(after)
-    figures.update({
-        "requests": sum(kinds.values()),
-        "by_kind": dict(sorted(kinds.items())),
-        "wrong_answers": len(failures),
-        "client_disconnect_tracebacks_logged": server.log().count("starlette.requests.ClientDisconnect"),
-        "heartbeat_calls": len(beat.latencies),
-        "heartbeat_max_latency_s": round(max(beat.latencies), 3) if beat.latencies else None,
-    })
+    figures.update(
+        {
+            "requests": sum(kinds.values()),
+            "by_kind": dict(sorted(kinds.items())),
+            "wrong_answers": len(failures),
+            "client_disconnect_tracebacks_logged": server.log().count(
+                "starlette.requests.ClientDisconnect"
+            ),
+            "heartbeat_calls": len(beat.latencies),
+            "heartbeat_max_latency_s": round(max(beat.latencies), 3) if beat.latencies else None,
+        }
+    )
     assert not failures, "\n".join(failures[:20])
     beat.check(at_least=3)
     assert max(beat.latencies) < PROMPT
@@ -307,8 +387,12 @@ def _unexpected_tracebacks(log: str) -> list[str]:
     (mcp.server.streamable_http logs starlette's ClientDisconnect with a full traceback: noise, no
     answer is lost, since nobody is left to answer)."""
     blocks = log.split("Traceback (most recent call last):")[1:]
-    return [b[:2000] for b in blocks if "starlette.requests.ClientDisconnect" not in b.split("\n\n")[0]
-            and not _ends_in_client_disconnect(b)]
+    return [
+        b[:2000]
+        for b in blocks
+        if "starlette.requests.ClientDisconnect" not in b.split("\n\n")[0]
+        and not _ends_in_client_disconnect(b)
+    ]
 
 
 def _ends_in_client_disconnect(block: str) -> bool:

@@ -27,13 +27,18 @@ from tests.conftest import FAST_RECONCILE, FAST_RETRY, RunningSandbox, make_clie
 pytestmark = pytest.mark.anyio
 
 
-async def control(app_or_root: Starlette | str, method: str, path: str, **kwargs: object) -> httpx2.Response:
+async def control(
+    app_or_root: Starlette | str, method: str, path: str, **kwargs: object
+) -> httpx2.Response:
     """Call a /_sandbox control, in-process (app) or over the socket (root URL)."""
     if isinstance(app_or_root, str):
         http = httpx2.AsyncClient(base_url=app_or_root, headers={"x-api-key": SANDBOX_API_KEY})
     else:
-        http = httpx2.AsyncClient(base_url="http://sandbox.test", transport=SandboxTransport(app_or_root),
-                                 headers={"x-api-key": SANDBOX_API_KEY})
+        http = httpx2.AsyncClient(
+            base_url="http://sandbox.test",
+            transport=SandboxTransport(app_or_root),
+            headers={"x-api-key": SANDBOX_API_KEY},
+        )
     async with http:
         response = await http.request(method, path, **kwargs)  # type: ignore[arg-type]
     assert response.status_code < 400, response.text
@@ -50,7 +55,9 @@ async def ledger(target: Starlette | str) -> tuple[int, list[dict]]:
     return org["balance_cents"], [t for t in txs if t["kind"] == "purchase"]
 
 
-async def assert_bought_once(client: KrosAIClient, target: Starlette | str, inventory_id: str, price: int) -> None:
+async def assert_bought_once(
+    client: KrosAIClient, target: Starlette | str, inventory_id: str, price: int
+) -> None:
     owned = [n async for n in client.iter_numbers()]
     assert [n.inventory_id for n in owned] == [inventory_id]
     balance, purchases = await ledger(target)
@@ -59,7 +66,9 @@ async def assert_bought_once(client: KrosAIClient, target: Starlette | str, inve
 
 
 @pytest.mark.parametrize("kind", ["drop_after", "error_after"])
-async def test_purchase_committed_but_answer_lost_is_reported_once(sandbox_app: Starlette, kind: str) -> None:
+async def test_purchase_committed_but_answer_lost_is_reported_once(
+    sandbox_app: Starlette, kind: str
+) -> None:
     """The connection drops (or a 500 comes back) after the purchase commits: reported purchased, once."""
     async with make_client(sandbox_app) as client:
         offer = (await client.search_available("NG", limit=1)).items[0]
@@ -72,8 +81,12 @@ async def test_purchase_committed_but_answer_lost_is_reported_once(sandbox_app: 
 
 async def test_dropped_connection_over_a_real_socket(sandbox_server: RunningSandbox) -> None:
     """Over TCP, uvicorn really cuts the connection; the client still reports one purchase."""
-    async with KrosAIClient(SANDBOX_API_KEY, base_url=sandbox_server.base_url, retry=FAST_RETRY,
-                            reconcile=FAST_RECONCILE) as client:
+    async with KrosAIClient(
+        SANDBOX_API_KEY,
+        base_url=sandbox_server.base_url,
+        retry=FAST_RETRY,
+        reconcile=FAST_RECONCILE,
+    ) as client:
         offer = (await client.search_available("KE", limit=1)).items[0]
         await arm(sandbox_server.root, kind="drop_after", operation="purchase")
         receipt = await client.purchase(offer.id)
@@ -96,7 +109,9 @@ async def test_server_error_before_the_write_is_not_a_purchase(sandbox_app: Star
         await assert_bought_once(client, sandbox_app, offer.id, offer.first_charge_cents)
 
 
-async def test_gateway_timeout_with_nothing_bought_is_honestly_unknown(sandbox_app: Starlette) -> None:
+async def test_gateway_timeout_with_nothing_bought_is_honestly_unknown(
+    sandbox_app: Starlette,
+) -> None:
     """A 504 may hide a request still running behind the gateway: not found means unknown, not 'no'."""
     async with make_client(sandbox_app) as client:
         offer = (await client.search_available("EG", limit=1)).items[0]
@@ -106,11 +121,17 @@ async def test_gateway_timeout_with_nothing_bought_is_honestly_unknown(sandbox_a
         assert await ledger(sandbox_app) == (10_000, [])
 
 
-async def test_timeout_then_late_commit_is_unknown_then_visible(sandbox_server: RunningSandbox) -> None:
+async def test_timeout_then_late_commit_is_unknown_then_visible(
+    sandbox_server: RunningSandbox,
+) -> None:
     """The server is slower than the client's deadline and commits afterwards: never reported 'not bought'."""
     quick = RetryPolicy(initial_backoff=0.01, max_backoff=0.05, deadline=0.3)
-    async with KrosAIClient(SANDBOX_API_KEY, base_url=sandbox_server.base_url, retry=quick,
-                            reconcile=ReconcilePolicy(scan_delays=(0.0,))) as client:
+    async with KrosAIClient(
+        SANDBOX_API_KEY,
+        base_url=sandbox_server.base_url,
+        retry=quick,
+        reconcile=ReconcilePolicy(scan_delays=(0.0,)),
+    ) as client:
         offer = (await client.search_available("AE", limit=1)).items[0]
         await arm(sandbox_server.root, kind="latency", operation="purchase", seconds=0.6)
         with pytest.raises(PurchaseOutcomeUnknown):
@@ -139,26 +160,40 @@ async def test_reads_are_retried_on_gateway_errors(sandbox_app: Starlette, statu
 
 async def test_release_retried_after_lost_answer_reports_released(sandbox_app: Starlette) -> None:
     async with make_client(sandbox_app) as client:
-        number = (await client.purchase((await client.search_available("NG", limit=1)).items[0].id)).number
+        number = (
+            await client.purchase((await client.search_available("NG", limit=1)).items[0].id)
+        ).number
         await arm(sandbox_app, kind="drop_after", operation="release")
         result = await client.release_number(number.id)
         assert result.confirmed_by_retry and result.success
         assert (await client.list_numbers()).total == 0
 
 
-async def test_purchase_rate_limit_is_5_per_second_with_fractional_retry_after(sandbox_app: Starlette) -> None:
-    async with httpx2.AsyncClient(base_url="http://sandbox.test/v1", transport=SandboxTransport(sandbox_app),
-                                 headers={"x-api-key": SANDBOX_API_KEY}) as http:
-        offers = (await http.get("/phone-numbers/available", params={"country": "KE", "limit": 6})).json()
+async def test_purchase_rate_limit_is_5_per_second_with_fractional_retry_after(
+    sandbox_app: Starlette,
+) -> None:
+    async with httpx2.AsyncClient(
+        base_url="http://sandbox.test/v1",
+        transport=SandboxTransport(sandbox_app),
+        headers={"x-api-key": SANDBOX_API_KEY},
+    ) as http:
+        offers = (
+            await http.get("/phone-numbers/available", params={"country": "KE", "limit": 6})
+        ).json()
         statuses = []
         for offer in offers["available_numbers"]:
             response = await http.post("/phone-numbers", json={"inventory_id": offer["id"]})
             statuses.append(response.status_code)
-            assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(response.headers)
+            assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(
+                response.headers
+            )
     assert statuses[:5] == [201] * 5 and statuses[5] == 429
     body = response.json()
     assert body["code"] == "RATE_LIMIT_EXCEEDED" and 0 < body["retry_after"] <= 1
-    assert 0 < float(response.headers["retry-after"]) <= 1 and response.headers["x-ratelimit-limit"] == "5"
+    assert (
+        0 < float(response.headers["retry-after"]) <= 1
+        and response.headers["x-ratelimit-limit"] == "5"
+    )
 
 
 async def test_client_waits_out_the_purchase_rate_limit(sandbox_app: Starlette) -> None:
@@ -181,10 +216,16 @@ async def test_rate_limit_longer_than_deadline_is_raised_at_once(sandbox_app: St
 
 async def test_fifty_concurrent_purchases_of_one_number(sandbox_server: RunningSandbox) -> None:
     """Over real sockets: exactly one success and 49 NUMBER_NOT_AVAILABLE."""
-    await control(sandbox_server.root, "PUT", "/_sandbox/rate-limits", json={"purchase": 10_000, "default": 10_000})
+    await control(
+        sandbox_server.root,
+        "PUT",
+        "/_sandbox/rate-limits",
+        json={"purchase": 10_000, "default": 10_000},
+    )
     outcomes: list[str] = []
-    async with KrosAIClient(SANDBOX_API_KEY, base_url=sandbox_server.base_url, retry=FAST_RETRY,
-                            timeout=30) as client:
+    async with KrosAIClient(
+        SANDBOX_API_KEY, base_url=sandbox_server.base_url, retry=FAST_RETRY, timeout=30
+    ) as client:
         offer = (await client.search_available("NG", type="toll_free", limit=1)).items[0]
 
         async def buy() -> None:
@@ -215,8 +256,16 @@ def test_purchases_are_atomic_across_database_connections(tmp_path) -> None:
     def buy(db: SandboxDB) -> None:
         barrier.wait()
         try:
-            db.purchase(org, inventory_id=item, endpoint_id=None, allow_inbound=True, allow_outbound=True,
-                        idempotency_key=None, request_hash="x", render=lambda row: {"id": row["id"]})
+            db.purchase(
+                org,
+                inventory_id=item,
+                endpoint_id=None,
+                allow_inbound=True,
+                allow_outbound=True,
+                idempotency_key=None,
+                request_hash="x",
+                render=lambda row: {"id": row["id"]},
+            )
             results.append("ok")
         except SandboxError as exc:
             results.append(exc.code)
@@ -232,7 +281,9 @@ def test_purchases_are_atomic_across_database_connections(tmp_path) -> None:
         db.close()
 
 
-async def test_api_key_never_reaches_logs_or_errors(sandbox_app: Starlette, caplog: pytest.LogCaptureFixture) -> None:
+async def test_api_key_never_reaches_logs_or_errors(
+    sandbox_app: Starlette, caplog: pytest.LogCaptureFixture
+) -> None:
     secret = "kros_test_" + "S3CR3T" * 5
     caplog.set_level(logging.DEBUG)
     async with make_client(sandbox_app, api_key=secret) as client:

@@ -71,9 +71,10 @@ OWNED_ONLY_PARAMETERS = frozenset({"status"})
 
 
 def _is_assigned_list(case: schemathesis.Case) -> bool:
-    return case.operation.label == "GET /phone-numbers" and (case.query or {}).get(
-        "action"
-    ) != "available"
+    return (
+        case.operation.label == "GET /phone-numbers"
+        and (case.query or {}).get("action") != "available"
+    )
 
 
 def valid_data_not_rejected_as_malformed(ctx: Any, response: Any, case: schemathesis.Case) -> None:
@@ -169,8 +170,11 @@ def contract_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @schema.parametrize()
 @settings(
     **HYPOTHESIS_SETTINGS,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                           HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
 )
 def test_every_operation_conforms(case: schemathesis.Case, contract_app: Any) -> None:
     case.call_and_validate(app=contract_app, headers=AUTH, checks=PROPERTY_CHECKS)
@@ -188,12 +192,23 @@ def test_linked_workflows_conform(tmp_path: Path) -> None:
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"app": self.app, "headers": AUTH}
 
-        def validate_response(self, response: Any, case: schemathesis.Case,
-                              additional_checks: Any = None, **kwargs: Any) -> None:
+        def validate_response(
+            self,
+            response: Any,
+            case: schemathesis.Case,
+            additional_checks: Any = None,
+            **kwargs: Any,
+        ) -> None:
             case.validate_response(response, checks=PROPERTY_CHECKS, transport_kwargs=kwargs)
 
-    Workflow.run(settings=settings(**HYPOTHESIS_SETTINGS, max_examples=30, stateful_step_count=8,
-                                   suppress_health_check=list(HealthCheck)))
+    Workflow.run(
+        settings=settings(
+            **HYPOTHESIS_SETTINGS,
+            max_examples=30,
+            stateful_step_count=8,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
 
 
 # -- explicit: every documented status and error code is produced ----------------------------
@@ -205,8 +220,9 @@ class Sandbox:
     def __init__(self, app: Any) -> None:
         self.client = TestClient(app, raise_server_exceptions=False)
 
-    def request(self, method: str, path: str, *, key: str | None = SANDBOX_API_KEY,
-                **kwargs: Any) -> httpx2.Response:
+    def request(
+        self, method: str, path: str, *, key: str | None = SANDBOX_API_KEY, **kwargs: Any
+    ) -> httpx2.Response:
         headers = dict(kwargs.pop("headers", None) or {})
         if key is not None:
             headers.setdefault("x-api-key", key)
@@ -248,8 +264,9 @@ class Sandbox:
         """The path of a number just bought."""
         return f"/phone-numbers/{self.buy(**body)['id']}"
 
-    def until_throttled(self, send: Callable[[], httpx2.Response], limit: int = 50
-                        ) -> httpx2.Response:
+    def until_throttled(
+        self, send: Callable[[], httpx2.Response], limit: int = 50
+    ) -> httpx2.Response:
         for _ in range(limit):
             response = send()
             if response.status_code == 429:
@@ -302,8 +319,9 @@ def faulty(operation: str, method: str, path: str, **kwargs: Any) -> Produce:
     return produce
 
 
-def purchase_with(body: Callable[[Sandbox], Any], key: Callable[[Sandbox], str] | None = None,
-                  **kwargs: Any) -> Produce:
+def purchase_with(
+    body: Callable[[Sandbox], Any], key: Callable[[Sandbox], str] | None = None, **kwargs: Any
+) -> Produce:
     def produce(sb: Sandbox) -> httpx2.Response:
         return sb.purchase(body(sb), key=key(sb) if key else SANDBOX_API_KEY, **kwargs)
 
@@ -356,18 +374,30 @@ class Scenario:
         return f"{self.operation_id}-{self.status}-{self.code or 'ok'}{suffix}"
 
 
-def common(operation_id: str, operation: str, method: str, path: str,
-           **kwargs: Any) -> list[Scenario]:
+def common(
+    operation_id: str, operation: str, method: str, path: str, **kwargs: Any
+) -> list[Scenario]:
     """401s, 429 and 5XX, which every operation documents."""
     live_key = "kros_live_0123456789abcdef0123456789abcdef"
     return [
         Scenario(operation_id, "401", "UNAUTHORIZED", call(method, path, key=None, **kwargs)),
-        Scenario(operation_id, "401", "INVALID_API_KEY", call(method, path, key=live_key, **kwargs),
-                 "live-key"),
-        Scenario(operation_id, "401", "INVALID_API_KEY",
-                 call(method, path, key="kros_test_unknown", **kwargs), "unknown-test-key"),
-        Scenario(operation_id, "429", "RATE_LIMIT_EXCEEDED",
-                 throttled(operation, method, path, **kwargs)),
+        Scenario(
+            operation_id,
+            "401",
+            "INVALID_API_KEY",
+            call(method, path, key=live_key, **kwargs),
+            "live-key",
+        ),
+        Scenario(
+            operation_id,
+            "401",
+            "INVALID_API_KEY",
+            call(method, path, key="kros_test_unknown", **kwargs),
+            "unknown-test-key",
+        ),
+        Scenario(
+            operation_id, "429", "RATE_LIMIT_EXCEEDED", throttled(operation, method, path, **kwargs)
+        ),
         Scenario(operation_id, "5XX", None, faulty(operation, method, path, **kwargs)),
     ]
 
@@ -390,128 +420,304 @@ def _bought_then_listed(sb: Sandbox) -> httpx2.Response:
 
 
 TOO_BIG = "x" * 70_000
-KYC_ERRORS = [("not_submitted", "KYC_NOT_SUBMITTED"), ("initiated", "KYC_INITIATED"),
-              ("pending", "KYC_PENDING"), ("declined", "KYC_DECLINED")]
-RETELL = {"name": "Retell", "type": "retell", "url": "sip:agent@retell.ai",
-          "provider_config": {"provider": "retell", "agent_id": "a1"}}
+KYC_ERRORS = [
+    ("not_submitted", "KYC_NOT_SUBMITTED"),
+    ("initiated", "KYC_INITIATED"),
+    ("pending", "KYC_PENDING"),
+    ("declined", "KYC_DECLINED"),
+]
+RETELL = {
+    "name": "Retell",
+    "type": "retell",
+    "url": "sip:agent@retell.ai",
+    "provider_config": {"provider": "retell", "agent_id": "a1"},
+}
 
 SCENARIOS: list[Scenario] = [
     # GET /phone-numbers
     Scenario("listPhoneNumbers", "200", None, _bought_then_listed),
-    Scenario("listPhoneNumbers", "200", None, list_numbers(action="available", country="ke"),
-             "action-available"),
+    Scenario(
+        "listPhoneNumbers",
+        "200",
+        None,
+        list_numbers(action="available", country="ke"),
+        "action-available",
+    ),
     Scenario("listPhoneNumbers", "400", "INVALID_REQUEST", list_numbers(limit=0)),
     Scenario("listPhoneNumbers", "400", "INVALID_REQUEST", list_numbers(status="sold"), "status"),
     Scenario("listPhoneNumbers", "400", "MISSING_FIELDS", list_numbers(action="available")),
-    Scenario("listPhoneNumbers", "400", "UNSUPPORTED_COUNTRY",
-             list_numbers(action="available", country="ZA")),
+    Scenario(
+        "listPhoneNumbers",
+        "400",
+        "UNSUPPORTED_COUNTRY",
+        list_numbers(action="available", country="ZA"),
+    ),
     *common("listPhoneNumbers", "list", "GET", "/phone-numbers"),
     # POST /phone-numbers
-    Scenario("purchasePhoneNumber", "201", None,
-             purchase_with(lambda sb: {"inventory_id": sb.offer()})),
-    Scenario("purchasePhoneNumber", "201", None,
-             purchase_with(lambda sb: {"inventoryId": sb.offer(), "endpointId": "ep_support_agent",
-                                       "allowOutbound": False}), "camel-case"),
+    Scenario(
+        "purchasePhoneNumber", "201", None, purchase_with(lambda sb: {"inventory_id": sb.offer()})
+    ),
+    Scenario(
+        "purchasePhoneNumber",
+        "201",
+        None,
+        purchase_with(
+            lambda sb: {
+                "inventoryId": sb.offer(),
+                "endpointId": "ep_support_agent",
+                "allowOutbound": False,
+            }
+        ),
+        "camel-case",
+    ),
     Scenario("purchasePhoneNumber", "201", None, replayed_purchase, "idempotent-replay"),
-    Scenario("purchasePhoneNumber", "400", "MISSING_FIELDS",
-             purchase_with(lambda sb: {"allow_inbound": True})),
-    Scenario("purchasePhoneNumber", "400", "INVALID_REQUEST",
-             purchase_with(lambda sb: {"inventory_id": "inv_ng_1", "colour": "red"}),
-             "unknown-field"),
-    Scenario("purchasePhoneNumber", "400", "INVALID_REQUEST",
-             purchase_with(lambda sb: {"inventory_id": "inv_ng_1", "allow_inbound": "yes"}),
-             "wrong-type"),
-    Scenario("purchasePhoneNumber", "400", "INVALID_REQUEST",
-             call("POST", "/phone-numbers", content=b"{not json",
-                  headers={"content-type": "application/json"}), "malformed-json"),
-    Scenario("purchasePhoneNumber", "400", "INVALID_REQUEST",
-             purchase_with(lambda sb: ["inv_ng_1"]), "not-an-object"),
-    Scenario("purchasePhoneNumber", "400", "INVALID_REQUEST",
-             purchase_with(lambda sb: {"inventory_id": "inv_ng_1"},
-                           headers={"Idempotency-Key": "k" * 256}), "idempotency-key"),
+    Scenario(
+        "purchasePhoneNumber",
+        "400",
+        "MISSING_FIELDS",
+        purchase_with(lambda sb: {"allow_inbound": True}),
+    ),
+    Scenario(
+        "purchasePhoneNumber",
+        "400",
+        "INVALID_REQUEST",
+        purchase_with(lambda sb: {"inventory_id": "inv_ng_1", "colour": "red"}),
+        "unknown-field",
+    ),
+    Scenario(
+        "purchasePhoneNumber",
+        "400",
+        "INVALID_REQUEST",
+        purchase_with(lambda sb: {"inventory_id": "inv_ng_1", "allow_inbound": "yes"}),
+        "wrong-type",
+    ),
+    Scenario(
+        "purchasePhoneNumber",
+        "400",
+        "INVALID_REQUEST",
+        call(
+            "POST",
+            "/phone-numbers",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        ),
+        "malformed-json",
+    ),
+    Scenario(
+        "purchasePhoneNumber",
+        "400",
+        "INVALID_REQUEST",
+        purchase_with(lambda sb: ["inv_ng_1"]),
+        "not-an-object",
+    ),
+    Scenario(
+        "purchasePhoneNumber",
+        "400",
+        "INVALID_REQUEST",
+        purchase_with(
+            lambda sb: {"inventory_id": "inv_ng_1"}, headers={"Idempotency-Key": "k" * 256}
+        ),
+        "idempotency-key",
+    ),
     *[
-        Scenario("purchasePhoneNumber", "400", code,
-                 purchase_with(lambda sb: {"inventory_id": sb.offer()},
-                               key=lambda sb, state=state: sb.org(kyc_status=state)))
+        Scenario(
+            "purchasePhoneNumber",
+            "400",
+            code,
+            purchase_with(
+                lambda sb: {"inventory_id": sb.offer()},
+                key=lambda sb, state=state: sb.org(kyc_status=state),
+            ),
+        )
         for state, code in KYC_ERRORS
     ],
-    Scenario("purchasePhoneNumber", "400", "INSUFFICIENT_BALANCE",
-             purchase_with(lambda sb: {"inventory_id": sb.offer()},
-                           key=lambda sb: sb.org(balance_cents=0))),
-    Scenario("purchasePhoneNumber", "404", "NUMBER_NOT_AVAILABLE",
-             purchase_with(lambda sb: {"inventory_id": "inv_ng_0"})),
-    Scenario("purchasePhoneNumber", "404", "NUMBER_NOT_AVAILABLE",
-             purchase_with(lambda sb: {"inventory_id": sb.buy()["inventory_id"]}), "sold"),
-    Scenario("purchasePhoneNumber", "404", "ENDPOINT_NOT_FOUND",
-             purchase_with(lambda sb: {"inventory_id": sb.offer(), "endpoint_id": "ep_nope"})),
-    Scenario("purchasePhoneNumber", "413", "PAYLOAD_TOO_LARGE",
-             purchase_with(lambda sb: {"inventory_id": TOO_BIG})),
+    Scenario(
+        "purchasePhoneNumber",
+        "400",
+        "INSUFFICIENT_BALANCE",
+        purchase_with(
+            lambda sb: {"inventory_id": sb.offer()}, key=lambda sb: sb.org(balance_cents=0)
+        ),
+    ),
+    Scenario(
+        "purchasePhoneNumber",
+        "404",
+        "NUMBER_NOT_AVAILABLE",
+        purchase_with(lambda sb: {"inventory_id": "inv_ng_0"}),
+    ),
+    Scenario(
+        "purchasePhoneNumber",
+        "404",
+        "NUMBER_NOT_AVAILABLE",
+        purchase_with(lambda sb: {"inventory_id": sb.buy()["inventory_id"]}),
+        "sold",
+    ),
+    Scenario(
+        "purchasePhoneNumber",
+        "404",
+        "ENDPOINT_NOT_FOUND",
+        purchase_with(lambda sb: {"inventory_id": sb.offer(), "endpoint_id": "ep_nope"}),
+    ),
+    Scenario(
+        "purchasePhoneNumber",
+        "413",
+        "PAYLOAD_TOO_LARGE",
+        purchase_with(lambda sb: {"inventory_id": TOO_BIG}),
+    ),
     Scenario("purchasePhoneNumber", "422", "IDEMPOTENCY_KEY_REUSED", reused_key),
-    *common("purchasePhoneNumber", "purchase", "POST", "/phone-numbers",
-            json={"inventory_id": "inv_ng_0"}),
+    *common(
+        "purchasePhoneNumber",
+        "purchase",
+        "POST",
+        "/phone-numbers",
+        json={"inventory_id": "inv_ng_0"},
+    ),
     # GET /phone-numbers/available
-    Scenario("searchAvailableNumbers", "200", None,
-             search(country="ng", type="mobile", area_code="0803", limit=3)),
+    Scenario(
+        "searchAvailableNumbers",
+        "200",
+        None,
+        search(country="ng", type="mobile", area_code="0803", limit=3),
+    ),
     Scenario("searchAvailableNumbers", "400", "MISSING_FIELDS", search()),
     Scenario("searchAvailableNumbers", "400", "UNSUPPORTED_COUNTRY", search(country="ZA")),
     *[
-        Scenario("searchAvailableNumbers", "400", "INVALID_REQUEST", search(country="NG", **query),
-                 next(iter(query)))
+        Scenario(
+            "searchAvailableNumbers",
+            "400",
+            "INVALID_REQUEST",
+            search(country="NG", **query),
+            next(iter(query)),
+        )
         for query in [{"type": "premium"}, {"limit": 101}, {"offset": -1}, {"area_code": "12a"}]
     ],
-    *common("searchAvailableNumbers", "search", "GET", "/phone-numbers/available",
-            params={"country": "NG"}),
+    *common(
+        "searchAvailableNumbers",
+        "search",
+        "GET",
+        "/phone-numbers/available",
+        params={"country": "NG"},
+    ),
     # GET /phone-numbers/{id}
     Scenario("getPhoneNumber", "200", None, call("GET", owned(endpoint_id="ep_support_agent"))),
     Scenario("getPhoneNumber", "200", None, call("GET", owned()), "no-endpoint"),
     Scenario("getPhoneNumber", "404", "NOT_FOUND", call("GET", UNKNOWN_NUMBER)),
-    Scenario("getPhoneNumber", "404", "NOT_FOUND",
-             lambda sb: sb.request("GET", sb.number_path(), key=sb.org()), "other-org"),
+    Scenario(
+        "getPhoneNumber",
+        "404",
+        "NOT_FOUND",
+        lambda sb: sb.request("GET", sb.number_path(), key=sb.org()),
+        "other-org",
+    ),
     *common("getPhoneNumber", "get", "GET", UNKNOWN_NUMBER),
     # PATCH /phone-numbers/{id}
-    Scenario("updatePhoneNumber", "200", None,
-             call("PATCH", owned(),
-                  json={"endpoint_id": "ep_webhook_handler", "allow_outbound": False})),
-    Scenario("updatePhoneNumber", "200", None,
-             call("PATCH", owned(endpoint_id="ep_support_agent"),
-                  json={"endpointId": None, "allowInbound": False}), "detach-camel-case"),
-    Scenario("updatePhoneNumber", "400", "INVALID_REQUEST",
-             call("PATCH", owned(), json={"label": "x"}), "unknown-field"),
-    Scenario("updatePhoneNumber", "400", "INVALID_REQUEST",
-             call("PATCH", owned(), json={"allow_inbound": None}), "null-bool"),
-    Scenario("updatePhoneNumber", "404", "NOT_FOUND",
-             call("PATCH", UNKNOWN_NUMBER, json={"allow_inbound": True})),
-    Scenario("updatePhoneNumber", "404", "ENDPOINT_NOT_FOUND",
-             call("PATCH", owned(), json={"endpoint_id": "ep_nope"})),
-    Scenario("updatePhoneNumber", "413", "PAYLOAD_TOO_LARGE",
-             call("PATCH", UNKNOWN_NUMBER, json={"endpoint_id": TOO_BIG})),
+    Scenario(
+        "updatePhoneNumber",
+        "200",
+        None,
+        call("PATCH", owned(), json={"endpoint_id": "ep_webhook_handler", "allow_outbound": False}),
+    ),
+    Scenario(
+        "updatePhoneNumber",
+        "200",
+        None,
+        call(
+            "PATCH",
+            owned(endpoint_id="ep_support_agent"),
+            json={"endpointId": None, "allowInbound": False},
+        ),
+        "detach-camel-case",
+    ),
+    Scenario(
+        "updatePhoneNumber",
+        "400",
+        "INVALID_REQUEST",
+        call("PATCH", owned(), json={"label": "x"}),
+        "unknown-field",
+    ),
+    Scenario(
+        "updatePhoneNumber",
+        "400",
+        "INVALID_REQUEST",
+        call("PATCH", owned(), json={"allow_inbound": None}),
+        "null-bool",
+    ),
+    Scenario(
+        "updatePhoneNumber",
+        "404",
+        "NOT_FOUND",
+        call("PATCH", UNKNOWN_NUMBER, json={"allow_inbound": True}),
+    ),
+    Scenario(
+        "updatePhoneNumber",
+        "404",
+        "ENDPOINT_NOT_FOUND",
+        call("PATCH", owned(), json={"endpoint_id": "ep_nope"}),
+    ),
+    Scenario(
+        "updatePhoneNumber",
+        "413",
+        "PAYLOAD_TOO_LARGE",
+        call("PATCH", UNKNOWN_NUMBER, json={"endpoint_id": TOO_BIG}),
+    ),
     *common("updatePhoneNumber", "update", "PATCH", UNKNOWN_NUMBER, json={}),
     # DELETE /phone-numbers/{id}
     Scenario("releasePhoneNumber", "200", None, call("DELETE", owned())),
-    Scenario("releasePhoneNumber", "200", None,
-             call("DELETE", owned(), params={"action": "release"}), "action-release"),
+    Scenario(
+        "releasePhoneNumber",
+        "200",
+        None,
+        call("DELETE", owned(), params={"action": "release"}),
+        "action-release",
+    ),
     Scenario("releasePhoneNumber", "404", "NOT_FOUND", call("DELETE", UNKNOWN_NUMBER)),
     Scenario("releasePhoneNumber", "404", "NOT_FOUND", released_twice, "twice"),
     *common("releasePhoneNumber", "release", "DELETE", UNKNOWN_NUMBER),
     # GET /endpoints
     Scenario("listEndpoints", "200", None, call("GET", "/endpoints")),
-    Scenario("listEndpoints", "400", "INVALID_REQUEST",
-             call("GET", "/endpoints", params={"limit": "x"})),
+    Scenario(
+        "listEndpoints", "400", "INVALID_REQUEST", call("GET", "/endpoints", params={"limit": "x"})
+    ),
     *common("listEndpoints", "endpoints", "GET", "/endpoints"),
     # POST /endpoints
     Scenario("createEndpoint", "201", None, create_endpoint(RETELL)),
-    Scenario("createEndpoint", "201", None, create_endpoint({"name": "Bare", "type": "custom_sip"}),
-             "minimal"),
-    Scenario("createEndpoint", "400", "INVALID_REQUEST", create_endpoint({"type": "webhook"}),
-             "missing-name"),
-    Scenario("createEndpoint", "400", "INVALID_REQUEST",
-             create_endpoint({"name": "x", "type": "carrier_pigeon"}), "bad-type"),
-    Scenario("createEndpoint", "400", "INVALID_REQUEST",
-             create_endpoint({"name": "x" * 101, "type": "webhook"}), "long-name"),
-    Scenario("createEndpoint", "413", "PAYLOAD_TOO_LARGE",
-             create_endpoint({"name": TOO_BIG, "type": "webhook"})),
-    *common("createEndpoint", "endpoints", "POST", "/endpoints",
-            json={"name": "x", "type": "webhook"}),
+    Scenario(
+        "createEndpoint",
+        "201",
+        None,
+        create_endpoint({"name": "Bare", "type": "custom_sip"}),
+        "minimal",
+    ),
+    Scenario(
+        "createEndpoint",
+        "400",
+        "INVALID_REQUEST",
+        create_endpoint({"type": "webhook"}),
+        "missing-name",
+    ),
+    Scenario(
+        "createEndpoint",
+        "400",
+        "INVALID_REQUEST",
+        create_endpoint({"name": "x", "type": "carrier_pigeon"}),
+        "bad-type",
+    ),
+    Scenario(
+        "createEndpoint",
+        "400",
+        "INVALID_REQUEST",
+        create_endpoint({"name": "x" * 101, "type": "webhook"}),
+        "long-name",
+    ),
+    Scenario(
+        "createEndpoint",
+        "413",
+        "PAYLOAD_TOO_LARGE",
+        create_endpoint({"name": TOO_BIG, "type": "webhook"}),
+    ),
+    *common(
+        "createEndpoint", "endpoints", "POST", "/endpoints", json={"name": "x", "type": "webhook"}
+    ),
     # GET /endpoints/{id}
     Scenario("getEndpoint", "200", None, call("GET", "/endpoints/ep_support_agent")),
     Scenario("getEndpoint", "404", "NOT_FOUND", call("GET", "/endpoints/ep_nope")),

@@ -30,5 +30,7 @@ def test_an_interrupted_seed_is_finished_at_the_next_start(tmp_path: Path) -> No
     finally:
         partial.close()
     calls: list[tuple[int, int]] = []
-    SandboxDB(path, inventory_per_block=400, seed=7, progress=lambda d, t: calls.append((d, t))).close()
+    SandboxDB(
+        path, inventory_per_block=400, seed=7, progress=lambda d, t: calls.append((d, t))
+    ).close()
     assert calls == []  # finished now: not seeded again

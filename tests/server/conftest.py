@@ -31,19 +31,46 @@ START_BALANCE = 10_000
 
 # Words that must never reach the model in an error: tracebacks and internal class names.
 INTERNAL_NAMES = (
-    "Traceback", 'File "', "KrosAIError", "APIError", "KYCError", "ServerError", "NotFoundError",
-    "InsufficientBalanceError", "NumberNotAvailableError", "EndpointNotFoundError", "TransportError",
-    "PurchaseOutcomeUnknown", "PurchaseNotCompleted", "ConfirmationError", "ToolError", "RuntimeError",
-    "KeyError", "AttributeError", "TypeError", "httpx", "kros_mcp.", "sqlite",
+    "Traceback",
+    'File "',
+    "KrosAIError",
+    "APIError",
+    "KYCError",
+    "ServerError",
+    "NotFoundError",
+    "InsufficientBalanceError",
+    "NumberNotAvailableError",
+    "EndpointNotFoundError",
+    "TransportError",
+    "PurchaseOutcomeUnknown",
+    "PurchaseNotCompleted",
+    "ConfirmationError",
+    "ToolError",
+    "RuntimeError",
+    "KeyError",
+    "AttributeError",
+    "TypeError",
+    "httpx",
+    "kros_mcp.",
+    "sqlite",
 )
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings also read the environment: never let a developer's real key or options leak in."""
-    for name in ("KROSAI_API_KEY", "KROSAI_BASE_URL", "KROSAI_TIMEOUT", "KROSAI_DEADLINE", "KROS_MCP_DATA_DIR",
-                 "KROS_MCP_CONFIRMATION", "KROS_MCP_CONFIRMATION_TTL", "KROS_MCP_OFFER_TTL", "KROS_MCP_SECRET",
-                 "KROS_MCP_SANDBOX_KEY"):
+    for name in (
+        "KROSAI_API_KEY",
+        "KROSAI_BASE_URL",
+        "KROSAI_TIMEOUT",
+        "KROSAI_DEADLINE",
+        "KROS_MCP_DATA_DIR",
+        "KROS_MCP_CONFIRMATION",
+        "KROS_MCP_CONFIRMATION_TTL",
+        "KROS_MCP_OFFER_TTL",
+        "KROS_MCP_SECRET",
+        "KROS_MCP_SANDBOX_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -74,7 +101,9 @@ def settings_for(data_dir: Path, **options: Any) -> Settings:
     return Settings(**values)
 
 
-def elicitation(*answers: str, content: dict[str, Any] | None = None) -> tuple[Callable[..., Any], list[str]]:
+def elicitation(
+    *answers: str, content: dict[str, Any] | None = None
+) -> tuple[Callable[..., Any], list[str]]:
     """An elicitation callback answering `answers` in turn (last one repeats), and the messages it saw."""
     seen: list[str] = []
 
@@ -83,7 +112,9 @@ def elicitation(*answers: str, content: dict[str, Any] | None = None) -> tuple[C
         seen.append(params.message)
         action = answers[min(len(seen), len(answers)) - 1]
         if action == "accept":
-            return ElicitResult(action="accept", content=content if content is not None else {"confirm": True})
+            return ElicitResult(
+                action="accept", content=content if content is not None else {"confirm": True}
+            )
         return ElicitResult(action=action)  # type: ignore[arg-type]
 
     return callback, seen
@@ -125,7 +156,9 @@ class Session:
         assert json.loads(text_of(result)) == result.structured_content
         return result.structured_content
 
-    async def error(self, name: str, arguments: dict[str, Any] | None = None, *expected: str) -> str:
+    async def error(
+        self, name: str, arguments: dict[str, Any] | None = None, *expected: str
+    ) -> str:
         return assert_clean_error(await self.call(name, arguments), *expected)
 
     async def offer(self, country: str = "NG", **filters: Any) -> dict[str, Any]:
@@ -139,18 +172,25 @@ class Session:
         args = {"inventory_id": inventory_id, **arguments}
         first = await self.ok("purchase_number", args)
         assert first["status"] == "confirmation_required", first
-        return await self.ok("purchase_number", {**args, "confirmation_token": first["confirmation_token"]})
+        return await self.ok(
+            "purchase_number", {**args, "confirmation_token": first["confirmation_token"]}
+        )
 
     # -- the sandbox behind the server ------------------------------------------------------
 
     @asynccontextmanager
     async def _http(self) -> AsyncIterator[httpx2.AsyncClient]:
         transport = httpx2.ASGITransport(app=self.deps.sandbox_app)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://sandbox.test",
-                                     headers={"x-api-key": self.sandbox_key}) as http:
+        async with httpx2.AsyncClient(
+            transport=transport,
+            base_url="http://sandbox.test",
+            headers={"x-api-key": self.sandbox_key},
+        ) as http:
             yield http
 
-    async def sandbox(self, method: str, path: str, json_body: Any = None, *, key: str | None = None) -> Any:
+    async def sandbox(
+        self, method: str, path: str, json_body: Any = None, *, key: str | None = None
+    ) -> Any:
         async with self._http() as http:
             headers = {"x-api-key": key} if key else None
             response = await http.request(method, path, json=json_body, headers=headers)
@@ -169,9 +209,14 @@ class Session:
     async def set_price(self, inventory_id: str, **prices: int) -> dict[str, Any]:
         return await self.sandbox("PATCH", f"/_sandbox/inventory/{inventory_id}", prices)
 
-    async def fault(self, kind: str, operation: str, *, times: int | None = 1, status: int = 503) -> None:
-        await self.sandbox("POST", "/_sandbox/faults",
-                           {"kind": kind, "operation": operation, "status": status, "times": times})
+    async def fault(
+        self, kind: str, operation: str, *, times: int | None = 1, status: int = 503
+    ) -> None:
+        await self.sandbox(
+            "POST",
+            "/_sandbox/faults",
+            {"kind": kind, "operation": operation, "status": status, "times": times},
+        )
 
     def fast_retries(self) -> None:
         """Same retry rules as production (4 attempts), with millisecond backoff: faster tests."""

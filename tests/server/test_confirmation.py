@@ -29,7 +29,7 @@ async def _nothing_bought(s: Session) -> None:
 
 
 def _flip(text: str, index: int) -> str:
-    return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1:]
+    return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1 :]
 
 
 async def test_tampered_tokens_are_refused(harness: Harness) -> None:
@@ -42,18 +42,33 @@ async def test_tampered_tokens_are_refused(harness: Harness) -> None:
         # A character flipped in the payload or in the signature, and a payload re-encoded with a
         # lower price under the old signature.
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        cheaper = base64.urlsafe_b64encode(json.dumps({**claims, "price": 1}, separators=(",", ":")).encode())
+        cheaper = base64.urlsafe_b64encode(
+            json.dumps({**claims, "price": 1}, separators=(",", ":")).encode()
+        )
         forged = f"{prefix}.{cheaper.decode().rstrip('=')}.{signature}"
-        for bad in (f"{prefix}.{_flip(payload, 10)}.{signature}", f"{prefix}.{payload}.{_flip(signature, 5)}", forged):
-            await s.error("purchase_number", {**args, "confirmation_token": bad},
-                          "Confirmation refused (tampered)", "Nothing was bought", "without it")
+        for bad in (
+            f"{prefix}.{_flip(payload, 10)}.{signature}",
+            f"{prefix}.{payload}.{_flip(signature, 5)}",
+            forged,
+        ):
+            await s.error(
+                "purchase_number",
+                {**args, "confirmation_token": bad},
+                "Confirmation refused (tampered)",
+                "Nothing was bought",
+                "without it",
+            )
         for junk in ("not-a-token", "kc1.abc", "kc2.a.b", ""):
             result = await s.call("purchase_number", {**args, "confirmation_token": junk})
             if junk == "":  # an empty token is no token: a fresh confirmation is asked for
                 assert result.structured_content["status"] == "confirmation_required"
             else:
-                await s.error("purchase_number", {**args, "confirmation_token": junk}, "malformed",
-                              "Nothing was bought")
+                await s.error(
+                    "purchase_number",
+                    {**args, "confirmation_token": junk},
+                    "malformed",
+                    "Nothing was bought",
+                )
         await _nothing_bought(s)
         # The genuine token still works afterwards.
         bought = await s.ok("purchase_number", {**args, "confirmation_token": token})
@@ -65,21 +80,31 @@ async def test_expired_token_is_refused(harness: Harness) -> None:
     now = [1_900_000_000.0]
     async with harness.connect() as s:
         # The same signer the server built, with a clock the test moves.
-        s.deps.tokens = ConfirmationTokens([load_signing_key(harness.settings)],
-                                           ttl_seconds=harness.settings.confirmation_ttl, clock=lambda: now[0])
+        s.deps.tokens = ConfirmationTokens(
+            [load_signing_key(harness.settings)],
+            ttl_seconds=harness.settings.confirmation_ttl,
+            clock=lambda: now[0],
+        )
         offer = await s.offer("NG")
         args = {"inventory_id": offer["inventory_id"]}
         first = await s.ok("purchase_number", args)
         assert first["token_expires_at"] == "2030-03-17T17:47:10Z"  # now + 30 s
         now[0] += 31
-        await s.error("purchase_number", {**args, "confirmation_token": first["confirmation_token"]},
-                      "Confirmation refused (expired)", "tokens last 30 seconds", "fresh quote",
-                      "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {**args, "confirmation_token": first["confirmation_token"]},
+            "Confirmation refused (expired)",
+            "tokens last 30 seconds",
+            "fresh quote",
+            "Nothing was bought",
+        )
         await _nothing_bought(s)
         # A fresh token, used in time, works.
         fresh = await _token_for(s, args)
         now[0] += 29
-        assert (await s.ok("purchase_number", {**args, "confirmation_token": fresh}))["status"] == "purchased"
+        assert (await s.ok("purchase_number", {**args, "confirmation_token": fresh}))[
+            "status"
+        ] == "purchased"
 
 
 async def test_reused_token_buys_only_once(harness: Harness) -> None:
@@ -120,12 +145,17 @@ async def test_one_token_submitted_twice_at_once_buys_once(harness: Harness) -> 
             tg.start_soon(submit)
             tg.start_soon(submit)
         # One buys; the other is refused while the first runs, or replays it once done.
-        bought = [r for r in results if not r.is_error and not r.structured_content["message"].startswith("ALREADY")]
+        bought = [
+            r
+            for r in results
+            if not r.is_error and not r.structured_content["message"].startswith("ALREADY")
+        ]
         others = [r for r in results if r not in bought]
         assert len(bought) == 1 and len(others) == 1
         other = others[0]
         assert (other.is_error and "already running" in other.content[0].text) or (
-            other.structured_content["message"].startswith("ALREADY USED"))
+            other.structured_content["message"].startswith("ALREADY USED")
+        )
         assert len(await s.owned()) == 1
         assert await s.balance() == START_BALANCE - offer["first_charge_cents"]
 
@@ -135,18 +165,30 @@ async def test_token_bound_to_the_exact_arguments(harness: Harness) -> None:
         found = await s.ok("search_available", {"country": "NG", "limit": 2})
         one, other = (o["inventory_id"] for o in found["offers"])
         token = await _token_for(s, {"inventory_id": one})
-        for changed in ({"inventory_id": other}, {"inventory_id": one, "endpoint_id": "ep_support_agent"},
-                        {"inventory_id": one, "allow_inbound": False}):
-            await s.error("purchase_number", {**changed, "confirmation_token": token},
-                          "Confirmation refused (mismatch)", "arguments differ", "Nothing was bought")
+        for changed in (
+            {"inventory_id": other},
+            {"inventory_id": one, "endpoint_id": "ep_support_agent"},
+            {"inventory_id": one, "allow_inbound": False},
+        ):
+            await s.error(
+                "purchase_number",
+                {**changed, "confirmation_token": token},
+                "Confirmation refused (mismatch)",
+                "arguments differ",
+                "Nothing was bought",
+            )
         await _nothing_bought(s)
 
         # Release: a token for one number does not release another.
         a = await s.sandbox_buy("NG")
         b = await s.sandbox_buy("NG")
         release_a = await _token_for(s, {"number_id": a["id"]}, "release_number")
-        await s.error("release_number", {"number_id": b["id"], "confirmation_token": release_a},
-                      "mismatch", "Nothing was released")
+        await s.error(
+            "release_number",
+            {"number_id": b["id"], "confirmation_token": release_a},
+            "mismatch",
+            "Nothing was released",
+        )
         assert len(await s.owned()) == 2
 
 
@@ -155,30 +197,48 @@ async def test_purchase_token_does_not_release(harness: Harness) -> None:
         number = await s.sandbox_buy("NG")
         offer = await s.offer("NG")
         purchase_token = await _token_for(s, {"inventory_id": offer["inventory_id"]})
-        await s.error("release_number", {"number_id": number["id"], "confirmation_token": purchase_token},
-                      "Confirmation refused (mismatch)", "another tool", "Nothing was released")
+        await s.error(
+            "release_number",
+            {"number_id": number["id"], "confirmation_token": purchase_token},
+            "Confirmation refused (mismatch)",
+            "another tool",
+            "Nothing was released",
+        )
         assert [n["id"] for n in await s.owned()] == [number["id"]]
         # And a release token does not buy.
         release_token = await _token_for(s, {"number_id": number["id"]}, "release_number")
-        await s.error("purchase_number", {"inventory_id": offer["inventory_id"], "confirmation_token": release_token},
-                      "another tool", "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {"inventory_id": offer["inventory_id"], "confirmation_token": release_token},
+            "another tool",
+            "Nothing was bought",
+        )
         assert len(await s.owned()) == 1
 
 
 async def test_token_from_another_organisation_is_refused(harness: Harness) -> None:
     """Two servers share a data directory (so a signing key) but act for different organisations."""
     async with harness.connect() as a:
-        other = await a.sandbox("POST", "/_sandbox/orgs", {"kyc_status": "approved", "balance_cents": 5_000})
+        other = await a.sandbox(
+            "POST", "/_sandbox/orgs", {"kyc_status": "approved", "balance_cents": 5_000}
+        )
         offer = await a.offer("NG")
         args = {"inventory_id": offer["inventory_id"]}
         token_a = await _token_for(a, args)
 
-    tenant_b = Harness(harness.data_dir, harness.mode, harness.opened, {"KROS_MCP_SANDBOX_KEY": other["api_key"]})
+    tenant_b = Harness(
+        harness.data_dir, harness.mode, harness.opened, {"KROS_MCP_SANDBOX_KEY": other["api_key"]}
+    )
     async with tenant_b.connect() as b:
         assert b.deps.tenant != a.deps.tenant
         await b.offer("NG")  # B has seen the same offer, so only the token stands in the way
-        await b.error("purchase_number", {**args, "confirmation_token": token_a},
-                      "Confirmation refused (mismatch)", "another organisation", "Nothing was bought")
+        await b.error(
+            "purchase_number",
+            {**args, "confirmation_token": token_a},
+            "Confirmation refused (mismatch)",
+            "another organisation",
+            "Nothing was bought",
+        )
         assert await b.owned() == [] and await b.balance() == 5_000
         # B's own token works for B.
         bought = await b.buy_with_token(offer["inventory_id"])
@@ -197,13 +257,20 @@ async def test_price_change_between_quote_and_purchase(harness: Harness) -> None
         offer = await s.offer("NG")  # 1.00 setup + 2.00 monthly
         args = {"inventory_id": offer["inventory_id"]}
         token = await _token_for(s, args)
-        await s.set_price(offer["inventory_id"], monthly_cost_cents=500)  # first charge 3.00 -> 6.00 USD
+        await s.set_price(
+            offer["inventory_id"], monthly_cost_cents=500
+        )  # first charge 3.00 -> 6.00 USD
 
         changed = await s.ok("purchase_number", {**args, "confirmation_token": token})
         assert changed["status"] == "price_changed" and changed["executed"] is False
-        assert changed["quote"]["first_charge_cents"] == 600 and changed["quote"]["monthly_cost_cents"] == 500
+        assert (
+            changed["quote"]["first_charge_cents"] == 600
+            and changed["quote"]["monthly_cost_cents"] == 500
+        )
         assert "3.00 USD" in changed["message"] and "6.00 USD" in changed["message"]
-        assert "6.00 USD now" in changed["plan"][0] and "5.00 USD a month" in changed["plan"][0]  # the new plan
+        assert (
+            "6.00 USD now" in changed["plan"][0] and "5.00 USD a month" in changed["plan"][0]
+        )  # the new plan
         assert changed["confirmation_token"] and changed["confirmation_token"] != token
         await _nothing_bought(s)
 
@@ -211,7 +278,9 @@ async def test_price_change_between_quote_and_purchase(harness: Harness) -> None
         again = await s.ok("purchase_number", {**args, "confirmation_token": token})
         assert again["status"] == "price_changed"
         await _nothing_bought(s)
-        bought = await s.ok("purchase_number", {**args, "confirmation_token": changed["confirmation_token"]})
+        bought = await s.ok(
+            "purchase_number", {**args, "confirmation_token": changed["confirmation_token"]}
+        )
         assert bought["status"] == "purchased" and bought["quote"]["first_charge_cents"] == 600
         assert await s.balance() == START_BALANCE - 600
         assert len(await s.owned()) == 1
@@ -227,10 +296,15 @@ async def test_monthly_price_change_with_the_same_first_charge(harness: Harness)
         await s.set_price(offer["inventory_id"], setup_cost_cents=0, monthly_cost_cents=300)
         changed = await s.ok("purchase_number", {**args, "confirmation_token": token})
         assert changed["status"] == "price_changed" and changed["executed"] is False
-        assert changed["quote"]["monthly_cost_cents"] == 300 and changed["quote"]["first_charge_cents"] == 300
+        assert (
+            changed["quote"]["monthly_cost_cents"] == 300
+            and changed["quote"]["first_charge_cents"] == 300
+        )
         assert "2.00 USD a month" in changed["message"] and "3.00 USD a month" in changed["message"]
         await _nothing_bought(s)
-        bought = await s.ok("purchase_number", {**args, "confirmation_token": changed["confirmation_token"]})
+        bought = await s.ok(
+            "purchase_number", {**args, "confirmation_token": changed["confirmation_token"]}
+        )
         assert bought["status"] == "purchased" and bought["number"]["monthly_cost_cents"] == 300
 
 
@@ -257,17 +331,31 @@ async def test_human_mode_refuses_clients_that_cannot_ask(harness: Harness) -> N
     harness.configure(KROS_MCP_CONFIRMATION="human")
     async with harness.connect() as s:
         offer = await s.offer("NG")
-        await s.error("purchase_number", {"inventory_id": offer["inventory_id"]},
-                      "requires a person to confirm", "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {"inventory_id": offer["inventory_id"]},
+            "requires a person to confirm",
+            "Nothing was bought",
+        )
         # A token is no way around it.
-        await s.error("purchase_number", {"inventory_id": offer["inventory_id"], "confirmation_token": "kc1.x.y"},
-                      "requires a person", "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {"inventory_id": offer["inventory_id"], "confirmation_token": "kc1.x.y"},
+            "requires a person",
+            "Nothing was bought",
+        )
         number = await s.sandbox_buy("KE")
-        await s.error("release_number", {"number_id": number["id"]}, "requires a person", "Nothing was released")
+        await s.error(
+            "release_number",
+            {"number_id": number["id"]},
+            "requires a person",
+            "Nothing was released",
+        )
         assert [n["id"] for n in await s.owned()] == [number["id"]]
         # Previews still work.
-        assert (await s.ok("purchase_number", {"inventory_id": offer["inventory_id"], "dry_run": True}))[
-            "status"] == "dry_run"
+        assert (
+            await s.ok("purchase_number", {"inventory_id": offer["inventory_id"], "dry_run": True})
+        )["status"] == "dry_run"
 
 
 async def test_human_mode_asks_the_person_even_with_a_token(harness: Harness) -> None:

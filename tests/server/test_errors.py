@@ -22,8 +22,14 @@ async def test_purchase_blocked_by_kyc(harness: Harness, kyc: str) -> None:
     async with harness.connect() as s:
         await s.set_org(kyc_status=kyc)
         args = await _buy_args(s)  # searching still works
-        await s.error("purchase_number", args, f"KYC_{kyc.upper()}", "KYC is approved", "dashboard",
-                      "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            args,
+            f"KYC_{kyc.upper()}",
+            "KYC is approved",
+            "dashboard",
+            "Nothing was bought",
+        )
         assert await s.owned() == [] and await s.balance() == START_BALANCE
         await s.set_org(kyc_status="approved")
         assert (await s.ok("purchase_number", args))["status"] == "purchased"
@@ -34,8 +40,12 @@ async def test_kyc_error_on_the_token_path(harness: Harness) -> None:
         await s.set_org(kyc_status="pending")
         args = await _buy_args(s)
         first = await s.ok("purchase_number", args)
-        await s.error("purchase_number", {**args, "confirmation_token": first["confirmation_token"]},
-                      "KYC_PENDING", "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {**args, "confirmation_token": first["confirmation_token"]},
+            "KYC_PENDING",
+            "Nothing was bought",
+        )
         assert await s.owned() == []
 
 
@@ -44,8 +54,14 @@ async def test_insufficient_balance(harness: Harness) -> None:
     async with harness.connect() as s:
         await s.set_org(balance_cents=250)
         args = await _buy_args(s)  # 3.00 USD
-        await s.error("purchase_number", args, "INSUFFICIENT_BALANCE", "Add credit", "cheaper offer",
-                      "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            args,
+            "INSUFFICIENT_BALANCE",
+            "Add credit",
+            "cheaper offer",
+            "Nothing was bought",
+        )
         assert await s.owned() == [] and await s.balance() == 250
 
 
@@ -55,7 +71,13 @@ async def test_number_sold_to_someone_else(harness: Harness) -> None:
         args = await _buy_args(s)
         rival = await s.sandbox("POST", "/_sandbox/orgs", {})
         await s.sandbox("POST", "/v1/phone-numbers", args, key=rival["api_key"])
-        await s.error("purchase_number", args, "NUMBER_NOT_AVAILABLE", "search_available", "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            args,
+            "NUMBER_NOT_AVAILABLE",
+            "search_available",
+            "Nothing was bought",
+        )
         assert await s.owned() == [] and await s.balance() == START_BALANCE
 
 
@@ -63,8 +85,14 @@ async def test_unknown_endpoint_on_purchase(harness: Harness) -> None:
     harness.configure(KROS_MCP_CONFIRMATION="none")
     async with harness.connect() as s:
         args = {**await _buy_args(s), "endpoint_id": "ep_does_not_exist"}
-        await s.error("purchase_number", args, "ENDPOINT_NOT_FOUND", "ep_does_not_exist", "dashboard",
-                      "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            args,
+            "ENDPOINT_NOT_FOUND",
+            "ep_does_not_exist",
+            "dashboard",
+            "Nothing was bought",
+        )
         assert await s.owned() == [] and await s.balance() == START_BALANCE
 
 
@@ -77,21 +105,37 @@ async def test_unknown_number_id(harness: Harness, tool: str) -> None:
 async def test_release_of_unknown_number_with_an_eliciting_client(harness: Harness) -> None:
     ask, seen = elicitation("accept")
     async with harness.connect(elicitation_callback=ask) as s:
-        await s.error("release_number", {"number_id": "pn_0000000000000000"}, "NOT_FOUND", "Nothing was released")
+        await s.error(
+            "release_number",
+            {"number_id": "pn_0000000000000000"},
+            "NOT_FOUND",
+            "Nothing was released",
+        )
         offer = await s.offer("NG")
-        await s.error("release_number", {"number_id": offer["number"]}, "not one of this organisation's numbers")
+        await s.error(
+            "release_number",
+            {"number_id": offer["number"]},
+            "not one of this organisation's numbers",
+        )
         assert seen == []  # nobody is asked about a number that is not there
 
 
 async def test_purchase_without_a_prior_search(harness: Harness) -> None:
     harness.configure(KROS_MCP_CONFIRMATION="none")
     async with harness.connect() as s:
-        await s.error("purchase_number", {"inventory_id": "inv_ng_2011258889"}, "No current quote",
-                      "call search_available first", "Nothing was bought")
+        await s.error(
+            "purchase_number",
+            {"inventory_id": "inv_ng_2011258889"},
+            "No current quote",
+            "call search_available first",
+            "Nothing was bought",
+        )
         assert await s.owned() == []
 
 
-@pytest.mark.parametrize(("tool", "operation"), [("list_numbers", "list"), ("search_available", "search")])
+@pytest.mark.parametrize(
+    ("tool", "operation"), [("list_numbers", "list"), ("search_available", "search")]
+)
 async def test_reads_retry_through_brief_503s(harness: Harness, tool: str, operation: str) -> None:
     async with harness.connect() as s:
         s.fast_retries()
@@ -124,9 +168,13 @@ async def test_purchase_whose_answer_is_lost_after_commit(harness: Harness) -> N
         args = await _buy_args(s)
         first = await s.ok("purchase_number", args)
         await s.fault("drop_after", "purchase")
-        bought = await s.ok("purchase_number", {**args, "confirmation_token": first["confirmation_token"]})
+        bought = await s.ok(
+            "purchase_number", {**args, "confirmation_token": first["confirmation_token"]}
+        )
         assert bought["status"] == "purchased" and bought["executed"] is True
-        assert "answer was lost" in bought["message"] and "listing owned numbers" in bought["message"]
+        assert (
+            "answer was lost" in bought["message"] and "listing owned numbers" in bought["message"]
+        )
         owned = await s.owned()
         assert len(owned) == 1 and owned[0]["inventory_id"] == args["inventory_id"]
         assert await s.balance() == START_BALANCE - first["quote"]["first_charge_cents"]
@@ -148,8 +196,12 @@ async def test_routing_update_whose_answer_is_lost_is_retried(harness: Harness) 
         s.fast_retries()
         number = await s.sandbox_buy("NG")
         await s.fault("drop_after", "update")
-        routed = await s.ok("update_routing", {"number_id": number["id"], "endpoint_id": "ep_support_agent"})
-        assert routed["status"] == "updated" and routed["after"]["endpoint_id"] == "ep_support_agent"
+        routed = await s.ok(
+            "update_routing", {"number_id": number["id"], "endpoint_id": "ep_support_agent"}
+        )
+        assert (
+            routed["status"] == "updated" and routed["after"]["endpoint_id"] == "ep_support_agent"
+        )
 
 
 async def test_purchase_answered_500_after_commit_is_reconciled(harness: Harness) -> None:
@@ -179,13 +231,17 @@ async def test_release_never_downgrades_to_a_token_when_asking_fails(harness: Ha
     async with harness.connect(elicitation_callback=ask) as s:
         s.fast_retries()
         number = await s.sandbox_buy("NG")
-        await s.fault("error_before", "get", times=4)  # exactly the question's lookup, all its retries
+        await s.fault(
+            "error_before", "get", times=4
+        )  # exactly the question's lookup, all its retries
         result = await s.call("release_number", {"number_id": number["id"]})
         if result.is_error:  # what this server does: KrosAI is unavailable, try again
             assert_clean_error(result, "unavailable", "Nothing was released")
             assert len(await s.owned()) == 1
         else:  # also acceptable: the person was asked after all
-            assert result.structured_content["status"] != "confirmation_required", result.structured_content
+            assert result.structured_content["status"] != "confirmation_required", (
+                result.structured_content
+            )
             assert seen, "released without asking the person"
 
 
@@ -193,7 +249,9 @@ async def test_rate_limited_purchase_is_retried_once_safe(harness: Harness) -> N
     harness.configure(KROS_MCP_CONFIRMATION="none")
     async with harness.connect() as s:
         args = await _buy_args(s)
-        await s.fault("rate_limit", "purchase")  # a 429 is refused before processing: safe to resend
+        await s.fault(
+            "rate_limit", "purchase"
+        )  # a 429 is refused before processing: safe to resend
         assert (await s.ok("purchase_number", args))["status"] == "purchased"
         assert len(await s.owned()) == 1
 
@@ -280,15 +338,22 @@ async def test_invalid_arguments_are_tool_errors(harness: Harness) -> None:
 async def test_invalid_arguments_say_which_and_what_to_do(harness: Harness) -> None:
     async with harness.connect() as s:
         text = assert_clean_error(await s.call("list_numbers", {"limit": "lots", "offset": -3}))
-        assert text.startswith("INVALID_ARGUMENTS: list_numbers was not run, nothing was done."), text
+        assert text.startswith("INVALID_ARGUMENTS: list_numbers was not run, nothing was done."), (
+            text
+        )
         assert "limit: should be a valid integer" in text and "(got 'lots')" in text, text
         assert "offset: should be greater than or equal to 0 (got -3)" in text, text
         assert "call again" in text
         text = assert_clean_error(await s.call("purchase_number", {"dry_run": "x" * 5000}))
-        assert "inventory_id: required" in text and "dry_run: should be a valid boolean" in text, text
+        assert "inventory_id: required" in text and "dry_run: should be a valid boolean" in text, (
+            text
+        )
         assert "pydantic" not in text and "validation error" not in text and len(text) < 400, text
-        text = assert_clean_error(await s.call("release_number", {"number_id": "pn_1",
-                                                                 "confirmation_token": ["kc1.SECRETPART"]}))
+        text = assert_clean_error(
+            await s.call(
+                "release_number", {"number_id": "pn_1", "confirmation_token": ["kc1.SECRETPART"]}
+            )
+        )
         assert "confirmation_token: should be a valid string (got a value not shown)" in text, text
         assert "SECRETPART" not in text
 

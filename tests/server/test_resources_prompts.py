@@ -23,17 +23,23 @@ async def test_resources_listed_and_read(harness: Harness) -> None:
     async with harness.connect() as s:
         resources = (await s.client.list_resources()).resources
         assert sorted((r.uri, r.name, r.mime_type) for r in resources) == [
-            ("kros://audit", "audit", "application/json"), (LIST_URI, "phone_numbers", "application/json"),
-            ("kros://policy", "policy", "application/json")]
+            ("kros://audit", "audit", "application/json"),
+            (LIST_URI, "phone_numbers", "application/json"),
+            ("kros://policy", "policy", "application/json"),
+        ]
         templates = (await s.client.list_resource_templates()).resource_templates
         assert sorted((t.uri_template, t.name) for t in templates) == [
-            ("kros://audit/before/{seq}", "audit_page"), (LIST_URI + "/{id}", "phone_number")]
+            ("kros://audit/before/{seq}", "audit_page"),
+            (LIST_URI + "/{id}", "phone_number"),
+        ]
 
         empty = json.loads((await s.client.read_resource(LIST_URI)).contents[0].text)
         assert empty == {"numbers": [], "count": 0, "truncated": False}
 
         number = await s.sandbox_buy("NG", endpoint_id="ep_support_agent")
-        password = (await s.sandbox("GET", f"/v1/phone-numbers/{number['id']}"))["sip_credentials"]["password"]
+        password = (await s.sandbox("GET", f"/v1/phone-numbers/{number['id']}"))["sip_credentials"][
+            "password"
+        ]
         listed = await s.client.read_resource(LIST_URI, cache_mode="bypass")
         body = json.loads(listed.contents[0].text)
         assert body["count"] == 1 and body["numbers"][0]["id"] == number["id"]
@@ -41,11 +47,15 @@ async def test_resources_listed_and_read(harness: Harness) -> None:
         one = (await s.client.read_resource(f"{LIST_URI}/{number['id']}")).contents[0]
         assert one.mime_type == "application/json"
         detail = json.loads(one.text)
-        assert detail["number"] == number["number"] and detail["endpoint"]["id"] == "ep_support_agent"
+        assert (
+            detail["number"] == number["number"] and detail["endpoint"]["id"] == "ep_support_agent"
+        )
         assert password not in one.text and "password" not in one.text
 
 
-@pytest.mark.parametrize("uri", [f"{LIST_URI}/pn_0000000000000000", f"{LIST_URI}/..", "kros://nothing"])
+@pytest.mark.parametrize(
+    "uri", [f"{LIST_URI}/pn_0000000000000000", f"{LIST_URI}/..", "kros://nothing"]
+)
 async def test_unknown_resource_is_an_error(harness: Harness, uri: str) -> None:
     async with harness.connect() as s:
         with pytest.raises(MCPError) as caught:
@@ -66,7 +76,9 @@ async def test_resource_when_krosai_is_down(harness: Harness) -> None:
                 await s.client.read_resource(uri, cache_mode="bypass")
             assert "try again later" in str(caught.value) and "Traceback" not in str(caught.value)
         await s.clear_faults()
-        body = json.loads((await s.client.read_resource(LIST_URI, cache_mode="bypass")).contents[0].text)
+        body = json.loads(
+            (await s.client.read_resource(LIST_URI, cache_mode="bypass")).contents[0].text
+        )
         assert body["count"] == 1
 
 
@@ -75,8 +87,12 @@ async def test_change_notifications_modern(tmp_path: Any, opened_deps: Any) -> N
     async with harness.connect() as s:
         number = await s.sandbox_buy("NG")
         item_uri = f"{LIST_URI}/{number['id']}"
-        async with s.client.listen(resources_list_changed=True, resource_subscriptions=[LIST_URI, item_uri]) as sub:
-            await s.ok("update_routing", {"number_id": number["id"], "endpoint_id": "ep_support_agent"})
+        async with s.client.listen(
+            resources_list_changed=True, resource_subscriptions=[LIST_URI, item_uri]
+        ) as sub:
+            await s.ok(
+                "update_routing", {"number_id": number["id"], "endpoint_id": "ep_support_agent"}
+            )
             updated: set[str] = set()
             list_changed = False
             with anyio.fail_after(5):
@@ -142,17 +158,28 @@ async def test_prompts(harness: Harness) -> None:
         provision = prompts["provision_number"]
         assert provision.title and provision.description
         assert [(a.name, a.required) for a in provision.arguments or []] == [
-            ("country", True), ("endpoint_id", True), ("type", False)]
+            ("country", True),
+            ("endpoint_id", True),
+            ("type", False),
+        ]
         assert not prompts["review_numbers"].arguments
 
-        got = await s.client.get_prompt("provision_number", {"country": "KE", "endpoint_id": "ep_support_agent"})
+        got = await s.client.get_prompt(
+            "provision_number", {"country": "KE", "endpoint_id": "ep_support_agent"}
+        )
         text = got.messages[0].content.text
         assert got.messages[0].role == "user"
-        for piece in ("search_available(country='KE', type='local')", "endpoint_id='ep_support_agent'",
-                      "dry_run=true", "confirmation_token", "Never buy more than one number"):
+        for piece in (
+            "search_available(country='KE', type='local')",
+            "endpoint_id='ep_support_agent'",
+            "dry_run=true",
+            "confirmation_token",
+            "Never buy more than one number",
+        ):
             assert piece in text
-        mobile = await s.client.get_prompt("provision_number", {"country": "NG", "endpoint_id": "ep_x",
-                                                                "type": "mobile"})
+        mobile = await s.client.get_prompt(
+            "provision_number", {"country": "NG", "endpoint_id": "ep_x", "type": "mobile"}
+        )
         assert "type='mobile'" in mobile.messages[0].content.text
 
         review = await s.client.get_prompt("review_numbers", {})

@@ -12,8 +12,15 @@ pytestmark = pytest.mark.anyio
 
 
 def _offer(inventory_id: object) -> StoredOffer:
-    return StoredOffer(inventory_id=inventory_id, number="+2342011258889", country="NG", type="local",  # type: ignore[arg-type]
-                       area_code="201", setup_cost_cents=100, monthly_cost_cents=200)
+    return StoredOffer(
+        inventory_id=inventory_id,
+        number="+2342011258889",
+        country="NG",
+        type="local",  # type: ignore[arg-type]
+        area_code="201",
+        setup_cost_cents=100,
+        monthly_cost_cents=200,
+    )
 
 
 async def test_a_failed_write_does_not_wedge_the_store(tmp_path: Path) -> None:

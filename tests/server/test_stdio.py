@@ -27,9 +27,13 @@ async def test_stdio_subprocess(tmp_path: Path, mode: str) -> None:
     with errlog_path.open("w") as errlog:
         # Any stray byte on stdout would break the JSON-RPC stream and fail these calls.
         async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:
-            assert client.session.protocol_version == ("2026-07-28" if mode == "auto" else "2025-11-25")
+            assert client.session.protocol_version == (
+                "2026-07-28" if mode == "auto" else "2025-11-25"
+            )
             resources = client.session.server_capabilities.resources
-            assert resources is not None and resources.subscribe and resources.list_changed  # both eras
+            assert (
+                resources is not None and resources.subscribe and resources.list_changed
+            )  # both eras
             tools = await client.list_tools()
             assert sorted(t.name for t in tools.tools) == sorted(TOOL_NAMES)
 
@@ -41,7 +45,9 @@ async def test_stdio_subprocess(tmp_path: Path, mode: str) -> None:
             first = await client.call_tool("purchase_number", args)
             assert first.structured_content["status"] == "confirmation_required"
             token = first.structured_content["confirmation_token"]
-            bought = await client.call_tool("purchase_number", {**args, "confirmation_token": token})
+            bought = await client.call_tool(
+                "purchase_number", {**args, "confirmation_token": token}
+            )
             assert bought.is_error is False, bought.content
             assert bought.structured_content["status"] == "purchased"
 
@@ -61,12 +67,25 @@ def test_a_client_that_closes_stdout_stops_the_server_quietly(tmp_path: Path) ->
     import time
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "kros_mcp"], cwd=str(tmp_path), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, env={"KROS_MCP_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO_ROOT)})
+        [sys.executable, "-m", "kros_mcp"],
+        cwd=str(tmp_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={"KROS_MCP_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO_ROOT)},
+    )
     assert process.stdin is not None and process.stdout is not None
     process.stdout.close()  # gone before the first answer
-    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "gone", "version": "1"}}}
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "gone", "version": "1"},
+        },
+    }
     try:
         process.stdin.write((json.dumps(hello) + "\n").encode())
         process.stdin.flush()

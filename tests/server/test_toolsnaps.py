@@ -39,7 +39,12 @@ async def _tools_list(client: Client) -> dict[str, Any]:
 
 
 def _snapshot_text(tool: dict[str, Any]) -> str:
-    return json.dumps({key: tool.get(key) for key in PINNED}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(
+            {key: tool.get(key) for key in PINNED}, indent=2, sort_keys=True, ensure_ascii=False
+        )
+        + "\n"
+    )
 
 
 async def test_tools_match_snapshots(harness: Harness) -> None:
@@ -66,12 +71,16 @@ async def test_tools_match_snapshots(harness: Harness) -> None:
         actual = json.loads(_snapshot_text(tool))
         for key in PINNED:
             if expected.get(key) != actual.get(key):
-                problems.append(f"{tool['name']}.{key} changed:\n  snapshot: {json.dumps(expected.get(key))[:800]}"
-                                f"\n  now:      {json.dumps(actual.get(key))[:800]}")
+                problems.append(
+                    f"{tool['name']}.{key} changed:\n  snapshot: {json.dumps(expected.get(key))[:800]}"
+                    f"\n  now:      {json.dumps(actual.get(key))[:800]}"
+                )
     for extra in sorted(p.stem for p in SNAPSHOT_DIR.glob("*.json") if p.stem not in TOOL_NAMES):
         problems.append(f"{extra}: snapshot for a tool the server no longer has")
-    assert not problems, ("tools/list differs from tests/server/__toolsnaps__ (if intended, rerun with "
-                          "UPDATE_TOOLSNAPS=1 and review the diff):\n" + "\n".join(problems))
+    assert not problems, (
+        "tools/list differs from tests/server/__toolsnaps__ (if intended, rerun with "
+        "UPDATE_TOOLSNAPS=1 and review the diff):\n" + "\n".join(problems)
+    )
 
 
 async def test_tool_inventory_rules(harness: Harness) -> None:
@@ -87,8 +96,12 @@ async def test_tool_inventory_rules(harness: Harness) -> None:
         assert schema.get("type") == "object", name
         for combinator in ("anyOf", "oneOf", "allOf"):
             assert combinator not in schema, f"{name}: top-level {combinator} in its input schema"
-        assert len(tool["description"]) < 400, f"{name}: description is {len(tool['description'])} characters"
-        assert tool.get("outputSchema", {}).get("type") == "object", f"{name} has no structured output"
+        assert len(tool["description"]) < 400, (
+            f"{name}: description is {len(tool['description'])} characters"
+        )
+        assert tool.get("outputSchema", {}).get("type") == "object", (
+            f"{name} has no structured output"
+        )
 
     for name in READ_TOOLS:
         hints = tools[name]["annotations"]
@@ -111,7 +124,13 @@ async def test_tools_list_size_budget(harness: Harness) -> None:
     async with harness.connect() as s:
         listing = await _tools_list(s.client)
     size = len(json.dumps(listing, separators=(",", ":"), ensure_ascii=False))
-    per_tool = {t["name"]: len(json.dumps(t, separators=(",", ":"), ensure_ascii=False)) for t in listing["tools"]}
-    print(f"\ntools/list ({harness.mode}): {size} characters, ~{size // 4} tokens; per tool: {per_tool}")
+    per_tool = {
+        t["name"]: len(json.dumps(t, separators=(",", ":"), ensure_ascii=False))
+        for t in listing["tools"]
+    }
+    print(
+        f"\ntools/list ({harness.mode}): {size} characters, ~{size // 4} tokens; per tool: {per_tool}"
+    )
     assert size < TOOLS_LIST_BUDGET, (
-        f"tools/list is {size} characters (~{size // 4} tokens), over the {TOOLS_LIST_BUDGET} budget: {per_tool}")
+        f"tools/list is {size} characters (~{size // 4} tokens), over the {TOOLS_LIST_BUDGET} budget: {per_tool}"
+    )

@@ -150,7 +150,9 @@ class PostgresBackend(Backend):
         self.schema = "kros_test_" + secrets.token_hex(6)
 
     async def _open(self, clock: Callable[[], float]) -> StateStore:
-        return await PostgresStateStore.open(self.url, schema=self.schema, clock=clock, max_connections=5)
+        return await PostgresStateStore.open(
+            self.url, schema=self.schema, clock=clock, max_connections=5
+        )
 
     async def run_parallel(self, calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
         results: list[Any] = [None] * len(calls)
@@ -188,13 +190,20 @@ class PostgresBackend(Backend):
         await self.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
 
 
-@pytest.fixture(params=[
-    "sqlite",
-    pytest.param("postgres", marks=pytest.mark.skipif(POSTGRES_URL is None, reason=POSTGRES_SKIP_REASON)),
-])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgres", marks=pytest.mark.skipif(POSTGRES_URL is None, reason=POSTGRES_SKIP_REASON)
+        ),
+    ]
+)
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    b: Backend = SQLiteBackend(tmp_path / "state.sqlite3") if request.param == "sqlite" \
+    b: Backend = (
+        SQLiteBackend(tmp_path / "state.sqlite3")
+        if request.param == "sqlite"
         else PostgresBackend(POSTGRES_URL or "")
+    )
     try:
         yield b
     finally:

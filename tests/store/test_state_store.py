@@ -37,20 +37,35 @@ DAY = 86_400.0
 LATEST = sqlite_module.LATEST_VERSION
 
 
-def offer(inventory_id: str = "inv_1", *, setup: int = 100, monthly: int = 250, **kwargs: object) -> StoredOffer:
+def offer(
+    inventory_id: str = "inv_1", *, setup: int = 100, monthly: int = 250, **kwargs: object
+) -> StoredOffer:
     fields: dict[str, object] = dict(
-        inventory_id=inventory_id, number="+14155550100", country="US", type="local", area_code="415",
-        setup_cost_cents=setup, monthly_cost_cents=monthly, capabilities=("voice", "sms"),
+        inventory_id=inventory_id,
+        number="+14155550100",
+        country="US",
+        type="local",
+        area_code="415",
+        setup_cost_cents=setup,
+        monthly_cost_cents=monthly,
+        capabilities=("voice", "sms"),
         query={"country": "US", "area_code": "415", "limit": 5},
     )
     fields.update(kwargs)
     return StoredOffer(**fields)  # type: ignore[arg-type]
 
 
-def intent(audit_id: str, tenant: str = A, *, created_at: float = 1.0, **kwargs: object) -> AuditEntry:
+def intent(
+    audit_id: str, tenant: str = A, *, created_at: float = 1.0, **kwargs: object
+) -> AuditEntry:
     fields: dict[str, object] = dict(
-        id=audit_id, tenant=tenant, tool="purchase_number", arguments={"inventory_id": "inv_1"},
-        confirmation="token", created_at=created_at, quote={"first_charge_cents": 350},
+        id=audit_id,
+        tenant=tenant,
+        tool="purchase_number",
+        arguments={"inventory_id": "inv_1"},
+        confirmation="token",
+        created_at=created_at,
+        quote={"first_charge_cents": 350},
     )
     fields.update(kwargs)
     return AuditEntry(**fields)  # type: ignore[arg-type]
@@ -64,8 +79,11 @@ def test_backends_agree_on_migrations() -> None:
 
 # -- offers ---------------------------------------------------------------------------------------
 
+
 async def test_offer_round_trip(store: StateStore) -> None:
-    shown = offer(area_code=None, type=None, capabilities=("voice",), query={"nested": {"a": [1, "é"]}})
+    shown = offer(
+        area_code=None, type=None, capabilities=("voice",), query={"nested": {"a": [1, "é"]}}
+    )
     await store.remember_offers(A, [shown, offer("inv_2", setup=0)], ttl_seconds=600)
     got = await store.get_offer(A, "inv_1")
     assert got == shown
@@ -103,7 +121,9 @@ async def test_same_offer_twice_in_one_batch(store: StateStore) -> None:
     assert got is not None and got.monthly_cost_cents == 2
 
 
-async def test_offer_from_a_newer_version_ignores_unknown_fields(backend: Backend, store: StateStore) -> None:
+async def test_offer_from_a_newer_version_ignores_unknown_fields(
+    backend: Backend, store: StateStore
+) -> None:
     data = dataclasses.asdict(offer())
     data["added_later"] = True
     text = json.dumps(data).replace("'", "''")
@@ -116,6 +136,7 @@ async def test_offer_from_a_newer_version_ignores_unknown_fields(backend: Backen
 
 # -- tokens ---------------------------------------------------------------------------------------
 
+
 async def test_token_used_once(store: StateStore, clock: FakeClock) -> None:
     expires = clock.now + 600
     assert await store.use_token(A, "tok_1", expires) is True
@@ -124,7 +145,9 @@ async def test_token_used_once(store: StateStore, clock: FakeClock) -> None:
     assert await store.use_token(A, "tok_2", expires) is True
 
 
-async def test_purge_drops_expired_offers_and_old_tokens_only(store: StateStore, clock: FakeClock) -> None:
+async def test_purge_drops_expired_offers_and_old_tokens_only(
+    store: StateStore, clock: FakeClock
+) -> None:
     await store.remember_offers(A, [offer("inv_short")], ttl_seconds=10)
     assert await store.use_token(A, "tok_old", clock.now + 10)
     assert await store.use_token(A, "tok_recent", clock.now + 2 * DAY)
@@ -138,7 +161,9 @@ async def test_purge_drops_expired_offers_and_old_tokens_only(store: StateStore,
     assert await store.get_offer(A, "inv_long") is not None
 
 
-async def test_purge_happens_on_its_own(backend: Backend, store: StateStore, clock: FakeClock) -> None:
+async def test_purge_happens_on_its_own(
+    backend: Backend, store: StateStore, clock: FakeClock
+) -> None:
     await store.remember_offers(A, [offer()], ttl_seconds=10)
     assert await store.use_token(A, "tok_old", clock.now + 10)
     assert await backend.scalar("SELECT COUNT(*) FROM {s}offers") == 1
@@ -148,7 +173,9 @@ async def test_purge_happens_on_its_own(backend: Backend, store: StateStore, clo
     assert await backend.scalar("SELECT COUNT(*) FROM {s}used_tokens") == 1
 
 
-async def test_expired_rows_purged_on_open(backend: Backend, store: StateStore, clock: FakeClock) -> None:
+async def test_expired_rows_purged_on_open(
+    backend: Backend, store: StateStore, clock: FakeClock
+) -> None:
     await store.remember_offers(A, [offer()], ttl_seconds=10)
     clock.advance(60)
     await backend.open(clock)
@@ -156,6 +183,7 @@ async def test_expired_rows_purged_on_open(backend: Backend, store: StateStore, 
 
 
 # -- spend ----------------------------------------------------------------------------------------
+
 
 async def test_reserve_without_budget_always_succeeds_and_counts(store: StateStore) -> None:
     for i in range(3):
@@ -247,6 +275,7 @@ async def test_bad_amounts_are_refused(store: StateStore) -> None:
 
 # -- idempotency keys -----------------------------------------------------------------------------
 
+
 async def test_request_lifecycle(store: StateStore) -> None:
     assert await store.claim_request(A, "key_1", "digest_1") == RequestClaim("new")
     assert await store.claim_request(A, "key_1", "digest_1") == RequestClaim("in_progress")
@@ -289,6 +318,7 @@ async def test_result_must_be_json(store: StateStore) -> None:
 
 # -- audit ----------------------------------------------------------------------------------------
 
+
 async def test_audit_intent_then_outcome(store: StateStore, clock: FakeClock) -> None:
     await store.audit_intent(intent("a1", created_at=clock.now))
     [entry] = await store.audit_page(A, limit=10)
@@ -301,7 +331,12 @@ async def test_audit_intent_then_outcome(store: StateStore, clock: FakeClock) ->
     outcome = {"result": "purchased", "number_id": "pn_1"}
     await store.audit_outcome(A, "a1", "succeeded", outcome)
     [done] = await store.audit_page(A, limit=10)
-    assert (done.status, done.outcome, done.finished_at, done.seq) == ("succeeded", outcome, clock.now, entry.seq)
+    assert (done.status, done.outcome, done.finished_at, done.seq) == (
+        "succeeded",
+        outcome,
+        clock.now,
+        entry.seq,
+    )
     assert done.quote == {"first_charge_cents": 350}
     assert await store.audit_unfinished(A) == []
 
@@ -380,6 +415,7 @@ async def test_driver_errors_become_store_errors(backend: Backend, store: StateS
 
 # -- tenants --------------------------------------------------------------------------------------
 
+
 async def test_tenant_isolation(store: StateStore, clock: FakeClock) -> None:
     # offers
     await store.remember_offers(A, [offer(monthly=1)], ttl_seconds=600)
@@ -413,6 +449,7 @@ async def test_tenant_isolation(store: StateStore, clock: FakeClock) -> None:
 
 
 # -- lifecycle and migrations ---------------------------------------------------------------------
+
 
 async def test_reopen_keeps_everything(backend: Backend, clock: FakeClock) -> None:
     first = await backend.open(clock)
@@ -484,10 +521,15 @@ async def test_concurrent_opens_migrate_once(backend: Backend, clock: FakeClock)
 
 # -- concurrency: several store objects (connections) on one database -----------------------------
 
-async def test_budget_holds_under_concurrent_reservations(backend: Backend, clock: FakeClock) -> None:
+
+async def test_budget_holds_under_concurrent_reservations(
+    backend: Backend, clock: FakeClock
+) -> None:
     stores = [await backend.open(clock) for _ in range(4)]
-    calls = [partial(stores[i % 4].reserve_spend, A, f"r{i}", 300, budget_cents=3000, window_seconds=DAY)
-             for i in range(40)]
+    calls = [
+        partial(stores[i % 4].reserve_spend, A, f"r{i}", 300, budget_cents=3000, window_seconds=DAY)
+        for i in range(40)
+    ]
     results = await backend.run_parallel(calls)
     assert results.count(True) == 10
     assert await stores[0].spent_in_window(A, DAY) == 3000
@@ -510,6 +552,7 @@ async def test_one_token_use_wins(backend: Backend, clock: FakeClock) -> None:
 
 # -- SQLite only ----------------------------------------------------------------------------------
 
+
 def _reserve_in_process(path: str, barrier: object, results: object, worker: int) -> None:
     """One process: 20 reservations of 300 cents against a 3,000-cent budget, after a barrier."""
     store = SQLiteStateStore(path)
@@ -517,7 +560,9 @@ def _reserve_in_process(path: str, barrier: object, results: object, worker: int
     async def go() -> int:
         won = 0
         for i in range(20):
-            won += await store.reserve_spend(A, f"p{worker}_{i}", 300, budget_cents=3000, window_seconds=DAY)
+            won += await store.reserve_spend(
+                A, f"p{worker}_{i}", 300, budget_cents=3000, window_seconds=DAY
+            )
         await store.close()
         return won
 
@@ -533,7 +578,9 @@ async def test_sqlite_budget_holds_across_processes(tmp_path: Path) -> None:
     SQLiteStateStore(path)  # create the schema before the race
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(4), ctx.Queue()
-    procs = [ctx.Process(target=_reserve_in_process, args=(path, barrier, results, w)) for w in range(4)]
+    procs = [
+        ctx.Process(target=_reserve_in_process, args=(path, barrier, results, w)) for w in range(4)
+    ]
     for p in procs:
         p.start()
     try:
@@ -558,8 +605,10 @@ async def test_sqlite_legacy_file_is_adopted(tmp_path: Path) -> None:
         CREATE TABLE used_tokens (tenant TEXT NOT NULL, token_id TEXT NOT NULL, used_at REAL NOT NULL,
                                   expires_at REAL NOT NULL, PRIMARY KEY (tenant, token_id));
     """)
-    conn.execute("INSERT OR REPLACE INTO offers VALUES (?, ?, ?, ?)",
-                 (A, "inv_1", json.dumps(dataclasses.asdict(offer())), 2e9))
+    conn.execute(
+        "INSERT OR REPLACE INTO offers VALUES (?, ?, ?, ?)",
+        (A, "inv_1", json.dumps(dataclasses.asdict(offer())), 2e9),
+    )
     conn.close()
     clock = FakeClock()
     store = SQLiteStateStore(path, clock=clock)
@@ -596,6 +645,7 @@ async def test_sqlite_in_memory(tmp_path: Path) -> None:
 
 
 # -- open_store -----------------------------------------------------------------------------------
+
 
 async def test_open_store_sqlite_paths(tmp_path: Path) -> None:
     for target in (tmp_path / "a" / "state.sqlite3", str(tmp_path / "b.sqlite3")):
