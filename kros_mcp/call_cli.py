@@ -153,7 +153,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     numeric = [
         all(
-            isinstance(row.get(c), int) and not isinstance(row.get(c), bool) or row.get(c) is None
+            (isinstance(row.get(c), int) and not isinstance(row.get(c), bool)) or row.get(c) is None
             for row in rows
         )
         for c in columns
@@ -161,7 +161,8 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
 
     def line(values: list[str]) -> str:
         return "  ".join(
-            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)
+            v.rjust(w) if n else v.ljust(w)
+            for v, w, n in zip(values, widths, numeric, strict=False)
         ).rstrip()
 
     return [line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]
@@ -337,7 +338,7 @@ def run_call(settings: Settings, request: CallRequest) -> int:
         return anyio.run(_session, settings, request)
     except KeyboardInterrupt:
         return 130
-    except BaseException as group:  # noqa: BLE001 - a CLI reports, it does not show tracebacks
+    except BaseException as group:
         exc = _first_error(group)
         if isinstance(exc, UsageError):
             print(f"kros-mcp call: error: {exc}", file=sys.stderr)

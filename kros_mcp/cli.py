@@ -8,7 +8,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-
 # (flag, metavar, help): each maps to the Settings field of the same name.
 POLICY_FLAGS = (
     ("--tools", "NAMES", "comma-separated tool allowlist (KROS_MCP_TOOLS)"),

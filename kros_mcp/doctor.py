@@ -272,13 +272,12 @@ def _judge(
             ),
             shape or unchecked,
         ]
-    if settings.multi_tenant:
-        # The stand-in key is meant to be refused: any answer shows the API is there.
-        if error is None or isinstance(error, AuthenticationError):
-            return [
-                answered,
-                _ok("api key", "none needed: in multi-tenant mode each client presents its own"),
-            ]
+    # In multi-tenant mode the stand-in key is meant to be refused: any answer shows the API is there.
+    if settings.multi_tenant and (error is None or isinstance(error, AuthenticationError)):
+        return [
+            answered,
+            _ok("api key", "none needed: in multi-tenant mode each client presents its own"),
+        ]
     if isinstance(error, AuthenticationError):
         fix = (
             "set KROS_MCP_SANDBOX_KEY to a key from POST /_sandbox/orgs, or unset it"

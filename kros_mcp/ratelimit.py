@@ -61,8 +61,8 @@ class RateLimiter:
         full_in = (rate - tokens) / rate
         return RateVerdict(
             allowed=allowed,
-            limit=int(math.ceil(rate)),
+            limit=math.ceil(rate),
             remaining=max(0, int(tokens)),
-            reset=int(math.ceil(time.time() + full_in)),
+            reset=math.ceil(time.time() + full_in),
             retry_after=max(retry_after, 0.001) if not allowed else 0.0,
         )

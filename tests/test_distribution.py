@@ -196,7 +196,7 @@ async def test_manifest_lists_the_servers_tools_and_prompts(clean_env: None) -> 
         rendered = {}
         for prompt in prompts:
             names = [a.name for a in prompt.arguments or []]
-            result = await client.get_prompt(prompt.name, {n: "${arguments.%s}" % n for n in names})
+            result = await client.get_prompt(prompt.name, {n: f"${{arguments.{n}}}" for n in names})
             rendered[prompt.name] = {
                 "name": prompt.name,
                 "description": prompt.description,

@@ -933,9 +933,9 @@ def test_no_service_links_in_the_settings_namespace(docs: list[Doc], deployment:
 
 def test_settings_types_used_here_are_as_assumed() -> None:
     """The secret detection above relies on SecretStr annotations; make sure it finds the keys."""
-    assert SECRET_ALIASES == {
+    assert {
         "KROSAI_API_KEY",
         "KROS_MCP_SECRET",
         "KROS_MCP_AUTH_TOKENS",
         "KROS_MCP_STATE_URL",
-    }
+    } == SECRET_ALIASES

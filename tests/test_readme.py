@@ -226,7 +226,7 @@ class StdioSession:
             except queue.Empty:
                 raise AssertionError(
                     f"no answer to request {request_id} within {timeout:.0f}s:\n{self.stderr()}"
-                )
+                ) from None
             assert line, (
                 f"stdout closed before the answer to request {request_id}:\n{self.stderr()}"
             )

@@ -36,13 +36,15 @@ from .models import (
 )
 
 __all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "NUMBER_TYPES",
+    "UNSET",
     "APIError",
     "AuthenticationError",
     "AvailableNumber",
     "AvailableNumberPage",
     "ConflictError",
-    "DEFAULT_BASE_URL",
-    "DEFAULT_TIMEOUT",
     "EndpointNotFoundError",
     "EndpointSummary",
     "IdempotencyConflictError",
@@ -51,7 +53,6 @@ __all__ = [
     "KYCError",
     "KrosAIClient",
     "KrosAIError",
-    "NUMBER_TYPES",
     "NotFoundError",
     "NumberNotAvailableError",
     "PermissionDeniedError",
@@ -68,6 +69,5 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "TransportError",
-    "UNSET",
     "mask_api_key",
 ]

@@ -35,7 +35,7 @@ from .models import (
     ReleaseResult,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "KrosAIClient", "ReconcilePolicy", "UNSET"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "UNSET", "KrosAIClient", "ReconcilePolicy"]
 
 log = logging.getLogger("kros_mcp.krosai")
 
@@ -166,10 +166,7 @@ class KrosAIClient:
                     yield number
             offset += len(page.items)
             # A total, when given, is trusted over the page length: KrosAI may cap pages lower.
-            if page.total is not None:
-                done = offset >= page.total
-            else:
-                done = len(page.items) < page_size
+            done = offset >= page.total if page.total is not None else len(page.items) < page_size
             if done or not fresh:  # nothing new: an empty page, or a server ignoring `offset`
                 return
 
@@ -331,7 +328,7 @@ class KrosAIClient:
         self,
         number_id: str,
         *,
-        endpoint_id: str | None | _Unset = UNSET,
+        endpoint_id: str | _Unset | None = UNSET,
         allow_inbound: bool | _Unset = UNSET,
         allow_outbound: bool | _Unset = UNSET,
     ) -> PhoneNumber:

@@ -13,11 +13,11 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "KNOWN_NUMBER_STATUSES",
+    "NUMBER_TYPES",
     "AvailableNumber",
     "AvailableNumberPage",
     "EndpointSummary",
-    "KNOWN_NUMBER_STATUSES",
-    "NUMBER_TYPES",
     "NumberType",
     "PhoneNumber",
     "PhoneNumberPage",

@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-
 __all__ = ["ConfirmationError", "ConfirmationTokens", "TokenClaims", "arguments_digest"]
 
 _PREFIX = "kc1"

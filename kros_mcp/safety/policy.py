@@ -151,7 +151,8 @@ class Policy:
                 RuleVerdict(
                     "KROS_MCP_ALLOWED_COUNTRIES",
                     False,
-                    f"numbers in {country} may not be bought here (allowed: {', '.join(sorted(self.allowed_countries))})",
+                    f"numbers in {country} may not be bought here "
+                    f"(allowed: {', '.join(sorted(self.allowed_countries))})",
                     "COUNTRY_NOT_ALLOWED",
                     "an operator can add the country to KROS_MCP_ALLOWED_COUNTRIES",
                 )

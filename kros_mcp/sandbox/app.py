@@ -21,18 +21,18 @@ from pydantic import (
     StrictStr,
     ValidationError,
 )
+from starlette import responses
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette import responses
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..ratelimit import RateLimiter
 from .db import KYC_STATES, SIP_DOMAIN, Org, SandboxDB, SandboxError, request_hash
 from .faults import FAULT_KINDS, OPERATIONS, ConnectionDropped, Fault, FaultBoard
 from .inventory import COUNTRIES
-from ..ratelimit import RateLimiter
 
 __all__ = ["Sandbox", "create_app"]
 

@@ -563,7 +563,8 @@ class SandboxDB:
             created = now_iso()
             tx.execute("UPDATE inventory SET available = 0 WHERE id = ?", (inventory_id,))
             tx.execute(
-                "UPDATE inventory_counts SET available = available - 1 WHERE country = ? AND type = ? AND area_code = ?",
+                "UPDATE inventory_counts SET available = available - 1"
+                " WHERE country = ? AND type = ? AND area_code = ?",
                 (item["country"], item["type"], item["area_code"]),
             )
             tx.execute(
@@ -642,7 +643,8 @@ class SandboxDB:
             tx.execute("DELETE FROM phone_numbers WHERE id = ?", (number_id,))
             tx.execute("UPDATE inventory SET available = 1 WHERE id = ?", (row["inventory_id"],))
             tx.execute(
-                "UPDATE inventory_counts SET available = available + 1 WHERE country = ? AND type = ? AND area_code = ?",
+                "UPDATE inventory_counts SET available = available + 1"
+                " WHERE country = ? AND type = ? AND area_code = ?",
                 (row["country"], row["type"], _area_of(tx, row["inventory_id"])),
             )
             tx.execute(

@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.request_state import RequestStateSecurity
 from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
@@ -24,6 +24,7 @@ from ..safety import Policy, RuleVerdict
 from ..store import tenant_key
 from .arg_errors import invalid_arguments
 from .auth import api_key_from_headers
+from .context import deps_of
 from .deps import Deps, build_policy, load_signing_keys, open_deps
 from .names import TOOL_NAMES, WRITE_TOOLS
 from .notify import enable_legacy_subscriptions
@@ -32,7 +33,6 @@ from .reconcile import reconcile_unfinished
 from .resources import register_policy_and_audit, register_resources
 from .results import compact_results
 from .schemas import compact_tool_schemas
-from .context import deps_of
 from .tools import register_tools
 
 __all__ = ["INSTRUCTIONS", "KrosMCPServer", "build_server"]

@@ -64,9 +64,15 @@ def to_tool_error(exc: Exception, *, write: str | None = None) -> ToolError:
             f"{nothing} Tell the user to complete KYC; searching numbers still works."
         )
     elif isinstance(exc, InsufficientBalanceError):
-        message = f"INSUFFICIENT_BALANCE: not enough credit for this number.{nothing} Add credit in {_DASHBOARD}, or choose a cheaper offer from search_available."
+        message = (
+            f"INSUFFICIENT_BALANCE: not enough credit for this number.{nothing} Add credit in "
+            f"{_DASHBOARD}, or choose a cheaper offer from search_available."
+        )
     elif isinstance(exc, NumberNotAvailableError):
-        message = f"NUMBER_NOT_AVAILABLE: that number was sold or withdrawn.{nothing} Call search_available for current offers."
+        message = (
+            f"NUMBER_NOT_AVAILABLE: that number was sold or withdrawn.{nothing} "
+            "Call search_available for current offers."
+        )
     elif isinstance(exc, EndpointNotFoundError):
         message = f"ENDPOINT_NOT_FOUND: {_detail(exc)}.{nothing} Check the endpoint id (ep_...) in {_DASHBOARD}."
     elif isinstance(exc, NotFoundError):
@@ -91,7 +97,10 @@ def to_tool_error(exc: Exception, *, write: str | None = None) -> ToolError:
     elif isinstance(exc, IdempotencyConflictError):
         message = f"{exc.code}: {_detail(exc)}.{nothing}"
     elif isinstance(exc, InvalidRequestError):
-        message = f"{exc.code}: KrosAI rejected the request: {_detail(exc)}.{nothing} Correct the arguments and try again."
+        message = (
+            f"{exc.code}: KrosAI rejected the request: {_detail(exc)}.{nothing} "
+            "Correct the arguments and try again."
+        )
     elif isinstance(exc, (ServerError, TransportError)):
         message = (
             f"KrosAI is unavailable right now ({_detail(exc)}).{nothing} Try again in a minute."

@@ -57,7 +57,7 @@ def enable_legacy_subscriptions(mcp: MCPServer, subscribers_of: Any) -> None:
         subscribers_of(ctx).discard(params.uri, ctx.session)
         return EmptyResult()
 
-    low = mcp._lowlevel_server  # noqa: SLF001 - the SDK's documented workaround
+    low = mcp._lowlevel_server
     low.add_request_handler("resources/subscribe", SubscribeRequestParams, on_subscribe)
     low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, on_unsubscribe)
 
@@ -69,7 +69,7 @@ async def notify_changed(ctx: Context, subscribers: Subscribers, number_id: str)
         for uri in uris:
             await ctx.notify_resource_updated(uri)  # 2026-07-28 subscriptions/listen
         await ctx.notify_resources_changed()
-    except Exception:  # noqa: BLE001 - a notification must never undo a completed write
+    except Exception:
         log.warning("could not publish resource change for %s", number_id, exc_info=True)
     for uri in uris:
         for session in list(subscribers.by_uri.get(uri, {}).values()):
@@ -79,5 +79,5 @@ async def notify_changed(ctx: Context, subscribers: Subscribers, number_id: str)
                 subscribers.discard(uri, session)
     try:
         await ctx.session.send_resource_list_changed()
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.debug("legacy list_changed not delivered", exc_info=True)

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from ..krosai import KrosAIError, NotFoundError
 from ..store import AuditEntry, StoreError
+from .context import deps_of
+from .deps import Deps
 from .models import NumberDetail, NumberSummary
 from .notify import LIST_URI
-from .deps import Deps
-from .context import deps_of
 
 __all__ = ["audit_json", "register_policy_and_audit", "register_resources"]
 

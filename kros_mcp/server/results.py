@@ -40,7 +40,7 @@ class _CompactResults(FuncMetadata):
 
 def compact_results(mcp: MCPServer) -> None:
     """Give every registered tool that returns a pydantic model the compact conversion."""
-    for tool in mcp._tool_manager.list_tools():  # noqa: SLF001 - no public hook for this
+    for tool in mcp._tool_manager.list_tools():
         meta = tool.fn_metadata
         if isinstance(meta.output_model, type) and issubclass(meta.output_model, BaseModel):
             tool.fn_metadata = _CompactResults(

@@ -80,7 +80,7 @@ def compact_tool_schemas(mcp: MCPServer) -> None:
     Only the published schemas change: arguments and results are still validated by the
     pydantic models the schemas came from.
     """
-    for tool in mcp._tool_manager.list_tools():  # noqa: SLF001 - no public hook for this
+    for tool in mcp._tool_manager.list_tools():
         tool.description = " ".join(tool.description.split())
         tool.parameters = compact_schema(tool.parameters)
         if tool.fn_metadata.output_schema is not None:

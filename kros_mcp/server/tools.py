@@ -236,15 +236,16 @@ def register_tools(mcp: MCPServer) -> None:
                 )
             elif step == "issue":
                 return purchase_token(deps, arguments, quote, plan)
-            elif step == "elicited":
-                if not isinstance(answer, AcceptedElicitation) or not answer.data.confirm:
-                    return PurchaseResult(
-                        status="declined",
-                        executed=False,
-                        quote=quote,
-                        plan=plan,
-                        message="The person declined: nothing was bought.",
-                    )
+            elif step == "elicited" and (
+                not isinstance(answer, AcceptedElicitation) or not answer.data.confirm
+            ):
+                return PurchaseResult(
+                    status="declined",
+                    executed=False,
+                    quote=quote,
+                    plan=plan,
+                    message="The person declined: nothing was bought.",
+                )
             dedupe = f"token:{claims.token_id}" if claims is not None else None
             # A call re-sent with a token that already bought replays that result instead of buying again.
             replay = await claim_once(deps, dedupe, arguments_digest(arguments), what="bought")
@@ -333,7 +334,7 @@ def register_tools(mcp: MCPServer) -> None:
                     number=current.number,
                     before=before,
                     after=after,
-                    effects=effects + [policy_line(verdict)],
+                    effects=[*effects, policy_line(verdict)],
                     message="Preview only: nothing changed."
                     + ("" if verdict.allowed else " The operator's policy would refuse it."),
                 )
@@ -482,7 +483,7 @@ async def _prepare_release(
             executed=False,
             number_id=number.id,
             number=number.number,
-            plan=plan + [policy_line(verdict)],
+            plan=[*plan, policy_line(verdict)],
             message="Preview only: nothing was released."
             + ("" if verdict.allowed else " The operator's policy would refuse it."),
         )

@@ -111,7 +111,7 @@ def _import_tree(stderr: str) -> dict[str, tuple[int, str | None]]:
         depth, name, own = len(match.group(2)), match.group(3), int(match.group(1))
         # importtime prints a module after everything it imported, one level deeper.
         while pending and pending[-1][0] > depth:
-            child_depth, child, child_own = pending.pop()
+            _child_depth, child, child_own = pending.pop()
             tree[child] = (child_own, name)
         pending.append((depth, name, own))
     for _, name, own in pending:

@@ -324,11 +324,13 @@ async def connect(
         ) as client:
             yield client
         return
-    async with httpx2.AsyncClient(headers=headers or {}, timeout=httpx2.Timeout(30.0)) as http:
-        async with Client(
+    async with (
+        httpx2.AsyncClient(headers=headers or {}, timeout=httpx2.Timeout(30.0)) as http,
+        Client(
             streamable_http_client(server.url, http_client=http), mode=mode, **options
-        ) as client:
-            yield client
+        ) as client,
+    ):
+        yield client
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -170,7 +170,7 @@ async def test_organisations_are_isolated(tenants: Tenants, variant: str, mode: 
             assert (await seen.resource(b, "kros://audit"))["entries"] == []
             missing = await seen.call(b, "get_number", {"number_id": number_id})
             assert missing.is_error and "NOT_FOUND" in text_of(missing)
-            with pytest.raises(Exception) as caught:  # noqa: PT011 - an MCP error of the resource read
+            with pytest.raises(Exception) as caught:
                 await b.read_resource(f"kros://phone-numbers/{number_id}")
             seen.texts.append(str(caught.value))
 
@@ -235,7 +235,7 @@ async def test_requests_without_a_key_get_401(tenants: Tenants, variant: str) ->
 
 
 async def test_client_without_a_key_is_refused(tenants: Tenants, mode: str) -> None:
-    with anyio.fail_after(20), pytest.raises(BaseException) as caught:  # noqa: PT011
+    with anyio.fail_after(20), pytest.raises(BaseException) as caught:
         async with connect(tenants.servers["mt-stateful"], mode) as client:
             await client.list_tools()
     errors = [e for e in getattr(caught.value, "exceptions", [caught.value])]

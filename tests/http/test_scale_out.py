@@ -185,9 +185,7 @@ async def test_quote_on_one_replica_confirmed_on_the_other(
             assert (
                 text.lstrip().startswith("{")
                 and json.loads(text)["message"].startswith("ALREADY USED")
-                or again.is_error
-                and "Nothing" in text
-            ), text
+            ) or (again.is_error and "Nothing" in text), text
 
         assert len(await cluster.purchases(offer["inventory_id"])) == 1
         for replica in (
@@ -279,21 +277,21 @@ async def test_elicitation_continues_on_the_other_replica(cluster: Cluster) -> N
 
     balancer = RoundRobin([cluster.a, cluster.b])
     with anyio.fail_after(30):
-        async with httpx2.AsyncClient(transport=balancer, timeout=httpx2.Timeout(30.0)) as http:
-            async with Client(
+        async with (
+            httpx2.AsyncClient(transport=balancer, timeout=httpx2.Timeout(30.0)) as http,
+            Client(
                 streamable_http_client(cluster.a.url, http_client=http),
                 mode="auto",
                 cache=None,
                 elicitation_callback=on_elicit,
-            ) as client:
-                offer = await first_offer(client, "AE")
-                balancer.sent_to.clear()
-                bought = ok(
-                    await client.call_tool(
-                        "purchase_number", {"inventory_id": offer["inventory_id"]}
-                    )
-                )
-                audit = await read_json(client, "kros://audit")
+            ) as client,
+        ):
+            offer = await first_offer(client, "AE")
+            balancer.sent_to.clear()
+            bought = ok(
+                await client.call_tool("purchase_number", {"inventory_id": offer["inventory_id"]})
+            )
+            audit = await read_json(client, "kros://audit")
     assert bought["status"] == "purchased" and len(asked) == 1 and offer["number"] in asked[0]
     # The first round and its retry went to different replicas.
     assert [m for _, m in balancer.sent_to[:2]] == ["tools/call", "tools/call"]

@@ -4,6 +4,7 @@ carry no secrets and tell the truth about the state store."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import socket
@@ -85,11 +86,13 @@ async def _post_init(
 
 
 async def _get_sse(server: Server, headers: dict[str, str]) -> int:
-    async with httpx2.AsyncClient(timeout=10.0) as http:
-        async with http.stream(
+    async with (
+        httpx2.AsyncClient(timeout=10.0) as http,
+        http.stream(
             "GET", server.url, headers={"Accept": "text/event-stream", **headers}
-        ) as response:
-            return response.status_code
+        ) as response,
+    ):
+        return response.status_code
 
 
 # -- Host and Origin ---------------------------------------------------------------------------
@@ -376,23 +379,18 @@ class TcpProxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
-        try:  # wakes the accepting thread (a bare close() would leave it listening)
+        # Shutting down wakes the accepting thread (a bare close() would leave it listening).
+        with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.listener.close()
         with self._lock:
             for s in self._sockets:
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
 
 

@@ -72,7 +72,7 @@ async def _kill_during_purchase(
     async def purchase() -> None:
         try:
             answered["result"] = await server.client.call_tool("purchase_number", arguments)
-        except Exception as exc:  # the connection dies with the server
+        except Exception as exc:  # noqa: BLE001 - the connection dies with the server
             answered["error"] = exc
 
     async with anyio.create_task_group() as tg:

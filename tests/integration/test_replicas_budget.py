@@ -158,7 +158,7 @@ async def _race(
     # is filled, never exceeded.
     assert 1 <= len(bought) <= FITS
     assert len(bought) == FITS, (len(bought), refused)
-    for inventory_id, result in bought.items():
+    for result in bought.values():
         assert result["status"] == "purchased" and result["executed"] is True, result
         assert result["quote"]["first_charge_cents"] == PRICE
         assert result["number"]["id"].startswith("pn_")

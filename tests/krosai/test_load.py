@@ -64,10 +64,9 @@ def client_on(api: SlowAPI, **kwargs: object) -> KrosAIClient:
 
 async def test_requests_in_flight_never_exceed_the_connection_limit() -> None:
     api = SlowAPI()
-    async with client_on(api, max_connections=8) as client:
-        async with anyio.create_task_group() as tg:
-            for offset in range(200):
-                tg.start_soon(lambda o=offset: client.list_numbers(limit=10, offset=o))
+    async with client_on(api, max_connections=8) as client, anyio.create_task_group() as tg:
+        for offset in range(200):
+            tg.start_soon(lambda o=offset: client.list_numbers(limit=10, offset=o))
     assert sum(api.seen.values()) == 200
     assert api.most_in_flight == 8
 

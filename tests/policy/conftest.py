@@ -79,9 +79,9 @@ def store_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     return clock
 
 
-def other_harness(harness: Harness, **options: Any) -> Harness:
+def other_harness(first: Harness, **options: Any) -> Harness:
     """A second server on the same data directory (same sandbox, same state store), other settings."""
-    return Harness(harness.data_dir, harness.mode, harness.opened, dict(options))
+    return Harness(first.data_dir, first.mode, first.opened, dict(options))
 
 
 async def read_json(s: Session, uri: str) -> Any:

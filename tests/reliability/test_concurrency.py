@@ -25,8 +25,14 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from ..http.conftest import _reap_processes  # noqa: F401  (session reaper for the subprocesses below)
-from ..http.conftest import Server, ServerSpec, connect, servers_on_sandbox, text_of
+from ..http.conftest import (
+    Server,
+    ServerSpec,
+    _reap_processes,  # noqa: F401  (session reaper for the subprocesses below)
+    connect,
+    servers_on_sandbox,
+    text_of,
+)
 from .conftest import size
 
 pytestmark = pytest.mark.anyio

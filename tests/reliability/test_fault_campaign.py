@@ -424,7 +424,8 @@ def test_fault_campaign(tmp_path: Path, figures: dict[str, Any]) -> None:
     seed = int(os.environ.get("KROS_MCP_FAULT_SEED") or random.SystemRandom().randrange(2**32))
     flows = size(ci=60, big=1000)
     print(
-        f"\nfault campaign: seed={seed} flows={flows} ({'big' if BIG else 'ci'}); replay with KROS_MCP_FAULT_SEED={seed}"
+        f"\nfault campaign: seed={seed} flows={flows} ({'big' if BIG else 'ci'}); "
+        f"replay with KROS_MCP_FAULT_SEED={seed}"
     )
     found = anyio.run(campaign, tmp_path, flows, seed)
     run: Campaign = found["run"]

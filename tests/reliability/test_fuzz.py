@@ -36,8 +36,12 @@ from mcp.types import CallToolResult
 from kros_mcp.config import Settings
 from kros_mcp.server import build_server
 
-from ..http.conftest import _reap_processes  # noqa: F401  (session reaper for the subprocesses below)
-from ..http.conftest import ServerSpec, connect, servers_on_sandbox
+from ..http.conftest import (
+    ServerSpec,
+    _reap_processes,  # noqa: F401  (session reaper for the subprocesses below)
+    connect,
+    servers_on_sandbox,
+)
 from .conftest import BIG, size
 
 TOOLS = (
@@ -335,7 +339,7 @@ class Tally:
                 self.counts["unknown tool (tool error)"] += 1
             if not text.strip():
                 self.problems.append(f"empty error text for {where}")
-            sent = list(_strings(arguments)) + [name]
+            sent = [*list(_strings(arguments)), name]
             for leak in LEAKS:
                 if leak in text and not any(leak in s for s in sent):
                     self.problems.append(f"{leak!r} leaked for {where}: {text[:500]}")
@@ -458,11 +462,11 @@ def test_fuzz_in_process(
         monkeypatch.delenv(name, raising=False)
     settings_ = Settings(KROS_MCP_DATA_DIR=tmp_path / "data", KROS_MCP_CONFIRMATION=confirmation)
     started = time.monotonic()
-    with start_blocking_portal() as portal:
-        with portal.wrap_async_context_manager(
-            Client(build_server(settings_), mode=mode)
-        ) as client:
-            tally = run_campaign(portal, client, IN_PROCESS // 2, seed=1 if mode == "auto" else 2)
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(Client(build_server(settings_), mode=mode)) as client,
+    ):
+        tally = run_campaign(portal, client, IN_PROCESS // 2, seed=1 if mode == "auto" else 2)
     figures.update({"mode": mode, "confirmation": confirmation})
     _finish(tally, figures, started)
 
@@ -503,15 +507,17 @@ def test_fuzz_over_http(tmp_path: Path, figures: dict[str, Any]) -> None:
     size in big mode; /healthz stays 200 and the process stays up."""
     started = time.monotonic()
     with _http_server(tmp_path) as server:
-        with start_blocking_portal() as portal:
-            with portal.wrap_async_context_manager(connect(server, "auto")) as client:
-                tally = run_campaign(
-                    portal,
-                    client,
-                    HTTP_CALLS,
-                    seed=3,
-                    max_body=Settings.model_fields["max_body_bytes"].default,
-                )
+        with (
+            start_blocking_portal() as portal,
+            portal.wrap_async_context_manager(connect(server, "auto")) as client,
+        ):
+            tally = run_campaign(
+                portal,
+                client,
+                HTTP_CALLS,
+                seed=3,
+                max_body=Settings.model_fields["max_body_bytes"].default,
+            )
         assert server.process.poll() is None, server.log()[-3000:]
         assert httpx2.get(server.root + "/healthz", timeout=5.0).status_code == 200
         log = server.log()

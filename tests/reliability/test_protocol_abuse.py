@@ -142,9 +142,10 @@ def make_case(rng: random.Random, kind: str, session: dict[str, str], variant: s
         half = f"\\u{rng.randint(0xD800, 0xDFFF):04x}"
         where = rng.choice(["key", "value"])
         arguments = f'{{"{half}x": 1}}' if where == "key" else f'{{"status": "a{half}"}}'
+        request_id = rng.randint(1, 10**6)
         body = (
-            '{"jsonrpc": "2.0", "id": %d, "method": "tools/call", "params": {"name": "list_numbers", '
-            '"arguments": %s}}' % (rng.randint(1, 10**6), arguments)
+            f'{{"jsonrpc": "2.0", "id": {request_id}, "method": "tools/call", '
+            f'"params": {{"name": "list_numbers", "arguments": {arguments}}}}}'
         )
         return Case(kind, body.encode(), h, _error(400, (-32700,)))
     if kind == "wrong_version":

@@ -569,7 +569,7 @@ def _reserve_in_process(path: str, barrier: object, results: object, worker: int
     barrier.wait(timeout=60)  # type: ignore[attr-defined]
     try:
         results.put(asyncio.run(go()))  # type: ignore[attr-defined]
-    except BaseException as e:
+    except BaseException as e:  # noqa: BLE001 - reported to the parent
         results.put(repr(e))  # type: ignore[attr-defined]
 
 
@@ -621,7 +621,7 @@ async def test_sqlite_legacy_file_is_adopted(tmp_path: Path) -> None:
 async def test_sqlite_bad_file_raises_store_error(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="state.sqlite3"):
+    with pytest.raises(StoreError, match=r"state\.sqlite3"):
         SQLiteStateStore(path)
     blocker = tmp_path / "file"
     blocker.write_text("")
