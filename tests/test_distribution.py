@@ -30,8 +30,8 @@ from starlette.testclient import TestClient
 import kros_mcp
 from kros_mcp.config import Settings
 from kros_mcp.server import TOOL_NAMES, build_server
-from kros_mcp.server.auth import AuthMiddleware
-from kros_mcp.server.http import MCP_PATH
+from kros_mcp.server.transports.auth import AuthMiddleware
+from kros_mcp.server.transports.http import MCP_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
 MCP_DIR = ROOT / "manifests" / "mcp"

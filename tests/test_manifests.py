@@ -33,10 +33,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import kros_mcp
-from kros_mcp.cli import _build_parser, _check_http_auth
+from kros_mcp.cli.main import _build_parser, _check_http_auth
 from kros_mcp.config import Settings
 from kros_mcp.server import build_server
-from kros_mcp.server.http import MCP_PATH, SSE_PATH, build_http_app
+from kros_mcp.server.transports.http import MCP_PATH, SSE_PATH, build_http_app
 
 Doc = dict[str, Any]  # one Kubernetes object, or part of one
 

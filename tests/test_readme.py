@@ -19,14 +19,14 @@ from typing import Any, BinaryIO
 
 import pytest
 
-from kros_mcp.cli import _build_parser
+from kros_mcp.cli.main import _build_parser
 from kros_mcp.config import Settings
-from kros_mcp.config_reference import END_MARKER, START_MARKER, config_reference, is_secret
 from kros_mcp.server.names import TOOL_NAMES
+from scripts.config_reference import END_MARKER, START_MARKER, config_reference, is_secret
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-REGENERATE = "python -m kros_mcp.config_reference --write README.md"
+REGENERATE = "python -m scripts.config_reference --write README.md"
 CLIENT_FILES = ("claude_desktop_config.json", "vscode-mcp.json", "cursor-mcp.json")
 
 

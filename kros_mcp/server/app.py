@@ -23,7 +23,6 @@ from ..ratelimit import RateLimiter
 from ..safety import Policy, RuleVerdict
 from ..store import tenant_key
 from .arg_errors import invalid_arguments
-from .auth import api_key_from_headers
 from .context import deps_of
 from .deps import Deps, build_policy, load_signing_keys, open_deps
 from .names import TOOL_NAMES, WRITE_TOOLS
@@ -34,6 +33,7 @@ from .resources import register_policy_and_audit, register_resources
 from .results import compact_results
 from .schemas import compact_tool_schemas
 from .tools import register_tools
+from .transports.auth import api_key_from_headers
 
 __all__ = ["INSTRUCTIONS", "KrosMCPServer", "build_server"]
 

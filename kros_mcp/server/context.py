@@ -5,8 +5,8 @@ from __future__ import annotations
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
-from .auth import api_key_from_headers
 from .deps import Deps
+from .transports.auth import api_key_from_headers
 
 __all__ = ["can_elicit", "deps_of", "resolve_number_id"]
 

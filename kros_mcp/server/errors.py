@@ -24,8 +24,8 @@ from ..krosai import (
     TransportError,
 )
 from ..safety import ConfirmationError, PolicyError
+from ..safety.text import clean_text
 from ..store import StoreError
-from .sanitize import clean_text
 
 __all__ = ["to_tool_error"]
 

@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..krosai import AvailableNumber, PhoneNumber
+from ..safety.text import clean_text
 from ..store import StoredOffer
-from .sanitize import clean_text
 
 __all__ = [
     "Endpoint",

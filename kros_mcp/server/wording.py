@@ -7,9 +7,9 @@ from typing import Any
 
 from ..krosai import PhoneNumber
 from ..safety import RuleVerdict
+from ..safety.text import clean_text
 from ..store import StoredOffer
 from .models import Routing
-from .sanitize import clean_text
 
 __all__ = [
     "buy_line",

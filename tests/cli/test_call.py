@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from kros_mcp.call_cli import (
+from kros_mcp.cli.call import (
     CallRequest,
     UsageError,
     coerce,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from kros_mcp.progress import ProgressBar
+from kros_mcp.cli.progress import ProgressBar
 from kros_mcp.sandbox import SandboxDB
 from kros_mcp.sandbox.inventory import expected_size
 

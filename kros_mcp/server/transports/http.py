@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from ..config import Settings
-from ..store import open_store
+from ...config import Settings
+from ...store import open_store
 from .auth import AuthMiddleware
 
 __all__ = ["MCP_PATH", "SSE_PATH", "build_http_app", "transport_security"]

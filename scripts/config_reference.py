@@ -4,7 +4,7 @@ Environment variables come from `Settings` (alias, description, default, constra
 lines from the `kros-mcp` argument parser as it stands when this runs. Regenerate the README's
 section with:
 
-    python -m kros_mcp.config_reference --write README.md
+    python -m scripts.config_reference --write README.md
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _flags_by_setting(parser: argparse.ArgumentParser) -> dict[str, list[str]]:
 
 
 def _environment_section(parser: argparse.ArgumentParser) -> list[str]:
-    from .config import Settings
+    from kros_mcp.config import Settings
 
     flags = _flags_by_setting(parser)
     lines = [
@@ -268,7 +268,7 @@ def _parser_at(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> argpar
 
 def config_reference() -> str:
     """The README's configuration reference, in Markdown, without the markers."""
-    from .cli import _build_parser
+    from kros_mcp.cli.main import _build_parser
 
     parser = _build_parser()
     lines = [*_environment_section(parser), "", *_command_line_section(parser)]
@@ -288,7 +288,7 @@ def replace_section(document: str, section: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m kros_mcp.config_reference",
+        prog="python -m scripts.config_reference",
         description="Print the configuration reference, or write it between the markers of a Markdown file.",
     )
     target = parser.add_mutually_exclusive_group()
@@ -316,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         if updated != document:
             print(
-                f"{target} is out of date: run python -m kros_mcp.config_reference --write {target}",
+                f"{target} is out of date: run python -m scripts.config_reference --write {target}",
                 file=sys.stderr,
             )
             return 1

@@ -6,8 +6,8 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from .config import Settings
-from .store import StoreError, open_store, tenant_key
+from ..config import Settings
+from ..store import StoreError, open_store, tenant_key
 
 __all__ = ["print_audit"]
 

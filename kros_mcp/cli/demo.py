@@ -40,8 +40,8 @@ async def _tour(data_dir: str) -> None:
     from mcp import Client
     from mcp.types import ElicitResult
 
-    from .config import Settings
-    from .server import build_server
+    from ..config import Settings
+    from ..server import build_server
 
     async def person(context: Any, params: Any) -> ElicitResult:
         _say(f"  [the server asks the person] {params.message}")

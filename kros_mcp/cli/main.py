@@ -39,7 +39,7 @@ def _settings(args: argparse.Namespace | None = None) -> object:
     """Settings from the environment, overridden by any flag given. Exits with a message when invalid."""
     from pydantic import ValidationError
 
-    from .config import Settings
+    from ..config import Settings
 
     overrides = {}
     if args is not None:
@@ -68,7 +68,7 @@ def _settings(args: argparse.Namespace | None = None) -> object:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(
         prog="kros-mcp", description="MCP server for KrosAI phone numbers."
@@ -215,14 +215,14 @@ def _build_parser() -> argparse.ArgumentParser:
 def _run_sandbox(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .config import Settings
-    from .sandbox import SANDBOX_API_KEY, create_app
-    from .sandbox.serve import quiet_dropped_connections
+    from ..config import Settings
+    from ..sandbox import SANDBOX_API_KEY, create_app
+    from ..sandbox.serve import quiet_dropped_connections
 
     db = args.db or str(Settings().sandbox_db_path)
     if db != ":memory:":
+        from ..sandbox import SandboxDB
         from .progress import ProgressBar
-        from .sandbox import SandboxDB
 
         # Seed a new database here, where progress can be shown; create_app then finds it seeded.
         with ProgressBar("Seeding the sandbox", unit="numbers") as bar:
@@ -249,9 +249,9 @@ MIN_TOKEN_LENGTH = 16
 def _run_serve(args: argparse.Namespace) -> int:
     import anyio
 
+    from ..server import build_server
+    from ..store import StoreError
     from .logs import configure_logging
-    from .server import build_server
-    from .store import StoreError
 
     settings = _settings(args)
     http = args.transport != "stdio"
@@ -271,13 +271,13 @@ def _run_serve(args: argparse.Namespace) -> int:
         raise SystemExit(f"kros-mcp: {exc}") from None
     try:
         if not http:
-            from .server.transport import serve_stdio
+            from ..server.transports.stdio import serve_stdio
 
             anyio.run(serve_stdio, server)
             return 0
         import uvicorn
 
-        from .server.http import build_http_app
+        from ..server.transports.http import build_http_app
 
         if args.transport == "streamable-http":
             # It opens the store before listening: say why now, rather than with uvicorn's traceback.
@@ -320,7 +320,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def _warn_unknown_variables() -> None:
-    from .config import unknown_variables
+    from ..config import unknown_variables
 
     for name in unknown_variables():
         logging.getLogger("kros_mcp").warning("%s is not a kros-mcp setting and is ignored", name)
@@ -332,7 +332,7 @@ def _first_leaf(group: BaseExceptionGroup) -> BaseException:
 
 
 async def _check_store(settings: object) -> None:
-    from .store import open_store
+    from ..store import open_store
 
     store = await open_store(settings.state_url or settings.state_db_path)  # type: ignore[attr-defined]
     await store.close()
@@ -365,7 +365,7 @@ def _check_http_auth(settings: object, host: str) -> None:
 
 
 def _run_call(args: argparse.Namespace) -> int:
-    from .call_cli import CallRequest, UsageError, parse_arguments, run_call
+    from .call import CallRequest, UsageError, parse_arguments, run_call
 
     parser: argparse.ArgumentParser = args.usage
     tool = None if args.list else args.tool
@@ -399,7 +399,7 @@ def _run_doctor(args: argparse.Namespace) -> int:
 def _run_audit(args: argparse.Namespace) -> int:
     import anyio
 
-    from .audit_cli import print_audit
+    from .audit import print_audit
 
     return anyio.run(print_audit, _settings(), args.limit, args.before, args.json)
 

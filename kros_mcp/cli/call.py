@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 
-from .config import Settings
+from ..config import Settings
 
 __all__ = ["CallRequest", "UsageError", "coerce", "parse_arguments", "render", "run_call"]
 
@@ -273,7 +273,7 @@ def _print_tools(tools: list[Any], as_json: bool) -> None:
 async def _session(settings: Settings, request: CallRequest) -> int:
     from mcp import Client
 
-    from .server import TOOL_NAMES, build_server
+    from ..server import TOOL_NAMES, build_server
 
     try:
         server = build_server(settings)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import anyio
 from pydantic import ValidationError
 
-from .config import Settings, unknown_variables
+from ..config import Settings, unknown_variables
 
 __all__ = ["Check", "collect_checks", "run_doctor"]
 
@@ -51,7 +51,7 @@ def _fail(name: str, detail: str, fix: str | None = None) -> Check:
 def check_python() -> Check:
     from importlib.metadata import PackageNotFoundError, version
 
-    from . import __version__
+    from .. import __version__
 
     try:
         sdk = f", mcp {version('mcp')}"
@@ -144,7 +144,7 @@ def _key_shape(settings: Settings) -> Check | None:
     """A problem with the configured key visible without asking KrosAI, or None."""
     if settings.uses_sandbox or settings.multi_tenant:
         return None
-    from .krosai import mask_api_key
+    from ..krosai import mask_api_key
 
     assert settings.krosai_api_key is not None
     value = settings.krosai_api_key.get_secret_value()  # Settings strips spaces and line breaks
@@ -160,13 +160,13 @@ def _key_shape(settings: Settings) -> Check | None:
 
 async def check_backend_access(settings: Settings, timeout: float) -> list[Check]:
     """Reachability, latency and the key, from one `list_numbers(limit=1)`."""
-    from .krosai import KrosAIClient, RetryPolicy, mask_api_key
+    from ..krosai import KrosAIClient, RetryPolicy, mask_api_key
 
     retry = RetryPolicy(max_attempts=1, deadline=timeout)
     sandbox_app = None
     if settings.uses_sandbox:
-        from .sandbox import SandboxTransport, create_app
-        from .server.deps import SANDBOX_BASE_URL
+        from ..sandbox import SandboxTransport, create_app
+        from ..server.deps import SANDBOX_BASE_URL
 
         try:
             sandbox_app = create_app(settings.sandbox_db_path)
@@ -227,7 +227,7 @@ def _judge(
     *,
     timeout: float,
 ) -> list[Check]:
-    from .krosai import (
+    from ..krosai import (
         APIError,
         AuthenticationError,
         PermissionDeniedError,
@@ -331,7 +331,7 @@ def _judge(
 
 async def check_store(settings: Settings, timeout: float) -> Check:
     """Open the state store `serve` would open and write, then read back, a throwaway token claim."""
-    from .store import StoreError, is_postgres_url, open_store
+    from ..store import StoreError, is_postgres_url, open_store
 
     target = settings.state_url or settings.state_db_path
     postgres = is_postgres_url(target)
@@ -345,7 +345,7 @@ async def check_store(settings: Settings, timeout: float) -> Check:
     try:
         with anyio.fail_after(timeout):
             if postgres:
-                from .store import PostgresStateStore
+                from ..store import PostgresStateStore
 
                 store: Any = await PostgresStateStore.open(str(target).strip(), timeout=timeout)
             else:
@@ -392,8 +392,8 @@ async def check_store(settings: Settings, timeout: float) -> Check:
 def check_signing_key(settings: Settings) -> Check:
     """Confirmation tokens verify only where the signing key is the same: across restarts, `kros-mcp
     call` runs and replicas."""
-    from .server.deps import load_signing_keys
-    from .store import is_postgres_url
+    from ..server.deps import load_signing_keys
+    from ..store import is_postgres_url
 
     shared = settings.state_url is not None and is_postgres_url(settings.state_url)
     if settings.secret is not None or settings.secret_file is not None:
@@ -437,9 +437,9 @@ def check_signing_key(settings: Settings) -> Check:
 
 
 def check_policy(settings: Settings) -> Check:
-    from .server import TOOL_NAMES, WRITE_TOOLS
-    from .server.deps import build_policy
-    from .server.wording import usd
+    from ..server import TOOL_NAMES, WRITE_TOOLS
+    from ..server.deps import build_policy
+    from ..server.wording import usd
 
     try:
         policy = build_policy(settings)
@@ -502,7 +502,7 @@ async def collect_checks(timeout: float) -> list[Check]:
 
 def _secrets() -> list[tuple[str, str]]:
     """(secret, stand-in) pairs scrubbed from every line, whatever a check put there."""
-    from .krosai import mask_api_key
+    from ..krosai import mask_api_key
 
     pairs = []
     for name in ("KROSAI_API_KEY", "KROS_MCP_SECRET", "KROS_MCP_AUTH_TOKENS"):

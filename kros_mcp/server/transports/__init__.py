@@ -1,0 +1,1 @@
+"""How the server is reached: stdio, or HTTP (streamable HTTP and SSE) with authentication."""
