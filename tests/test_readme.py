@@ -21,7 +21,7 @@ import pytest
 
 from kros_mcp.cli.main import _build_parser
 from kros_mcp.config import Settings
-from kros_mcp.server.names import TOOL_NAMES
+from kros_mcp.server import TOOL_NAMES
 from scripts.config_reference import END_MARKER, START_MARKER, config_reference, is_secret
 
 ROOT = Path(__file__).resolve().parents[1]

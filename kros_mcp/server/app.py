@@ -25,14 +25,13 @@ from ..store import tenant_key
 from .arg_errors import invalid_arguments
 from .context import deps_of
 from .deps import Deps, build_policy, load_signing_keys, open_deps
-from .names import TOOL_NAMES, WRITE_TOOLS
 from .notify import enable_legacy_subscriptions
 from .prompts import register_prompts
 from .reconcile import reconcile_unfinished
 from .resources import register_policy_and_audit, register_resources
 from .results import compact_results
 from .schemas import compact_tool_schemas
-from .tools import register_tools
+from .tools import TOOL_NAMES, WRITE_TOOLS, register_tools
 from .transports.auth import api_key_from_headers
 
 __all__ = ["INSTRUCTIONS", "KrosMCPServer", "build_server"]

@@ -20,7 +20,6 @@ from ..krosai import KrosAIClient, RetryPolicy
 from ..safety import ConfirmationTokens, Policy
 from ..sandbox.transport import LazySandbox
 from ..store import StateStore, open_store, tenant_key
-from .names import TOOL_NAMES
 from .notify import Subscribers
 
 __all__ = ["Deps", "open_deps"]
@@ -66,6 +65,9 @@ class Deps:
     sandbox: LazySandbox | None = None
     # Multi-tenant mode only: clients per caller key; `client` and `tenant` are then per request.
     tenants: TenantClients | None = None
+    # Who is asking, for the audit trail and per-caller limits: a non-reversible fingerprint of
+    # the bearer token, the verified tenant, or the OAuth subject; "stdio" for a local client.
+    principal: str = "stdio"
 
     @property
     def sandbox_app(self) -> Any:
@@ -85,6 +87,8 @@ class Deps:
 
 def build_policy(settings: Settings) -> Policy:
     """The operator's policy from settings. Unknown tool names raise ValueError."""
+    from .tools import TOOL_NAMES  # the tools import this module
+
     return Policy.build(
         read_only=settings.read_only,
         tools=settings.list_setting("tools"),

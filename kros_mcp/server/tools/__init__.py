@@ -1,0 +1,74 @@
+"""The tools, each listed once in `ALL_TOOLS` with its title and annotations.
+
+Whether a tool writes is read from its annotations (`readOnlyHint`), never restated: read-only
+mode, the policy and the CLI all ask `WRITE_TOOLS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+
+from .purchase import purchase_number
+from .reads import get_number, list_numbers, search_available
+from .release import release_number
+from .routing import update_routing
+
+__all__ = ["ALL_TOOLS", "READ_TOOLS", "TOOL_NAMES", "WRITE_TOOLS", "ToolSpec", "register_tools"]
+
+# Reads change nothing and can be repeated; KrosAI is outside this server (open world).
+_READ = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+
+
+def _write(*, destructive: bool, idempotent: bool) -> ToolAnnotations:
+    return ToolAnnotations(
+        read_only_hint=False,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=True,
+    )
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool: its function (name, description and parameters come from it), title and hints."""
+
+    fn: Callable[..., Any]
+    title: str
+    annotations: ToolAnnotations
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+    @property
+    def writes(self) -> bool:
+        return not self.annotations.read_only_hint
+
+
+ALL_TOOLS: tuple[ToolSpec, ...] = (
+    # reads
+    ToolSpec(list_numbers, "List owned numbers", _READ),
+    ToolSpec(get_number, "Get a number", _READ),
+    ToolSpec(search_available, "Search numbers for sale", _READ),
+    # writes
+    ToolSpec(purchase_number, "Buy a number", _write(destructive=False, idempotent=False)),
+    ToolSpec(update_routing, "Route a number's calls", _write(destructive=True, idempotent=True)),
+    ToolSpec(release_number, "Release a number", _write(destructive=True, idempotent=False)),
+)
+
+TOOL_NAMES: tuple[str, ...] = tuple(spec.name for spec in ALL_TOOLS)
+READ_TOOLS: tuple[str, ...] = tuple(spec.name for spec in ALL_TOOLS if not spec.writes)
+WRITE_TOOLS: tuple[str, ...] = tuple(spec.name for spec in ALL_TOOLS if spec.writes)
+
+
+def register_tools(mcp: MCPServer[Any]) -> None:
+    """Add every tool in `ALL_TOOLS` to `mcp`."""
+    for spec in ALL_TOOLS:
+        mcp.add_tool(spec.fn, title=spec.title, annotations=spec.annotations)
