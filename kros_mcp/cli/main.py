@@ -7,6 +7,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 # (flag, metavar, help): each maps to the Settings field of the same name.
 POLICY_FLAGS = (
@@ -35,7 +39,7 @@ POLICY_FLAGS = (
 )
 
 
-def _settings(args: argparse.Namespace | None = None) -> object:
+def _settings(args: argparse.Namespace | None = None) -> Settings:
     """Settings from the environment, overridden by any flag given. Exits with a message when invalid."""
     from pydantic import ValidationError
 
@@ -255,18 +259,18 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     http = args.transport != "stdio"
-    configure_logging(settings.log_format, calls=http)  # type: ignore[attr-defined]
+    configure_logging(settings.log_format, calls=http)
     _warn_unknown_variables()
     if http:
         _check_http_auth(settings, args.host)
-        if settings.tool_rate_limit is None:  # type: ignore[attr-defined]
-            settings = settings.model_copy(update={"tool_rate_limit": HTTP_TOOL_RATE_LIMIT})  # type: ignore[attr-defined]
-    elif settings.multi_tenant:  # type: ignore[attr-defined]
+        if settings.tool_rate_limit is None:
+            settings = settings.model_copy(update={"tool_rate_limit": HTTP_TOOL_RATE_LIMIT})
+    elif settings.multi_tenant:
         raise SystemExit(
             "kros-mcp: --multi-tenant needs an HTTP transport (--transport streamable-http or sse)"
         )
     try:
-        server = build_server(settings)  # type: ignore[arg-type]
+        server = build_server(settings)
     except ValueError as exc:
         raise SystemExit(f"kros-mcp: {exc}") from None
     try:
@@ -288,7 +292,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             server,
             settings,
             transport=args.transport,
-            stateless=args.stateless,  # type: ignore[arg-type]
+            stateless=args.stateless,
             json_response=args.json_response,
         )
         path = "/sse" if args.transport == "sse" else "/mcp"
@@ -331,17 +335,17 @@ def _first_leaf(group: BaseExceptionGroup) -> BaseException:
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-async def _check_store(settings: object) -> None:
+async def _check_store(settings: Settings) -> None:
     from ..store import open_store
 
-    store = await open_store(settings.state_url or settings.state_db_path)  # type: ignore[attr-defined]
+    store = await open_store(settings.state_url or settings.state_db_path)
     await store.close()
 
 
-def _check_http_auth(settings: object, host: str) -> None:
+def _check_http_auth(settings: Settings, host: str) -> None:
     """Refuse to serve a network address without authentication."""
     try:
-        tokens = settings.auth_tokens()  # type: ignore[attr-defined]
+        tokens = settings.auth_tokens()
     except OSError as exc:
         raise SystemExit(
             f"kros-mcp: cannot read KROS_MCP_AUTH_TOKENS_FILE: {exc.strerror}"
@@ -352,12 +356,12 @@ def _check_http_auth(settings: object, host: str) -> None:
             f"kros-mcp: {len(short)} bearer token(s) in KROS_MCP_AUTH_TOKENS are shorter than "
             f"{MIN_TOKEN_LENGTH} characters: use long random tokens (e.g. openssl rand -hex 32)"
         )
-    if settings.multi_tenant and tokens:  # type: ignore[attr-defined]
+    if settings.multi_tenant and tokens:
         raise SystemExit(
             "kros-mcp: choose one: --multi-tenant (clients send their KrosAI keys) or "
             "KROS_MCP_AUTH_TOKENS (clients send a server token)"
         )
-    if host not in LOOPBACK and not tokens and not settings.multi_tenant:  # type: ignore[attr-defined]
+    if host not in LOOPBACK and not tokens and not settings.multi_tenant:
         raise SystemExit(
             f"kros-mcp: refusing to serve {host} without authentication: set KROS_MCP_AUTH_TOKENS "
             "(or KROS_MCP_AUTH_TOKENS_FILE), or use --multi-tenant"
@@ -385,7 +389,7 @@ def _run_call(args: argparse.Namespace) -> int:
         as_json=args.json,
         interactive=interactive,
     )
-    return run_call(_settings(), request)  # type: ignore[arg-type]
+    return run_call(_settings(), request)
 
 
 def _run_doctor(args: argparse.Namespace) -> int:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # Statuses that say "not processed, try later" for reads, PATCH and DELETE.
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+_JITTER = random.Random()
 
 
 @dataclass(frozen=True)
@@ -23,8 +26,8 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Wait before attempt `attempt + 1`: half fixed, half random, doubling up to the cap."""
-        ceiling = min(self.max_backoff, self.initial_backoff * (2 ** max(0, attempt - 1)))
-        return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+        ceiling = min(self.max_backoff, self.initial_backoff * 2.0 ** max(0, attempt - 1))
+        return ceiling / 2 + (rng or _JITTER).uniform(0, ceiling / 2)
 
 
 @dataclass
@@ -32,13 +35,13 @@ class Deadline:
     """A point in monotonic time after which a call must give up."""
 
     seconds: float
-    clock: object = field(default=time.monotonic, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def __post_init__(self) -> None:
         self._end = self._now() + self.seconds
 
     def _now(self) -> float:
-        return self.clock()  # type: ignore[operator]
+        return self.clock()
 
     def remaining(self) -> float:
         return max(0.0, self._end - self._now())

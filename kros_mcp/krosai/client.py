@@ -7,11 +7,11 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import anyio
 import httpx2
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from ._auth import ApiKeyAuth, mask_api_key
 from ._errors_map import error_from_response, translate_transport_errors
@@ -38,6 +38,8 @@ from .models import (
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "UNSET", "KrosAIClient", "ReconcilePolicy"]
 
 log = logging.getLogger("kros_mcp.krosai")
+
+_M = TypeVar("_M", bound=BaseModel)
 
 DEFAULT_BASE_URL: Final = "https://api.krosai.com/v1"
 DEFAULT_TIMEOUT: Final = httpx2.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
@@ -72,7 +74,9 @@ class _Attempts:
 
 
 def _same_number(a: str, b: str) -> bool:
-    digits = lambda s: "".join(ch for ch in s if ch.isdigit())  # noqa: E731
+    def digits(s: str) -> str:
+        return "".join(ch for ch in s if ch.isdigit())
+
     return bool(digits(a)) and digits(a) == digits(b)
 
 
@@ -278,17 +282,8 @@ class KrosAIClient:
                         authoritative=False,
                         attempts=attempts,
                     )
-                wait = self.retry.backoff(attempts)
-                if attempts < self.retry.max_attempts and deadline.allows(wait):
-                    log.info("purchase: KrosAI unreachable, nothing sent; retrying in %.2fs", wait)
-                    await anyio.sleep(wait)
-                    continue
-                raise PurchaseNotCompleted(
-                    f"could not reach KrosAI, so nothing was bought: {exc.message}",
-                    inventory_id=inventory_id,
-                    idempotency_key=key,
-                    cause=exc,
-                ) from exc
+                await self._wait_to_resend_purchase(exc, attempts, deadline, inventory_id, key)
+                continue
             if response.is_success:
                 try:
                     number = _parse(PhoneNumber, _unwrap_data(response))
@@ -304,13 +299,8 @@ class KrosAIClient:
                     )
                 return PurchaseReceipt(number=number, idempotency_key=key, attempts=attempts)
             error = self._error(response)
-            if isinstance(error, RateLimitError) and attempts < self.retry.max_attempts:
-                # A 429 is refused before processing, so sending again cannot buy twice.
-                wait = self._wait_for(error, attempts)
-                if wait is not None and deadline.allows(wait):
-                    log.info("purchase rate limited; retrying in %.2fs", wait)
-                    await anyio.sleep(wait)
-                    continue
+            if await self._waited_out_rate_limit(error, attempts, deadline):
+                continue
             if response.status_code >= 500:
                 # A gateway error (502/504) may hide a request still running behind it.
                 authoritative = response.status_code not in (502, 504)
@@ -323,6 +313,36 @@ class KrosAIClient:
                     attempts=attempts,
                 )
             raise error
+
+    async def _wait_to_resend_purchase(
+        self, exc: TransportError, attempts: int, deadline: Deadline, inventory_id: str, key: str
+    ) -> None:
+        """Wait before sending a purchase again that never left; raise when it may not be resent."""
+        wait = self.retry.backoff(attempts)
+        if attempts < self.retry.max_attempts and deadline.allows(wait):
+            log.info("purchase: KrosAI unreachable, nothing sent; retrying in %.2fs", wait)
+            await anyio.sleep(wait)
+            return
+        raise PurchaseNotCompleted(
+            f"could not reach KrosAI, so nothing was bought: {exc.message}",
+            inventory_id=inventory_id,
+            idempotency_key=key,
+            cause=exc,
+        ) from exc
+
+    async def _waited_out_rate_limit(
+        self, error: APIError, attempts: int, deadline: Deadline
+    ) -> bool:
+        """True after waiting out a 429 that allows another attempt in time."""
+        if not isinstance(error, RateLimitError) or attempts >= self.retry.max_attempts:
+            return False
+        # A 429 is refused before processing, so sending again cannot buy twice.
+        wait = self._wait_for(error, attempts)
+        if wait is None or not deadline.allows(wait):
+            return False
+        log.info("purchase rate limited; retrying in %.2fs", wait)
+        await anyio.sleep(wait)
+        return True
 
     async def update_number(
         self,
@@ -437,8 +457,8 @@ class KrosAIClient:
                 response = await self._send_once(method, path, deadline, params=params, json=json)
             except TransportError as exc:
                 attempts.ambiguous = attempts.ambiguous or exc.request_sent
-                wait = self.retry.backoff(attempts.count)
-                if attempts.count >= self.retry.max_attempts or not deadline.allows(wait):
+                backoff = self.retry.backoff(attempts.count)
+                if attempts.count >= self.retry.max_attempts or not deadline.allows(backoff):
                     raise
                 log.info(
                     "%s /%s failed (%s); retry %d in %.2fs",
@@ -446,9 +466,9 @@ class KrosAIClient:
                     path,
                     exc.message,
                     attempts.count,
-                    wait,
+                    backoff,
                 )
-                await anyio.sleep(wait)
+                await anyio.sleep(backoff)
                 continue
             if response.is_success:
                 return response
@@ -584,7 +604,7 @@ def _unwrap_data(response: httpx2.Response) -> Any:
     return body
 
 
-def _parse(model: Any, payload: Any) -> Any:
+def _parse(model: type[_M], payload: Any) -> _M:
     if isinstance(payload, httpx2.Response):
         payload = _json_or_none(payload)
     if payload is None:

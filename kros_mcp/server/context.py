@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -13,7 +15,7 @@ __all__ = ["can_elicit", "deps_of", "resolve_number_id"]
 
 def deps_of(ctx: Context) -> Deps:
     """The dependencies for this request: in multi-tenant mode, acting for the caller's own key."""
-    deps: Deps = ctx.request_context.lifespan_context
+    deps = cast(Deps, ctx.request_context.lifespan_context)
     if deps.tenants is None:
         return deps
     headers = ctx.headers or {}

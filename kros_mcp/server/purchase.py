@@ -35,7 +35,12 @@ def price_change(
             f"NUMBER_NOT_AVAILABLE: {offer.number} is no longer for sale. Nothing was bought. "
             "Call search_available for current offers."
         )
-    quoted_price = claims.price_cents if claims is not None else offer.first_charge_cents
+    quoted_price = offer.first_charge_cents if claims is None else claims.price_cents
+    if quoted_price is None:  # purchase tokens always quote one: a token without binds no price
+        raise ToolError(
+            "Confirmation refused (mismatch): this confirmation_token quotes no price, so nothing "
+            "was bought. Call purchase_number with dry_run=true for a new quote."
+        )
     # The monthly price counts too: the person agreed to both amounts.
     if (
         current.first_charge_cents == quoted_price

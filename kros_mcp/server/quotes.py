@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..krosai import AvailableNumber, KrosAIClient
 from ..store import StoredOffer
 
@@ -10,7 +12,7 @@ __all__ = ["offer_from", "refresh_offer"]
 _REFRESH_PAGES = 3
 
 
-def offer_from(item: AvailableNumber, country: str, query: dict) -> StoredOffer:
+def offer_from(item: AvailableNumber, country: str, query: dict[str, Any]) -> StoredOffer:
     return StoredOffer(
         inventory_id=item.id,
         number=item.number,

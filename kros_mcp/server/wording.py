@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ..krosai import PhoneNumber
 from ..safety import RuleVerdict
@@ -41,7 +41,14 @@ def policy_line(verdict: RuleVerdict) -> str:
     return f"Policy {verdict.rule}: {'ok' if verdict.allowed else 'REFUSED'}, {verdict.detail}."
 
 
-def replayed(result: Any) -> Any:
+class _Replayable(Protocol):
+    message: str
+
+
+_R = TypeVar("_R", bound=_Replayable)
+
+
+def replayed(result: _R) -> _R:
     result.message = (
         "ALREADY USED: this confirmation_token was used before, so nothing new happened. "
         "What it did then: " + result.message

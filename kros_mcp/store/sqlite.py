@@ -448,6 +448,7 @@ class SQLiteStateStore:
     ) -> list[AuditEntry]:
         if limit <= 0:
             return []
+        params: tuple[object, ...]
         if before is None:
             sql, params = (
                 f"SELECT {AUDIT_COLUMNS} FROM audit WHERE tenant = ? ORDER BY seq DESC LIMIT ?",
@@ -463,6 +464,7 @@ class SQLiteStateStore:
         return [audit_entry(r) for r in rows]
 
     async def audit_unfinished(self, tenant: str | None = None) -> list[AuditEntry]:
+        params: tuple[object, ...]
         if tenant is None:
             sql, params = (
                 f"SELECT {AUDIT_COLUMNS} FROM audit WHERE status = 'intent' ORDER BY seq",
