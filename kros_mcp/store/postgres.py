@@ -47,6 +47,7 @@ from .base import AuditEntry, AuditStatus, RequestClaim, StoredOffer, StoreError
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
+    from psycopg.sql import Composable, Composed
     from psycopg_pool import AsyncConnectionPool
 
 __all__ = ["PostgresStateStore"]
@@ -128,12 +129,18 @@ def _lock_key(*parts: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _schema_prefix(schema: str | None) -> str:
-    if schema is None:
-        return ""
+def _schema_prefix(schema: str | None) -> Composable:
+    """The quoted schema and a dot, or nothing (the connection's search_path)."""
     from psycopg import sql
 
-    return sql.Identifier(schema).as_string() + "."
+    return sql.SQL("") if schema is None else sql.Composed([sql.Identifier(schema), sql.SQL(".")])
+
+
+def _query(template: str, prefix: Composable) -> Composed:
+    """`template` with `{s}` as the schema prefix and `{cols}` as the audit columns."""
+    from psycopg import sql
+
+    return sql.SQL(template).format(s=prefix, cols=sql.SQL(AUDIT_COLUMNS))
 
 
 async def migrate(
@@ -147,18 +154,27 @@ async def migrate(
     transaction under an advisory lock; return the version. Raises StoreError if the schema was
     written by a newer kros-mcp."""
     target = LATEST_VERSION if target is None else target
+    from psycopg import sql
+
     s = _schema_prefix(schema)
     async with conn.transaction():
         await conn.execute(
             "SELECT pg_advisory_xact_lock(%s)", (_lock_key("migrate", schema or ""),)
         )
         if schema is not None:
-            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s[:-1]}")
+            await conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+            )
         await conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {s}schema_version ("
-            "version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+            _query(
+                "CREATE TABLE IF NOT EXISTS {s}schema_version ("
+                "version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)",
+                s,
+            )
         )
-        cur = await conn.execute(f"SELECT COALESCE(MAX(version), 0) FROM {s}schema_version")
+        cur = await conn.execute(
+            _query("SELECT COALESCE(MAX(version), 0) FROM {s}schema_version", s)
+        )
         row = await cur.fetchone()
         current = int(row[0]) if row else 0
         if current > LATEST_VERSION:
@@ -166,9 +182,11 @@ async def migrate(
         for version, statements in MIGRATIONS:
             if current < version <= target:
                 for statement in statements:
-                    await conn.execute(statement.format(s=s))
+                    await conn.execute(_query(statement, s))
                 await conn.execute(
-                    f"INSERT INTO {s}schema_version (version, applied_at) VALUES (%s, %s)",
+                    _query(
+                        "INSERT INTO {s}schema_version (version, applied_at) VALUES (%s, %s)", s
+                    ),
                     (version, time.time()),
                 )
                 log.info("state store %s: applied schema migration %d", where, version)
@@ -257,6 +275,7 @@ class PostgresStateStore:
         self._purge = PurgeSchedule(clock)
         self.schema_version: int | None = None
         self._s = _schema_prefix(schema)
+        self._queries: dict[str, Composed] = {}
         self._lock_ns = schema or ""
 
     @classmethod
@@ -270,6 +289,14 @@ class PostgresStateStore:
 
     def __repr__(self) -> str:
         return f"<PostgresStateStore {self.where}>"
+
+    def _q(self, template: str) -> Composed:
+        """A statement on this store's tables: `{s}` is the schema prefix, `{cols}` the audit
+        columns. Composed once per statement and kept."""
+        query = self._queries.get(template)
+        if query is None:
+            query = self._queries[template] = _query(template, self._s)
+        return query
 
     def _now(self) -> float:
         return float(self._clock())
@@ -362,9 +389,9 @@ class PostgresStateStore:
 
         now = self._now()
         try:
-            await conn.execute(f"DELETE FROM {self._s}offers WHERE expires_at < %s", (now,))
+            await conn.execute(self._q("DELETE FROM {s}offers WHERE expires_at < %s"), (now,))
             await conn.execute(
-                f"DELETE FROM {self._s}used_tokens WHERE expires_at < %s",
+                self._q("DELETE FROM {s}used_tokens WHERE expires_at < %s"),
                 (now - TOKEN_GRACE_SECONDS,),
             )
         except psycopg.Error as e:
@@ -389,9 +416,11 @@ class PostgresStateStore:
             expires = self._now() + ttl_seconds
             async with conn.transaction(), conn.cursor() as cur:
                 await cur.executemany(
-                    f"INSERT INTO {self._s}offers (tenant, inventory_id, offer, expires_at) "
-                    "VALUES (%s, %s, %s::json, %s) ON CONFLICT (tenant, inventory_id) "
-                    "DO UPDATE SET offer = EXCLUDED.offer, expires_at = EXCLUDED.expires_at",
+                    self._q(
+                        "INSERT INTO {s}offers (tenant, inventory_id, offer, expires_at) "
+                        "VALUES (%s, %s, %s::json, %s) ON CONFLICT (tenant, inventory_id) "
+                        "DO UPDATE SET offer = EXCLUDED.offer, expires_at = EXCLUDED.expires_at"
+                    ),
                     [(tenant, o.inventory_id, offer_json(o), expires) for o in offers],
                 )
             await self._after_write(conn)
@@ -399,8 +428,10 @@ class PostgresStateStore:
     async def get_offer(self, tenant: str, inventory_id: str) -> StoredOffer | None:
         async with self._connection("get_offer") as conn:
             cur = await conn.execute(
-                f"SELECT offer FROM {self._s}offers "
-                "WHERE tenant = %s AND inventory_id = %s AND expires_at >= %s",
+                self._q(
+                    "SELECT offer FROM {s}offers "
+                    "WHERE tenant = %s AND inventory_id = %s AND expires_at >= %s"
+                ),
                 (tenant, inventory_id, self._now()),
             )
             row = await cur.fetchone()
@@ -410,8 +441,10 @@ class PostgresStateStore:
     async def use_token(self, tenant: str, token_id: str, expires_at: float) -> bool:
         async with self._connection("use_token") as conn:
             cur = await conn.execute(
-                f"INSERT INTO {self._s}used_tokens (tenant, token_id, used_at, expires_at) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (tenant, token_id) DO NOTHING",
+                self._q(
+                    "INSERT INTO {s}used_tokens (tenant, token_id, used_at, expires_at) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (tenant, token_id) DO NOTHING"
+                ),
                 (tenant, token_id, self._now(), expires_at),
             )
             first = cur.rowcount == 1
@@ -429,7 +462,6 @@ class PostgresStateStore:
         window_seconds: float,
     ) -> bool:
         check_amount(amount_cents)
-        s = self._s
         async with self._connection("reserve_spend") as conn:
             async with conn.transaction():
                 # Serialises this tenant's reservations across every connection and replica; held
@@ -439,21 +471,26 @@ class PostgresStateStore:
                 )
                 now = self._now()
                 cur = await conn.execute(
-                    f"SELECT EXISTS (SELECT 1 FROM {s}spend WHERE tenant = %s AND reservation_id = %s), "
-                    f"(SELECT COALESCE(SUM(amount_cents), 0)::bigint FROM {s}spend "
-                    " WHERE tenant = %s AND created_at > %s)",
+                    self._q(
+                        "SELECT EXISTS (SELECT 1 FROM {s}spend WHERE tenant = %s AND reservation_id = %s), "
+                        "(SELECT COALESCE(SUM(amount_cents), 0)::bigint FROM {s}spend "
+                        " WHERE tenant = %s AND created_at > %s)"
+                    ),
                     (tenant, reservation_id, tenant, now - window_seconds),
                 )
                 row = await cur.fetchone()
-                assert row is not None
+                if row is None:  # a SELECT without FROM always answers one row
+                    raise StoreError(f"PostgreSQL state store at {self.where}: no spend total")
                 exists, total = row
                 if exists:
                     return True  # already reserved under this id: idempotent, not counted twice
                 if budget_cents is not None and total + amount_cents > budget_cents:
                     return False
                 await conn.execute(
-                    f"INSERT INTO {s}spend (tenant, reservation_id, amount_cents, state, created_at) "
-                    "VALUES (%s, %s, %s, 'reserved', %s)",
+                    self._q(
+                        "INSERT INTO {s}spend (tenant, reservation_id, amount_cents, state, created_at) "
+                        "VALUES (%s, %s, %s, 'reserved', %s)"
+                    ),
                     (tenant, reservation_id, amount_cents, now),
                 )
             await self._after_write(conn)
@@ -466,15 +503,19 @@ class PostgresStateStore:
         async with self._connection("settle_spend") as conn:
             if spent:
                 await conn.execute(
-                    f"UPDATE {self._s}spend SET state = 'committed', "
-                    "amount_cents = COALESCE(%s::bigint, amount_cents) WHERE tenant = %s AND reservation_id = %s",
+                    self._q(
+                        "UPDATE {s}spend SET state = 'committed', "
+                        "amount_cents = COALESCE(%s::bigint, amount_cents) WHERE tenant = %s AND reservation_id = %s"
+                    ),
                     (amount_cents, tenant, reservation_id),
                 )
             else:
                 # Only a reservation is dropped: spend already committed stays spent.
                 await conn.execute(
-                    f"DELETE FROM {self._s}spend "
-                    "WHERE tenant = %s AND reservation_id = %s AND state = 'reserved'",
+                    self._q(
+                        "DELETE FROM {s}spend "
+                        "WHERE tenant = %s AND reservation_id = %s AND state = 'reserved'"
+                    ),
                     (tenant, reservation_id),
                 )
             await self._after_write(conn)
@@ -482,8 +523,10 @@ class PostgresStateStore:
     async def spent_in_window(self, tenant: str, window_seconds: float) -> int:
         async with self._connection("spent_in_window") as conn:
             cur = await conn.execute(
-                f"SELECT COALESCE(SUM(amount_cents), 0)::bigint FROM {self._s}spend "
-                "WHERE tenant = %s AND created_at > %s",
+                self._q(
+                    "SELECT COALESCE(SUM(amount_cents), 0)::bigint FROM {s}spend "
+                    "WHERE tenant = %s AND created_at > %s"
+                ),
                 (tenant, self._now() - window_seconds),
             )
             row = await cur.fetchone()
@@ -491,7 +534,6 @@ class PostgresStateStore:
 
     # -- tool-level idempotency -----------------------------------------------------------
     async def claim_request(self, tenant: str, key: str, digest: str) -> RequestClaim:
-        s = self._s
         async with self._connection("claim_request") as conn:
             # Each statement is its own transaction (autocommit): the SELECT after a conflict takes a
             # fresh snapshot, so it sees the row that won. It may vanish in between (released):
@@ -499,15 +541,19 @@ class PostgresStateStore:
             for _ in range(10):
                 now = self._now()
                 cur = await conn.execute(
-                    f"INSERT INTO {s}requests (tenant, key, digest, state, result, created_at, updated_at) "
-                    "VALUES (%s, %s, %s, 'in_progress', NULL, %s, %s) ON CONFLICT (tenant, key) DO NOTHING",
+                    self._q(
+                        "INSERT INTO {s}requests (tenant, key, digest, state, result, created_at, updated_at) "
+                        "VALUES (%s, %s, %s, 'in_progress', NULL, %s, %s) ON CONFLICT (tenant, key) DO NOTHING"
+                    ),
                     (tenant, key, digest, now, now),
                 )
                 if cur.rowcount == 1:
                     await self._after_write(conn)
                     return RequestClaim("new")
                 cur = await conn.execute(
-                    f"SELECT digest, state, result FROM {s}requests WHERE tenant = %s AND key = %s",
+                    self._q(
+                        "SELECT digest, state, result FROM {s}requests WHERE tenant = %s AND key = %s"
+                    ),
                     (tenant, key),
                 )
                 row = await cur.fetchone()
@@ -520,8 +566,10 @@ class PostgresStateStore:
         text = dump_json(result)
         async with self._connection("finish_request") as conn:
             await conn.execute(
-                f"UPDATE {self._s}requests SET state = 'done', result = %s::json, updated_at = %s "
-                "WHERE tenant = %s AND key = %s AND state = 'in_progress'",
+                self._q(
+                    "UPDATE {s}requests SET state = 'done', result = %s::json, updated_at = %s "
+                    "WHERE tenant = %s AND key = %s AND state = 'in_progress'"
+                ),
                 (text, self._now(), tenant, key),
             )
             await self._after_write(conn)
@@ -529,7 +577,9 @@ class PostgresStateStore:
     async def release_request(self, tenant: str, key: str) -> None:
         async with self._connection("release_request") as conn:
             await conn.execute(
-                f"DELETE FROM {self._s}requests WHERE tenant = %s AND key = %s AND state = 'in_progress'",
+                self._q(
+                    "DELETE FROM {s}requests WHERE tenant = %s AND key = %s AND state = 'in_progress'"
+                ),
                 (tenant, key),
             )
             await self._after_write(conn)
@@ -552,9 +602,11 @@ class PostgresStateStore:
         async with self._connection("audit_intent") as conn:
             # The same id twice (a retried call) keeps the first record.
             await conn.execute(
-                f"INSERT INTO {self._s}audit (id, tenant, tool, arguments, quote, confirmation, status, "
-                "outcome, created_at, finished_at) "
-                "VALUES (%s, %s, %s, %s::json, %s::json, %s, %s, %s::json, %s, %s) ON CONFLICT (id) DO NOTHING",
+                self._q(
+                    "INSERT INTO {s}audit (id, tenant, tool, arguments, quote, confirmation, status, "
+                    "outcome, created_at, finished_at) "
+                    "VALUES (%s, %s, %s, %s::json, %s::json, %s, %s, %s::json, %s, %s) ON CONFLICT (id) DO NOTHING"
+                ),
                 params,
             )
             await self._after_write(conn)
@@ -566,8 +618,10 @@ class PostgresStateStore:
         text = dump_json(outcome)
         async with self._connection("audit_outcome") as conn:
             await conn.execute(
-                f"UPDATE {self._s}audit SET status = %s, outcome = %s::json, finished_at = %s "
-                "WHERE tenant = %s AND id = %s",
+                self._q(
+                    "UPDATE {s}audit SET status = %s, outcome = %s::json, finished_at = %s "
+                    "WHERE tenant = %s AND id = %s"
+                ),
                 (status, text, self._now(), tenant, audit_id),
             )
             await self._after_write(conn)
@@ -578,26 +632,29 @@ class PostgresStateStore:
         if limit <= 0:
             return []
         if before is None:
-            sql = f"SELECT {AUDIT_COLUMNS} FROM {self._s}audit WHERE tenant = %s ORDER BY seq DESC LIMIT %s"
+            query = self._q(
+                "SELECT {cols} FROM {s}audit WHERE tenant = %s ORDER BY seq DESC LIMIT %s"
+            )
             params: tuple[Any, ...] = (tenant, limit)
         else:
-            sql = (
-                f"SELECT {AUDIT_COLUMNS} FROM {self._s}audit WHERE tenant = %s AND seq < %s "
-                "ORDER BY seq DESC LIMIT %s"
+            query = self._q(
+                "SELECT {cols} FROM {s}audit WHERE tenant = %s AND seq < %s ORDER BY seq DESC LIMIT %s"
             )
             params = (tenant, before, limit)
         async with self._connection("audit_page") as conn:
-            cur = await conn.execute(sql, params)
+            cur = await conn.execute(query, params)
             rows = await cur.fetchall()
         return [audit_entry(r) for r in rows]
 
     async def audit_unfinished(self, tenant: str | None = None) -> list[AuditEntry]:
-        base = f"SELECT {AUDIT_COLUMNS} FROM {self._s}audit WHERE status = 'intent'"
+        from psycopg import sql
+
+        base = self._q("SELECT {cols} FROM {s}audit WHERE status = 'intent'")
         async with self._connection("audit_unfinished") as conn:
             if tenant is None:
-                cur = await conn.execute(base + " ORDER BY seq")
+                cur = await conn.execute(base + sql.SQL(" ORDER BY seq"))
             else:
-                cur = await conn.execute(base + " AND tenant = %s ORDER BY seq", (tenant,))
+                cur = await conn.execute(base + sql.SQL(" AND tenant = %s ORDER BY seq"), (tenant,))
             rows = await cur.fetchall()
         return [audit_entry(r) for r in rows]
 
