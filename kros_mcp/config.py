@@ -10,7 +10,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .krosai.client import DEFAULT_BASE_URL
 
-__all__ = ["Settings", "default_data_dir", "unknown_variables"]
+__all__ = ["ConfigError", "Settings", "default_data_dir", "unknown_variables"]
+
+
+class ConfigError(ValueError):
+    """The configuration cannot work (a short signing key, an unknown tool name, ...). The message
+    says what to change; the CLI shows it and exits."""
 
 
 def default_data_dir() -> Path:

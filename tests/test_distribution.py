@@ -28,8 +28,9 @@ from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 
 import kros_mcp
+from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
-from kros_mcp.server import TOOL_NAMES, build_server
+from kros_mcp.server import TOOL_NAMES
 from kros_mcp.server.transports.auth import AuthMiddleware
 from kros_mcp.server.transports.http import MCP_PATH
 

@@ -34,8 +34,8 @@ from starlette.testclient import TestClient
 
 import kros_mcp
 from kros_mcp.cli.main import _build_parser, _check_http_auth
-from kros_mcp.config import Settings
-from kros_mcp.server import build_server
+from kros_mcp.cli.wiring import build_server
+from kros_mcp.config import ConfigError, Settings
 from kros_mcp.server.transports.http import MCP_PATH, SSE_PATH, build_http_app
 
 Doc = dict[str, Any]  # one Kubernetes object, or part of one
@@ -723,7 +723,7 @@ def test_the_example_secret_fails_closed(
     """Applied unchanged, the placeholder signing key is refused: pods do not start on known values."""
     env = container_env(final, docs, container)
     settings = settings_from_env(env).model_copy(update={"data_dir": tmp_path / "data"})
-    with pytest.raises(SystemExit, match="at least 32 bytes"):
+    with pytest.raises(ConfigError, match="at least 32 bytes"):
         build_server(settings)
 
 

@@ -13,12 +13,9 @@ __all__ = ["print_audit"]
 
 
 def _tenant(settings: Settings) -> str:
-    key = (
-        settings.krosai_api_key.get_secret_value()
-        if not settings.uses_sandbox
-        else settings.sandbox_api_key
-    )
-    return tenant_key(key)  # type: ignore[arg-type]
+    from .wiring import organisation_key
+
+    return tenant_key(organisation_key(settings))
 
 
 async def print_audit(settings: Settings, limit: int, before: int | None, as_json: bool) -> int:

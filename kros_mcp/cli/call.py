@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 
-from ..config import Settings
+from ..config import ConfigError, Settings
 
 __all__ = ["CallRequest", "UsageError", "coerce", "parse_arguments", "render", "run_call"]
 
@@ -277,13 +277,15 @@ def _print_tools(tools: list[Any], as_json: bool) -> None:
 async def _session(settings: Settings, request: CallRequest) -> int:
     from mcp import Client
 
-    from ..server import TOOL_NAMES, build_server
+    from ..server import TOOL_NAMES
+    from .wiring import announcement, build_server
 
     try:
         server = build_server(settings)
-    except ValueError as exc:
+    except ValueError as exc:  # ConfigError
         print(f"kros-mcp call: {exc}", file=sys.stderr)
         return 1
+    print(announcement(settings), file=sys.stderr, flush=True)
     callback = ask_in_terminal if request.interactive else None
     async with Client(server, elicitation_callback=callback) as client:
         tools = list((await client.list_tools()).tools)
@@ -349,7 +351,7 @@ def run_call(settings: Settings, request: CallRequest) -> int:
             return 2
         if isinstance(exc, KeyboardInterrupt):
             return 130
-        if isinstance(exc, SystemExit):
+        if isinstance(exc, (SystemExit, ConfigError)):
             print(f"kros-mcp call: {exc}", file=sys.stderr)
             return 1
         if not isinstance(exc, Exception):

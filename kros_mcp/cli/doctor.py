@@ -166,7 +166,7 @@ async def check_backend_access(settings: Settings, timeout: float) -> list[Check
     sandbox_app = None
     if settings.uses_sandbox:
         from ..sandbox import SandboxTransport, create_app
-        from ..server.deps import SANDBOX_BASE_URL
+        from .wiring import SANDBOX_BASE_URL
 
         try:
             sandbox_app = create_app(settings.sandbox_db_path)
@@ -392,6 +392,7 @@ async def check_store(settings: Settings, timeout: float) -> Check:
 def check_signing_key(settings: Settings) -> Check:
     """Confirmation tokens verify only where the signing key is the same: across restarts, `kros-mcp
     call` runs and replicas."""
+    from ..config import ConfigError
     from ..server.deps import load_signing_keys
     from ..store import is_postgres_url
 
@@ -399,7 +400,7 @@ def check_signing_key(settings: Settings) -> Check:
     if settings.secret is not None or settings.secret_file is not None:
         try:
             keys = load_signing_keys(settings)
-        except SystemExit as exc:
+        except ConfigError as exc:
             return _fail("signing key", str(exc), "fix KROS_MCP_SECRET / KROS_MCP_SECRET_FILE")
         return _ok("signing key", f"{len(keys)} key(s) from KROS_MCP_SECRET / KROS_MCP_SECRET_FILE")
     path = settings.secret_key_path

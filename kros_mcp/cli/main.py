@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from ..server import KrosMCPServer
 
 # (flag, metavar, help): each maps to the Settings field of the same name.
 POLICY_FLAGS = (
@@ -253,8 +254,31 @@ MIN_TOKEN_LENGTH = 16
 def _run_serve(args: argparse.Namespace) -> int:
     import anyio
 
-    from ..server import build_server
     from ..store import StoreError
+    from .wiring import announcement, build_server
+
+    settings = _serve_settings(args)
+    try:
+        server = build_server(settings)
+    except ValueError as exc:  # ConfigError: the message says what to change
+        raise SystemExit(f"kros-mcp: {exc}") from None
+    print(announcement(settings), file=sys.stderr, flush=True)
+    try:
+        if args.transport == "stdio":
+            from ..server.transports.stdio import serve_stdio
+
+            anyio.run(serve_stdio, server)
+        else:
+            _serve_http(server, settings, args)
+    except StoreError as exc:
+        raise SystemExit(f"kros-mcp: {exc}") from None
+    except BaseExceptionGroup as group:  # stdio runs inside the SDK's task group
+        _stdio_stopped(group)
+    return 0
+
+
+def _serve_settings(args: argparse.Namespace) -> Settings:
+    """Settings for `serve`, with logging set up; exits on a combination that cannot be served."""
     from .logs import configure_logging
 
     settings = _settings(args)
@@ -269,58 +293,56 @@ def _run_serve(args: argparse.Namespace) -> int:
         raise SystemExit(
             "kros-mcp: --multi-tenant needs an HTTP transport (--transport streamable-http or sse)"
         )
-    try:
-        server = build_server(settings)
-    except ValueError as exc:
-        raise SystemExit(f"kros-mcp: {exc}") from None
-    try:
-        if not http:
-            from ..server.transports.stdio import serve_stdio
+    return settings
 
-            anyio.run(serve_stdio, server)
-            return 0
-        import uvicorn
 
-        from ..server.transports.http import build_http_app
+def _serve_http(server: KrosMCPServer, settings: Settings, args: argparse.Namespace) -> None:
+    import anyio
+    import uvicorn
 
-        if args.transport == "streamable-http":
-            # It opens the store before listening: say why now, rather than with uvicorn's traceback.
-            # (SSE opens it per connection, so it starts and /readyz reports the store.)
-            anyio.run(_check_store, settings)
+    from ..server.transports.http import build_http_app
 
-        app = build_http_app(
-            server,
-            settings,
-            transport=args.transport,
-            stateless=args.stateless,
-            json_response=args.json_response,
-        )
-        path = "/sse" if args.transport == "sse" else "/mcp"
-        print(
-            f"kros-mcp serving {args.transport} on http://{args.host}:{args.port}{path}",
-            file=sys.stderr,
-        )
-        uvicorn.run(
-            app,
-            host=args.host,
-            port=args.port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
-    except StoreError as exc:
-        raise SystemExit(f"kros-mcp: {exc}") from None
-    except BaseExceptionGroup as group:  # stdio runs inside the SDK's task group
-        failed, _ = group.split(StoreError)
-        if failed is not None:
-            raise SystemExit(f"kros-mcp: {_first_leaf(failed)}") from None
-        gone, rest = group.split((BrokenPipeError, ConnectionResetError))
-        if gone is None or rest is not None:
-            raise
-        # The client closed its end of stdout: nobody is left to answer.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        print("kros-mcp: the client closed the connection; stopped", file=sys.stderr)
-    return 0
+    if args.transport == "streamable-http":
+        # It opens the store before listening: say why now, rather than with uvicorn's traceback.
+        # (SSE opens it per connection, so it starts and /readyz reports the store.)
+        anyio.run(_check_store, settings)
+    app = build_http_app(
+        server,
+        settings,
+        transport=args.transport,
+        stateless=args.stateless,
+        json_response=args.json_response,
+    )
+    path = "/sse" if args.transport == "sse" else "/mcp"
+    print(
+        f"kros-mcp serving {args.transport} on http://{args.host}:{args.port}{path}",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _stdio_stopped(group: BaseExceptionGroup[BaseException]) -> None:
+    """Exit with one line for a state store or configuration failure, say so when the client went
+    away, and re-raise anything else."""
+    from ..config import ConfigError
+    from ..store import StoreError
+
+    failed, _ = group.split((StoreError, ConfigError))
+    if failed is not None:
+        raise SystemExit(f"kros-mcp: {_first_leaf(failed)}") from None
+    gone, rest = group.split((BrokenPipeError, ConnectionResetError))
+    if gone is None or rest is not None:
+        raise group
+    # The client closed its end of stdout: nobody is left to answer.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+    print("kros-mcp: the client closed the connection; stopped", file=sys.stderr)
 
 
 def _warn_unknown_variables() -> None:
@@ -330,7 +352,7 @@ def _warn_unknown_variables() -> None:
         logging.getLogger("kros_mcp").warning("%s is not a kros-mcp setting and is ignored", name)
 
 
-def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     first = group.exceptions[0]
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import sys
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,20 +12,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx2
+from pydantic import SecretStr
 
-from ..config import Settings
-from ..krosai import KrosAIClient, RetryPolicy
+from ..config import ConfigError, Settings
+from ..krosai import KrosAIClient
 from ..safety import ConfirmationTokens, Policy
-from ..sandbox.transport import LazySandbox
 from ..store import StateStore, open_store, tenant_key
 from .notify import Subscribers
+from .upstream import InProcessSandbox, Upstream
 
 __all__ = ["Deps", "open_deps"]
 
 log = logging.getLogger("kros_mcp.server")
 
-SANDBOX_BASE_URL = "http://sandbox.kros-mcp.local/v1"
+# Multi-tenant mode: the stand-in key until a request says who is calling; never sent to KrosAI.
+_NO_TENANT_YET = SecretStr("kros_multi_tenant_placeholder")
 
 
 class TenantClients:
@@ -34,7 +34,7 @@ class TenantClients:
 
     Keys live only in memory, for as long as their client is among the most recently used."""
 
-    def __init__(self, factory: Callable[[str], KrosAIClient], size: int = 256) -> None:
+    def __init__(self, factory: Callable[[str | SecretStr], KrosAIClient], size: int = 256) -> None:
         self._factory = factory
         self._size = size
         self._clients: OrderedDict[str, KrosAIClient] = OrderedDict()
@@ -62,7 +62,7 @@ class Deps:
     policy: Policy = field(default_factory=Policy)
     subscribers: Subscribers = field(default_factory=Subscribers)
     # The in-process sandbox (None with the real API), made on its first use.
-    sandbox: LazySandbox | None = None
+    sandbox: InProcessSandbox | None = None
     # Multi-tenant mode only: clients per caller key; `client` and `tenant` are then per request.
     tenants: TenantClients | None = None
     # Who is asking, for the audit trail and per-caller limits: a non-reversible fingerprint of
@@ -77,7 +77,8 @@ class Deps:
 
     def for_api_key(self, api_key: str) -> Deps:
         """The same dependencies acting for the organisation behind `api_key` (multi-tenant mode)."""
-        assert self.tenants is not None
+        if self.tenants is None:
+            raise RuntimeError("for_api_key is for a multi-tenant server")
         return replace(self, client=self.tenants.get(api_key), tenant=tenant_key(api_key))
 
     @property
@@ -86,9 +87,16 @@ class Deps:
 
 
 def build_policy(settings: Settings) -> Policy:
-    """The operator's policy from settings. Unknown tool names raise ValueError."""
+    """The operator's policy from settings. Unknown tool names raise ConfigError."""
     from .tools import TOOL_NAMES  # the tools import this module
 
+    try:
+        return _policy(settings, TOOL_NAMES)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _policy(settings: Settings, known_tools: tuple[str, ...]) -> Policy:
     return Policy.build(
         read_only=settings.read_only,
         tools=settings.list_setting("tools"),
@@ -97,7 +105,7 @@ def build_policy(settings: Settings) -> Policy:
         max_monthly_cost_cents=settings.max_monthly_cost_cents,
         daily_budget_cents=settings.daily_budget_cents,
         protected_numbers=settings.list_setting("protected_numbers") or (),
-        known_tools=TOOL_NAMES,
+        known_tools=known_tools,
     )
 
 
@@ -111,13 +119,13 @@ def load_signing_keys(settings: Settings) -> list[bytes]:
         try:
             keys += settings.secret_file.read_text().splitlines()
         except OSError as exc:
-            raise SystemExit(
+            raise ConfigError(
                 f"cannot read KROS_MCP_SECRET_FILE {settings.secret_file}: {exc.strerror}"
             ) from None
     keys = [k.strip() for k in keys if k.strip()]
     if keys:
         if any(len(k.encode()) < 32 for k in keys):
-            raise SystemExit(
+            raise ConfigError(
                 "every signing key (KROS_MCP_SECRET, KROS_MCP_SECRET_FILE) must be at least 32 bytes"
             )
         return [k.encode() for k in keys]
@@ -145,96 +153,46 @@ def load_signing_key(settings: Settings) -> bytes:
             draft.unlink()
     key = path.read_text().strip().encode()
     if len(key) < 32:
-        raise SystemExit(
+        raise ConfigError(
             f"the signing key file {path} is damaged (shorter than 32 bytes): delete it to make a new one"
         )
     return key
 
 
-def _announce(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 @asynccontextmanager
-async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
-    """Open the KrosAI client (real API or in-process sandbox), the state store and the token signer."""
-    retry = RetryPolicy(deadline=settings.krosai_deadline)
-    sandbox: LazySandbox | None = None
-    tenants: TenantClients | None = None
-    if settings.multi_tenant:
-        if settings.uses_sandbox:
-            sandbox = LazySandbox(settings.sandbox_db_path)
-            shared: httpx2.AsyncBaseTransport = sandbox.transport()
-            base_url = SANDBOX_BASE_URL
-            _announce(
-                "*** kros-mcp (multi-tenant) is using the SANDBOX: callers present sandbox keys. ***"
-            )
-        else:
-            shared = httpx2.AsyncHTTPTransport(retries=0)
-            base_url = settings.krosai_base_url
-            _announce(f"kros-mcp (multi-tenant) is using the KrosAI API at {base_url}")
-        tenants = TenantClients(
-            lambda key: KrosAIClient(
-                key,
-                base_url=base_url,
-                transport=shared,
-                retry=retry,
-                timeout=settings.krosai_timeout,
-            )
-        )
-        # Stand-ins until a request says who is calling; never used to reach KrosAI on their own.
-        api_key = "kros_multi_tenant_placeholder"
-        client = KrosAIClient(api_key, base_url=base_url, transport=shared, retry=retry)
-    elif settings.uses_sandbox:
-        sandbox = LazySandbox(settings.sandbox_db_path)
-        api_key = settings.sandbox_api_key
-        client = KrosAIClient(
-            api_key,
-            base_url=SANDBOX_BASE_URL,
-            transport=sandbox.transport(),
-            retry=retry,
-            timeout=settings.krosai_timeout,
-        )
-        _announce(
-            "*** kros-mcp is using the SANDBOX: a local imitation of KrosAI (no real numbers, no real money). ***\n"
-            f"*** Set KROSAI_API_KEY to use the real KrosAI API. Sandbox data: {settings.sandbox_db_path} ***"
-        )
-    else:
-        assert settings.krosai_api_key is not None
-        api_key = settings.krosai_api_key.get_secret_value()
-        client = KrosAIClient(
-            settings.krosai_api_key,
-            base_url=settings.krosai_base_url,
-            retry=retry,
-            timeout=settings.krosai_timeout,
-        )
-        _announce(f"kros-mcp is using the KrosAI API at {settings.krosai_base_url}")
+async def open_deps(settings: Settings, upstream: Upstream) -> AsyncIterator[Deps]:
+    """Open the KrosAI client (through `upstream`), the state store and the token signer.
+
+    Raises ConfigError for unusable signing keys, StoreError for an unreachable state store."""
+    from .reconcile import reconcile_unfinished
+
     policy = build_policy(settings)
+    tokens = ConfirmationTokens(load_signing_keys(settings), ttl_seconds=settings.confirmation_ttl)
+    tenants = TenantClients(upstream.connect) if settings.multi_tenant else None
+    api_key = upstream.api_key if tenants is None else _NO_TENANT_YET
+    client = upstream.connect(api_key)
     try:
         store = await open_store(settings.state_url or settings.state_db_path)
     except BaseException:
         await client.aclose()
+        upstream.close()
         raise
-    tokens = ConfirmationTokens(load_signing_keys(settings), ttl_seconds=settings.confirmation_ttl)
     deps = Deps(
         settings=settings,
         client=client,
         store=store,
         tokens=tokens,
         tenant=tenant_key(api_key),
-        backend="sandbox" if sandbox is not None else "krosai",
+        backend=upstream.kind,
         policy=policy,
-        sandbox=sandbox,
+        sandbox=upstream.sandbox,
         tenants=tenants,
     )
     try:
         if tenants is None:
-            from .reconcile import reconcile_unfinished
-
             await reconcile_unfinished(deps)
         yield deps
     finally:
         await client.aclose()
         await store.close()
-        if sandbox is not None:
-            sandbox.close()
+        upstream.close()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mcp import ServerSession
 from mcp.server import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.session import ServerSession
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+
+from ._sdk_compat import connection_of, serve_resource_subscriptions
 
 __all__ = ["LIST_URI", "Subscribers", "enable_legacy_subscriptions", "notify_changed", "number_uri"]
 
@@ -21,25 +23,19 @@ def number_uri(number_id: str) -> str:
     return f"{LIST_URI}/{number_id}"
 
 
-def _connection_of(session: ServerSession) -> object:
-    """The connection behind a ServerSession. The SDK (2.3) builds a new ServerSession for every
-    request, so the session object cannot identify a subscriber: unsubscribing from another request
-    would never match, and subscribing twice would notify twice. Its connection is stable."""
-    return getattr(session, "_connection", session)
-
-
 class Subscribers:
     """2025-era `resources/subscribe` callers, per URI (this process only): for each URI, one
-    session to notify per subscribed connection."""
+    session to notify per subscribed connection (a new session arrives with every request, so
+    unsubscribing from another request must still match, and subscribing twice notify once)."""
 
     def __init__(self) -> None:
         self.by_uri: dict[str, dict[object, ServerSession]] = {}
 
     def add(self, uri: str, session: ServerSession) -> None:
-        self.by_uri.setdefault(uri, {})[_connection_of(session)] = session
+        self.by_uri.setdefault(uri, {})[connection_of(session)] = session
 
     def discard(self, uri: str, session: ServerSession) -> None:
-        self.by_uri.get(uri, {}).pop(_connection_of(session), None)
+        self.by_uri.get(uri, {}).pop(connection_of(session), None)
 
 
 def enable_legacy_subscriptions(mcp: MCPServer, subscribers_of: Any) -> None:
@@ -57,9 +53,7 @@ def enable_legacy_subscriptions(mcp: MCPServer, subscribers_of: Any) -> None:
         subscribers_of(ctx).discard(params.uri, ctx.session)
         return EmptyResult()
 
-    low = mcp._lowlevel_server
-    low.add_request_handler("resources/subscribe", SubscribeRequestParams, on_subscribe)
-    low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, on_unsubscribe)
+    serve_resource_subscriptions(mcp, on_subscribe, on_unsubscribe)
 
 
 async def notify_changed(ctx: Context, subscribers: Subscribers, number_id: str) -> None:

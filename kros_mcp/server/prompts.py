@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.prompts.base import UserMessage
+from mcp.server.mcpserver import MCPServer, UserMessage
 from pydantic import Field
 
 __all__ = ["register_prompts"]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
-
-__all__ = ["compact_schema", "compact_tool_schemas", "shallow_output_schema"]
+__all__ = ["compact_schema", "shallow_output_schema"]
 
 _NULL = {"type": "null"}
 
@@ -72,19 +70,3 @@ def shallow_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in schema.items() if k not in ("$defs", "required")}
     out["properties"] = {name: flatten(prop) for name, prop in schema.get("properties", {}).items()}
     return out
-
-
-def compact_tool_schemas(mcp: MCPServer) -> None:
-    """Rewrite every registered tool's schemas in compact form, and its description on one line.
-
-    Only the published schemas change: arguments and results are still validated by the
-    pydantic models the schemas came from.
-    """
-    for tool in mcp._tool_manager.list_tools():
-        tool.description = " ".join(tool.description.split())
-        tool.parameters = compact_schema(tool.parameters)
-        if tool.fn_metadata.output_schema is not None:
-            tool.fn_metadata.output_schema = shallow_output_schema(
-                compact_schema(tool.fn_metadata.output_schema)
-            )
-            tool.__dict__.pop("output_schema", None)  # drop the cached_property value

@@ -18,8 +18,8 @@ from typing import Any
 
 from mcp import Client
 
+from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
-from kros_mcp.server import build_server
 
 from .baseline_server import mcp as baseline
 from .common import ms, percentile

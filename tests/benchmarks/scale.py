@@ -27,9 +27,9 @@ from typing import Any
 import anyio
 from mcp import Client
 
+from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
 from kros_mcp.sandbox import BLOCKS, create_app
-from kros_mcp.server import build_server
 
 from .bench_sandbox import queries, time_searches
 from .common import PYTHON, REPO_ROOT, ms, percentile, ratio

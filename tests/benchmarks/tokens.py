@@ -16,8 +16,8 @@ from typing import Any
 from mcp import Client
 from mcp.types import CallToolResult
 
+from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
-from kros_mcp.server import build_server
 
 from .common import approx_tokens
 from .seed import lift_rate_limits, seed_owned

@@ -21,9 +21,9 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
+from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
 from kros_mcp.server import app as app_module
-from kros_mcp.server import build_server
 
 from .conftest import (
     POSTGRES_SKIP_REASON,
@@ -67,8 +67,8 @@ def reservations(monkeypatch: pytest.MonkeyPatch) -> Counter[bool]:
     real_open = app_module.open_deps
 
     @asynccontextmanager
-    async def recording(settings: Settings) -> AsyncIterator[Any]:
-        async with real_open(settings) as deps:
+    async def recording(settings: Settings, *upstream: Any) -> AsyncIterator[Any]:
+        async with real_open(settings, *upstream) as deps:
             reserve = deps.store.reserve_spend
 
             async def counted(*args: Any, **kwargs: Any) -> bool:

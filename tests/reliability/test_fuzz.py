@@ -33,8 +33,8 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult
 
+from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
-from kros_mcp.server import build_server
 
 from ..http.conftest import (
     ServerSpec,

@@ -20,10 +20,10 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ElicitRequestFormParams, ElicitResult
 
+from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
 from kros_mcp.krosai import RetryPolicy
 from kros_mcp.server import app as app_module
-from kros_mcp.server import build_server
 from kros_mcp.server.deps import Deps
 
 SANDBOX_KEY = "kros_test_sandbox"
@@ -87,8 +87,8 @@ def opened_deps(monkeypatch: pytest.MonkeyPatch) -> list[Deps]:
     real_open = app_module.open_deps
 
     @asynccontextmanager
-    async def recording(settings: Settings) -> AsyncIterator[Deps]:
-        async with real_open(settings) as deps:
+    async def recording(settings: Settings, *upstream: Any) -> AsyncIterator[Deps]:
+        async with real_open(settings, *upstream) as deps:
             opened.append(deps)
             yield deps
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 
+from ._build import build_tool
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver.tools import Tool
 from .purchase import purchase_number
 from .reads import get_number, list_numbers, search_available
 from .release import release_number
 from .routing import update_routing
 
-__all__ = ["ALL_TOOLS", "READ_TOOLS", "TOOL_NAMES", "WRITE_TOOLS", "ToolSpec", "register_tools"]
+__all__ = ["ALL_TOOLS", "READ_TOOLS", "TOOL_NAMES", "WRITE_TOOLS", "ToolSpec"]
 
 # Reads change nothing and can be repeated; KrosAI is outside this server (open world).
 _READ = ToolAnnotations(
@@ -51,6 +54,10 @@ class ToolSpec:
     def writes(self) -> bool:
         return not self.annotations.read_only_hint
 
+    def build(self) -> Tool:
+        """The SDK's Tool for this function, with compact schemas and results shaped once."""
+        return build_tool(self.fn, title=self.title, annotations=self.annotations)
+
 
 ALL_TOOLS: tuple[ToolSpec, ...] = (
     # reads
@@ -66,9 +73,3 @@ ALL_TOOLS: tuple[ToolSpec, ...] = (
 TOOL_NAMES: tuple[str, ...] = tuple(spec.name for spec in ALL_TOOLS)
 READ_TOOLS: tuple[str, ...] = tuple(spec.name for spec in ALL_TOOLS if not spec.writes)
 WRITE_TOOLS: tuple[str, ...] = tuple(spec.name for spec in ALL_TOOLS if spec.writes)
-
-
-def register_tools(mcp: MCPServer[Any]) -> None:
-    """Add every tool in `ALL_TOOLS` to `mcp`."""
-    for spec in ALL_TOOLS:
-        mcp.add_tool(spec.fn, title=spec.title, annotations=spec.annotations)

@@ -1,0 +1,80 @@
+"""Every use of the mcp SDK beyond its public surface, one small function each.
+
+The SDK (2.3) has no public hook for these; each function says what it does and how. The rest of
+kros_mcp uses the SDK's public names only. `tests/server/test_sdk_compat.py` runs every function
+here against the installed SDK and fails loudly when its shape changes; pyproject.toml pins `mcp`
+to the minor versions that test has seen.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mcp.server import MCPServer, NotificationOptions
+from mcp.server.lowlevel.helper_types import ReadResourceContents  # not exported by the SDK
+from mcp.server.mcpserver.tools import Tool
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from mcp import ServerSession
+    from mcp.server import ServerRequestContext
+    from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+
+__all__ = [
+    "ReadResourceContents",
+    "connection_of",
+    "publish_output_schema",
+    "run_with_notifications",
+    "serve_resource_subscriptions",
+]
+
+
+def publish_output_schema(tool: Tool, schema: dict[str, Any]) -> None:
+    """Make `schema` the output schema `tools/list` shows for `tool`.
+
+    `Tool.output_schema` is a cached property over the tool's function metadata, with no setter
+    of its own: assigning it replaces the cached value. kros_mcp publishes a compact schema for a
+    tool whose results it shapes itself (see tools/_build.py)."""
+    tool.output_schema = schema
+    if tool.output_schema != schema:
+        raise RuntimeError("the SDK's Tool no longer lets a tool publish its own output schema")
+
+
+def serve_resource_subscriptions(
+    mcp: MCPServer[Any],
+    subscribe: Callable[
+        [ServerRequestContext[Any, Any], SubscribeRequestParams], Awaitable[EmptyResult]
+    ],
+    unsubscribe: Callable[
+        [ServerRequestContext[Any, Any], UnsubscribeRequestParams], Awaitable[EmptyResult]
+    ],
+) -> None:
+    """Serve 2025-era `resources/subscribe` and `resources/unsubscribe`.
+
+    MCPServer registers no handler for them and offers none to register (an Extension may not bind
+    a spec method); its low-level server does."""
+    from mcp.types import SubscribeRequestParams, UnsubscribeRequestParams
+
+    low = mcp._lowlevel_server
+    low.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+
+
+async def run_with_notifications(
+    mcp: MCPServer[Any], read_stream: Any, write_stream: Any, notifications: NotificationOptions
+) -> None:
+    """Serve one connection on `read_stream`/`write_stream`, advertising `notifications`.
+
+    `MCPServer.run_stdio_async` always advertises `listChanged: false` to 2025-era clients; its
+    low-level server takes the options to advertise."""
+    low = mcp._lowlevel_server
+    await low.run(read_stream, write_stream, low.create_initialization_options(notifications))
+
+
+def connection_of(session: ServerSession) -> object:
+    """The client connection behind `session`, stable across its requests.
+
+    The SDK builds a new ServerSession for every request, so the session object cannot tell one
+    subscriber from another; its connection can. ServerSession does not expose it."""
+    return session._connection
