@@ -227,15 +227,8 @@ def _judge(
     *,
     timeout: float,
 ) -> list[Check]:
-    from ..krosai import (
-        APIError,
-        AuthenticationError,
-        PermissionDeniedError,
-        RateLimitError,
-        ResponseFormatError,
-        ServerError,
-        TransportError,
-    )
+    """The reachability and api key checks, from how the backend answered one list call."""
+    from ..krosai import AuthenticationError
 
     latency = f"{where} answered in {ms:.0f} ms"
     answered = (
@@ -243,87 +236,88 @@ def _judge(
         if ms > SLOW_MS
         else _ok("reachability", latency)
     )
-    unchecked = _warn("api key", f"{shown}: not checked, as {where} gave no usable answer")
-    shape = _key_shape(settings)
-    if isinstance(error, TimeoutError):
-        return [
-            _fail(
-                "reachability",
-                f"no answer from {where} within {timeout:g} s",
-                "check KROSAI_BASE_URL, the network and any proxy",
-            ),
-            shape or unchecked,
-        ]
-    if isinstance(error, TransportError):
-        return [
-            _fail(
-                "reachability",
-                f"cannot reach {where}: {error.message}",
-                "check KROSAI_BASE_URL, the network and any proxy",
-            ),
-            shape or unchecked,
-        ]
-    if isinstance(error, ResponseFormatError):
-        return [
-            _fail(
-                "reachability",
-                f"{where} answered in a format kros-mcp cannot read ({error.message})",
-                "check that KROSAI_BASE_URL is the API's URL, ending in /v1",
-            ),
-            shape or unchecked,
-        ]
+    unchecked = _key_shape(settings) or _warn(
+        "api key", f"{shown}: not checked, as {where} gave no usable answer"
+    )
+    unreachable = _unreachable(where, error, timeout)
+    if unreachable is not None:
+        return [unreachable, unchecked]
     # In multi-tenant mode the stand-in key is meant to be refused: any answer shows the API is there.
     if settings.multi_tenant and (error is None or isinstance(error, AuthenticationError)):
         return [
             answered,
             _ok("api key", "none needed: in multi-tenant mode each client presents its own"),
         ]
+    refused = _key_refused(settings, shown, error)
+    if refused is not None:
+        return [answered, refused]
+    if error is not None:
+        return [_upstream_trouble(where, latency, error), unchecked]
+    owned = f"{page.total} numbers owned" if page.total is not None else "numbers listed"
+    kind = " (live: real numbers, real money)" if shown.startswith("kros_live_") else ""
+    return [answered, _ok("api key", f"{shown}{kind} accepted ({owned})")]
+
+
+def _unreachable(where: str, error: Exception | None, timeout: float) -> Check | None:
+    """A failed reachability check when no answer came, or none kros-mcp can read."""
+    from ..krosai import ResponseFormatError, TransportError
+
+    network = "check KROSAI_BASE_URL, the network and any proxy"
+    if isinstance(error, TimeoutError):
+        return _fail("reachability", f"no answer from {where} within {timeout:g} s", network)
+    if isinstance(error, TransportError):
+        return _fail("reachability", f"cannot reach {where}: {error.message}", network)
+    if isinstance(error, ResponseFormatError):
+        return _fail(
+            "reachability",
+            f"{where} answered in a format kros-mcp cannot read ({error.message})",
+            "check that KROSAI_BASE_URL is the API's URL, ending in /v1",
+        )
+    return None
+
+
+def _key_refused(settings: Settings, shown: str, error: Exception | None) -> Check | None:
+    """A failed api key check when the backend refused the key or what it may do."""
+    from ..krosai import AuthenticationError, PermissionDeniedError
+
     if isinstance(error, AuthenticationError):
         fix = (
             "set KROS_MCP_SANDBOX_KEY to a key from POST /_sandbox/orgs, or unset it"
             if settings.uses_sandbox
             else "set KROSAI_API_KEY to a valid key from the KrosAI dashboard"
         )
-        odd = " (and it does not look like a KrosAI key)" if shape is not None else ""
-        return [
-            answered,
-            _fail("api key", f"{shown} was refused ({error.code}, HTTP {error.status}){odd}", fix),
-        ]
+        odd = (
+            " (and it does not look like a KrosAI key)" if _key_shape(settings) is not None else ""
+        )
+        return _fail(
+            "api key", f"{shown} was refused ({error.code}, HTTP {error.status}){odd}", fix
+        )
     if isinstance(error, PermissionDeniedError):
-        return [
-            answered,
-            _fail(
-                "api key",
-                f"{shown} is valid but may not list numbers ({error.code})",
-                "use a key with the numbers:read and numbers:write scopes",
-            ),
-        ]
+        return _fail(
+            "api key",
+            f"{shown} is valid but may not list numbers ({error.code})",
+            "use a key with the numbers:read and numbers:write scopes",
+        )
+    return None
+
+
+def _upstream_trouble(where: str, latency: str, error: Exception) -> Check:
+    """The reachability check when the backend answered with an error of its own."""
+    from ..krosai import APIError, RateLimitError, ServerError
+
     if isinstance(error, (RateLimitError, ServerError)):
-        return [
-            _warn(
-                "reachability",
-                f"{latency}, but with {error.code} (HTTP {error.status})",
-                "try again in a minute",
-            ),
-            shape or unchecked,
-        ]
+        return _warn(
+            "reachability",
+            f"{latency}, but with {error.code} (HTTP {error.status})",
+            "try again in a minute",
+        )
     if isinstance(error, APIError):
-        return [
-            _fail(
-                "reachability",
-                f"{where} answered {error.code} (HTTP {error.status}) to GET phone-numbers",
-                "check that KROSAI_BASE_URL is the API's URL, ending in /v1",
-            ),
-            shape or unchecked,
-        ]
-    if error is not None:
-        return [
-            _fail("reachability", f"asking {where} failed: {type(error).__name__}: {error}"),
-            shape or unchecked,
-        ]
-    owned = f"{page.total} numbers owned" if page.total is not None else "numbers listed"
-    kind = " (live: real numbers, real money)" if shown.startswith("kros_live_") else ""
-    return [answered, _ok("api key", f"{shown}{kind} accepted ({owned})")]
+        return _fail(
+            "reachability",
+            f"{where} answered {error.code} (HTTP {error.status}) to GET phone-numbers",
+            "check that KROSAI_BASE_URL is the API's URL, ending in /v1",
+        )
+    return _fail("reachability", f"asking {where} failed: {type(error).__name__}: {error}")
 
 
 # -- local state --------------------------------------------------------------------------------

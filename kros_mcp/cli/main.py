@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..server import KrosMCPServer
 
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+
 # (flag, metavar, help): each maps to the Settings field of the same name.
 POLICY_FLAGS = (
     ("--tools", "NAMES", "comma-separated tool allowlist (KROS_MCP_TOOLS)"),
@@ -81,6 +83,17 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kros-mcp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    _add_serve(sub)
+    _add_sandbox(sub)
+    _add_demo(sub)
+    _add_call(sub)
+    _add_doctor(sub)
+    _add_audit(sub)
+    return parser
+
+
+def _add_serve(sub: Subcommands) -> None:
+    """Add the serve command: transport, HTTP, policy and state options."""
     serve = sub.add_parser(
         "serve",
         help="serve MCP (the default command)",
@@ -132,6 +145,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--state-url", default=None, help="state store URL (KROS_MCP_STATE_URL)")
 
+
+def _add_sandbox(sub: Subcommands) -> None:
+    """Add the sandbox command."""
     sandbox = sub.add_parser(
         "sandbox",
         help="run the local KrosAI-compatible sandbox API over HTTP",
@@ -152,12 +168,18 @@ def _build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="seed for the generated inventory (default: 0)"
     )
 
+
+def _add_demo(sub: Subcommands) -> None:
+    """Add the demo command."""
     sub.add_parser(
         "demo",
         help="a scripted tour through a real MCP client session, on a throwaway sandbox",
         description="Search, preview, confirm, buy, route and release a number on a throwaway sandbox.",
     )
 
+
+def _add_call(sub: Subcommands) -> None:
+    """Add the call command."""
     call = sub.add_parser(
         "call",
         help="run one tool through a real MCP client session and print its result",
@@ -190,6 +212,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     call.set_defaults(usage=call)
 
+
+def _add_doctor(sub: Subcommands) -> None:
+    """Add the doctor command."""
     doctor = sub.add_parser(
         "doctor",
         help="check the installation, configuration, backend and state store",
@@ -206,6 +231,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     doctor.set_defaults(usage=doctor)
 
+
+def _add_audit(sub: Subcommands) -> None:
+    """Add the audit command."""
     audit = sub.add_parser(
         "audit",
         help="show the audit trail of write attempts",
@@ -214,7 +242,6 @@ def _build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=int, default=20, help="entries to show (default: 20)")
     audit.add_argument("--before", type=int, default=None, help="show entries older than this seq")
     audit.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-    return parser
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:

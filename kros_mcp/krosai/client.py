@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections import OrderedDict
@@ -264,6 +265,8 @@ class KrosAIClient:
             }
         )
         headers = {"Idempotency-Key": key}
+        # An ambiguous outcome is settled by looking for the number, never by sending again.
+        settle = functools.partial(self._reconcile_purchase, inventory_id, expected_number, key)
         deadline = Deadline(self.retry.deadline)
         attempts = 0
         while True:
@@ -274,14 +277,7 @@ class KrosAIClient:
                 )
             except TransportError as exc:
                 if exc.request_sent:
-                    return await self._reconcile_purchase(
-                        inventory_id,
-                        expected_number,
-                        key,
-                        exc,
-                        authoritative=False,
-                        attempts=attempts,
-                    )
+                    return await settle(exc, authoritative=False, attempts=attempts)
                 await self._wait_to_resend_purchase(exc, attempts, deadline, inventory_id, key)
                 continue
             if response.is_success:
@@ -289,14 +285,7 @@ class KrosAIClient:
                     number = _parse(PhoneNumber, _unwrap_data(response))
                 except ResponseFormatError as exc:
                     # KrosAI accepted the purchase: find the number rather than report a failure.
-                    return await self._reconcile_purchase(
-                        inventory_id,
-                        expected_number,
-                        key,
-                        exc,
-                        authoritative=False,
-                        attempts=attempts,
-                    )
+                    return await settle(exc, authoritative=False, attempts=attempts)
                 return PurchaseReceipt(number=number, idempotency_key=key, attempts=attempts)
             error = self._error(response)
             if await self._waited_out_rate_limit(error, attempts, deadline):
@@ -304,14 +293,7 @@ class KrosAIClient:
             if response.status_code >= 500:
                 # A gateway error (502/504) may hide a request still running behind it.
                 authoritative = response.status_code not in (502, 504)
-                return await self._reconcile_purchase(
-                    inventory_id,
-                    expected_number,
-                    key,
-                    error,
-                    authoritative=authoritative,
-                    attempts=attempts,
-                )
+                return await settle(error, authoritative=authoritative, attempts=attempts)
             raise error
 
     async def _wait_to_resend_purchase(
