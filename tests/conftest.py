@@ -6,23 +6,23 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from kros_mcp.krosai import KrosAIClient, ReconcilePolicy, RetryPolicy
-from kros_mcp.sandbox import SANDBOX_API_KEY, SandboxTransport, create_app
+from kros_mcp.krosai import KrosAIClient
+from kros_mcp.sandbox import create_app
 from kros_mcp.sandbox.serve import quiet_dropped_connections
+from tests.support.krosai import FAST_RECONCILE, FAST_RETRY, RunningSandbox, make_client
 
-FAST_RETRY = RetryPolicy(initial_backoff=0.01, max_backoff=0.05, deadline=10.0)
-FAST_RECONCILE = ReconcilePolicy(scan_delays=(0.0, 0.05))
+__all__ = ["FAST_RECONCILE", "FAST_RETRY", "RunningSandbox", "make_client"]  # tests.support.krosai
 
 
 @pytest.fixture
 def anyio_backend() -> str:
+    """The one event loop every async test runs on (no folder defines its own)."""
     return "asyncio"
 
 
@@ -33,26 +33,10 @@ def sandbox_app(tmp_path: Path) -> Iterator[Starlette]:
     app.state.sandbox.db.close()
 
 
-def make_client(app: Starlette, api_key: str = SANDBOX_API_KEY, **kwargs: object) -> KrosAIClient:
-    """A KrosAI client that reaches `app` in-process."""
-    kwargs.setdefault("retry", FAST_RETRY)
-    kwargs.setdefault("reconcile", FAST_RECONCILE)
-    return KrosAIClient(
-        api_key, base_url="http://sandbox.test/v1", transport=SandboxTransport(app), **kwargs
-    )  # type: ignore[arg-type]
-
-
 @pytest.fixture
 async def client(sandbox_app: Starlette) -> AsyncIterator[KrosAIClient]:
     async with make_client(sandbox_app) as c:
         yield c
-
-
-@dataclass
-class RunningSandbox:
-    app: Starlette
-    base_url: str  # ends in /v1
-    root: str
 
 
 @pytest.fixture
@@ -76,3 +60,22 @@ def sandbox_server(sandbox_app: Starlette) -> Iterator[RunningSandbox]:
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
+
+
+# Long campaigns, deselected by the inner loop (`pytest -m "not slow"`); CI runs everything. Paths
+# relative to the repository, a folder (ending in /) or one test. test_readme's quick start and
+# anything else long carry @pytest.mark.slow themselves.
+SLOW = (
+    "tests/reliability/",
+    "tests/benchmarks/",
+    "tests/test_distribution.py::test_bundle",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        where = Path(str(item.path)).relative_to(root).as_posix()
+        test = f"{where}::{item.name.split('[')[0]}"
+        if any(where.startswith(p) if p.endswith("/") else test == p for p in SLOW):
+            item.add_marker(pytest.mark.slow)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import os
 import platform
-import socket
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.support.processes import free_port as free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -64,12 +65,6 @@ def subprocess_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[
     }
     env.update(extra or {})
     return env
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def approx_tokens(chars: int) -> int:

@@ -18,6 +18,7 @@ reached over HTTP as the real API is: closer to a deployment, though on the same
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import os
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kros_mcp.sandbox import SANDBOX_API_KEY, create_app
+from tests.support.processes import stop_process
 
 from .common import PYTHON, free_port, percentile, ratio, subprocess_env
 from .seed import seed_owned
@@ -221,14 +223,7 @@ def _start_sandbox(stack: ExitStack, data_dir: Path) -> int:
     return port
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+_stop = functools.partial(stop_process, grace=10.0)
 
 
 def load(

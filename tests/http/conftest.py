@@ -24,17 +24,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -43,6 +40,13 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
+
+# Shared rigs, importable from here too for tests written before tests/support existed.
+from tests.support.postgres import fresh_schema as fresh_schema
+from tests.support.postgres import with_search_path as with_search_path
+from tests.support.processes import free_port as free_port
+from tests.support.processes import stop_process as stop_process
+from tests.support.results import text_of as text_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get("KROS_MCP_TEST_POSTGRES_URL")
@@ -58,11 +62,6 @@ ACCEPT = "application/json, text/event-stream"
 
 # Every process started here, so the session reaper can stop whatever a failed test left behind.
 _RUNNING: list[subprocess.Popen[bytes]] = []
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(params=["auto", "legacy"])
@@ -81,21 +80,7 @@ def _reap_processes() -> Iterator[None]:
 # -- processes -------------------------------------------------------------------------------
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL after a short grace (a handler may be asleep in a latency fault)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+# free_port, stop_process: from tests.support.processes (imported above; still importable here)
 
 
 def base_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -337,10 +322,6 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
-
-
 def ok(result: CallToolResult) -> dict[str, Any]:
     assert result.is_error is False, text_of(result)
     assert result.structured_content is not None
@@ -477,23 +458,6 @@ def make_orgs(db_path: Path, count: int, balance_cents: int = 100_000) -> list[s
         app.state.sandbox.db.close()
 
 
-def with_search_path(url: str, schema: str) -> str:
-    separator = "&" if urlsplit(url).query else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}"
-
-
-@contextmanager
-def pg_schema() -> Iterator[str]:
+def pg_schema() -> AbstractContextManager[str]:
     """A fresh schema in the test database (dropped afterwards): its name, for `with_search_path`."""
-    if not POSTGRES_URL:
-        pytest.skip(POSTGRES_SKIP_REASON)
-    import psycopg
-
-    schema = f"kros_http_{secrets.token_hex(6)}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield schema
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    return fresh_schema("kros_http", skip_reason=POSTGRES_SKIP_REASON)

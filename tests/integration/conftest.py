@@ -11,11 +11,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,17 +23,22 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from mcp.types import CallToolResult
 
 from kros_mcp.config import Settings
 from kros_mcp.sandbox import SANDBOX_API_KEY
+
+# Shared rigs, importable from here too for tests written before tests/support existed.
+from tests.support.postgres import fresh_schema as fresh_schema
+from tests.support.postgres import with_search_path as with_search_path
+from tests.support.processes import free_port as free_port
+from tests.support.processes import stop_process as stop_process
+from tests.support.results import text_of as text_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get("KROS_MCP_TEST_POSTGRES_URL")
@@ -52,11 +56,6 @@ PID_WRAPPER = (
     "sys.argv = ['kros_mcp']\n"
     "runpy.run_module('kros_mcp', run_name='__main__', alter_sys=True)\n"
 )
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(autouse=True)
@@ -79,10 +78,6 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         await anyio.sleep(interval)
-
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 async def read_json_resource(client: Client, uri: str) -> Any:
@@ -133,21 +128,9 @@ class SandboxProcess:
         )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate, then kill after a short grace (a handler may be sleeping in a latency fault)."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+_free_port = free_port
+# A short grace: a handler may be sleeping in a latency fault.
+_stop = functools.partial(stop_process, grace=1.0)
 
 
 def _start_sandbox(tmp_path: Path) -> SandboxProcess:
@@ -215,27 +198,12 @@ def sandbox_process(tmp_path: Path) -> Iterator[SandboxProcess]:
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 
-def with_search_path(url: str, schema: str) -> str:
-    """`url` with libpq's `options=-csearch_path=<schema>` added."""
-    separator = "&" if urlsplit(url).query else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}"
-
-
 @pytest.fixture
 def pg_state_url() -> Iterator[str]:
     """A state-store URL on a fresh schema of the test database (dropped afterwards)."""
-    if not POSTGRES_URL:
-        pytest.skip(POSTGRES_SKIP_REASON)
-    import psycopg
-
-    schema = f"kros_it_{secrets.token_hex(6)}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
+    with fresh_schema("kros_it", skip_reason=POSTGRES_SKIP_REASON) as schema:
+        assert POSTGRES_URL is not None
         yield with_search_path(POSTGRES_URL, schema)
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 # -- kros-mcp as a stdio subprocess -----------------------------------------------------------

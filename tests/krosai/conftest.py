@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx2
-import pytest
 
 from kros_mcp.krosai import KrosAIClient, ReconcilePolicy, RetryPolicy
 
@@ -18,11 +17,6 @@ FAST_RETRY = RetryPolicy(initial_backoff=0.001, max_backoff=0.01, deadline=5)
 FAST_RECONCILE = ReconcilePolicy(scan_delays=(0, 0.01))
 
 Handler = Callable[[httpx2.Request], Any]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def make_client(handler: Handler, **kwargs: Any) -> KrosAIClient:

@@ -27,6 +27,7 @@ from tests.server.conftest import (  # noqa: F401  (fixtures are found by name)
     mode,
     opened_deps,
 )
+from tests.support.clocks import OffsetClock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READ_TOOLS = ["get_number", "list_numbers", "search_available"]
@@ -50,20 +51,8 @@ def _clean_policy_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-class FakeClock:
-    """The state store's clock: real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        import time
-
-        self._time = time.time
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return self._time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
+# The state store's clock: real time plus an offset the test moves forward.
+FakeClock = OffsetClock
 
 
 @pytest.fixture

@@ -39,9 +39,9 @@ from tests.integration.conftest import (
     process_gone,
     read_json_resource,
     stdio_server,
-    text_of,
     wait_until,
 )
+from tests.support.results import text_of
 
 from .conftest import BIG, size
 
@@ -52,11 +52,6 @@ HOLD_SECONDS = (
 )
 COUNTRIES = ("KE", "NG", "EG")
 SEED = 4242
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def _env(sandbox: SandboxProcess, data_dir: Path, confirmation: str) -> dict[str, str]:

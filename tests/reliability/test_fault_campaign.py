@@ -34,8 +34,9 @@ import anyio
 import httpx2
 import pytest
 
-from tests.http.conftest import ServerSpec, connect, start_servers, text_of
+from tests.http.conftest import ServerSpec, connect, start_servers
 from tests.reliability.conftest import BIG, size
+from tests.support.results import text_of
 
 TIMEOUT = 1.0  # KROSAI_TIMEOUT: seconds per KrosAI answer
 DEADLINE = 4.0  # KROSAI_DEADLINE

@@ -35,6 +35,7 @@ from mcp.types import CallToolResult
 
 from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
+from tests.support.results import text_of
 
 from ..http.conftest import (
     ServerSpec,
@@ -281,10 +282,6 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from _strings(v)
-
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 def _body_size(name: str, arguments: dict[str, Any]) -> int:

@@ -50,11 +50,6 @@ INVALID_REQUEST = (-32600, -32602)  # JSON-RPC 2.0 says -32600; the SDK answers 
 SEED = 20261129
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
     env = {"KROS_MCP_MAX_BODY_BYTES": str(MAX_BODY), "KROS_MCP_TOOL_RATE_LIMIT": "10000"}

@@ -22,7 +22,7 @@ from kros_mcp.krosai import (
 )
 from kros_mcp.sandbox import SANDBOX_API_KEY, SandboxDB, SandboxTransport
 from kros_mcp.sandbox.db import SandboxError
-from tests.conftest import FAST_RECONCILE, FAST_RETRY, RunningSandbox, make_client
+from tests.support.krosai import FAST_RECONCILE, FAST_RETRY, RunningSandbox, make_client
 
 pytestmark = pytest.mark.anyio
 

@@ -28,7 +28,7 @@ from kros_mcp.sandbox import (
     create_app,
     generate_inventory,
 )
-from tests.conftest import make_client
+from tests.support.krosai import make_client
 
 pytestmark = pytest.mark.anyio
 

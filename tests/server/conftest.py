@@ -25,6 +25,7 @@ from kros_mcp.config import Settings
 from kros_mcp.krosai import RetryPolicy
 from kros_mcp.server import app as app_module
 from kros_mcp.server.deps import Deps
+from tests.support.results import text_of as text_of
 
 SANDBOX_KEY = "kros_test_sandbox"
 START_BALANCE = 10_000
@@ -118,10 +119,6 @@ def elicitation(
         return ElicitResult(action=action)  # type: ignore[arg-type]
 
     return callback, seen
-
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 def assert_clean_error(result: CallToolResult, *expected: str) -> str:

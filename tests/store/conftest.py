@@ -24,6 +24,7 @@ import pytest
 from kros_mcp.store import PostgresStateStore, SQLiteStateStore, StateStore
 from kros_mcp.store import postgres as pg_module
 from kros_mcp.store import sqlite as sqlite_module
+from tests.support.clocks import ManualClock
 
 T = TypeVar("T")
 
@@ -33,17 +34,11 @@ POSTGRES_SKIP_REASON = "set KROS_MCP_TEST_POSTGRES_URL to run the PostgreSQL sto
 T0 = 1_700_000_000.0
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
+class FakeClock(ManualClock):
+    """A clock the test moves by hand, from T0."""
 
     def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+        super().__init__(now)
 
 
 class Backend:
