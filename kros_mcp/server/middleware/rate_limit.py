@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from mcp.server.mcpserver.exceptions import ToolError
 
 from .base import CallNext, ToolCall, ToolCallResult
+
+if TYPE_CHECKING:
+    from limits import RateLimitItemPerSecond
 
 __all__ = ["ToolRateLimit", "per_window"]
 
 
 def per_window(per_second: float) -> RateLimitItemPerSecond:
     """`per_second` as whole calls in whole seconds: 20 → 20 in 1 s, 0.5 → 1 in 2 s."""
+    from limits import RateLimitItemPerSecond  # on first use: stdio serves without a limit
+
     if not per_second > 0:
         raise ValueError(f"a rate limit must be above 0 calls a second, not {per_second}")
     rate = Fraction(per_second).limit_denominator(3600) or Fraction(1, 3600)
@@ -33,6 +36,9 @@ class ToolRateLimit:
     """Refuses calls over `per_second` per organisation with RATE_LIMITED and when to retry."""
 
     def __init__(self, per_second: float) -> None:
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
         self.item = per_window(per_second)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
