@@ -62,13 +62,20 @@ def sandbox_server(sandbox_app: Starlette) -> Iterator[RunningSandbox]:
     sock.close()
 
 
-# Long campaigns, deselected by the inner loop (`pytest -m "not slow"`); CI runs everything. Paths
-# relative to the repository, a folder (ending in /) or one test. test_readme's quick start and
-# anything else long carry @pytest.mark.slow themselves.
+# Deselected by the inner loop (`pytest -m "not slow"`); CI runs everything: the long campaigns
+# (reliability, benchmarks, distribution builds; test_readme's quick start carries the mark itself)
+# and the suites that start kros-mcp or the sandbox as processes. Paths relative to the
+# repository: a folder (ending in /), a file, or one test.
 SLOW = (
     "tests/reliability/",
     "tests/benchmarks/",
     "tests/test_distribution.py::test_bundle",
+    "tests/test_distribution.py::test_client_config_starts_the_server",
+    "tests/http/",
+    "tests/integration/",
+    "tests/cli/",
+    "tests/server/test_stdio.py",
+    "tests/policy/test_cli.py",
 )
 
 
@@ -77,5 +84,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         where = Path(str(item.path)).relative_to(root).as_posix()
         test = f"{where}::{item.name.split('[')[0]}"
-        if any(where.startswith(p) if p.endswith("/") else test == p for p in SLOW):
+        if any(where.startswith(p) if p.endswith("/") else p in (where, test) for p in SLOW):
             item.add_marker(pytest.mark.slow)
