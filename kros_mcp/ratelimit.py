@@ -1,5 +1,6 @@
-"""Per-key token buckets, reported the way KrosAI does (X-RateLimit-*, Retry-After). Used by the
-sandbox (per organisation) and the HTTP server (tool calls per tenant)."""
+"""Per-key token buckets, reported the way KrosAI does (X-RateLimit-*, Retry-After): the sandbox's
+imitation of KrosAI's limits, per organisation. (The server limits tool calls on its own, in
+server/middleware/rate_limit.py.)"""
 
 from __future__ import annotations
 
