@@ -198,6 +198,12 @@ class Settings(BaseSettings):
         description="File of signing keys, one per line: the first signs, all verify (rotation). "
         "Adds to KROS_MCP_SECRET, which may also list several keys separated by commas.",
     )
+    apps: bool = Field(
+        default=True,
+        alias="KROS_MCP_APPS",
+        description="Offer the MCP App (an interactive view to find, buy, route and release numbers) to "
+        "clients that support MCP Apps. false: no view; every client sees only the plain tools.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         alias="KROS_MCP_LOG_FORMAT",

@@ -16,6 +16,7 @@ from ..config import Settings
 from ..safety import Policy, RuleVerdict
 from ..store import tenant_key
 from ._sdk_compat import ReadResourceContents
+from .apps import app_for
 from .context import deps_of
 from .deps import Deps, build_policy, load_signing_keys, open_deps
 from .middleware import (
@@ -61,6 +62,8 @@ class KrosMCPServer(MCPServer[Deps]):
         self._open_upstream = open_upstream
         self.opened: list[Deps] = []
         enabled, disabled = _split_by_policy(build_policy(settings))
+        # The MCP App (view and app-only tools) for clients that negotiate MCP Apps; none when off.
+        app = app_for(settings)
         # Request state (elicitation across round trips) is sealed with the shared keys, so that
         # any replica can continue what another began; it is bound to the calling organisation.
         security = RequestStateSecurity(keys=load_signing_keys(settings), bind_principal=_principal)
@@ -73,8 +76,12 @@ class KrosMCPServer(MCPServer[Deps]):
             lifespan=self._lifespan,
             log_level="WARNING",
             request_state_security=security,
+            extensions=app.extensions,
+            middleware=app.middleware,
         )
-        self.call_middleware: list[ToolCallMiddleware] = _call_middleware(settings, disabled)
+        self.call_middleware: list[ToolCallMiddleware] = _call_middleware(
+            settings, disabled, app.tool_names
+        )
         register_resources(self, self.current_deps)
         register_policy_and_audit(self, self.current_deps)
         register_prompts(self)
@@ -132,14 +139,14 @@ def _split_by_policy(policy: Policy) -> tuple[list[ToolSpec], dict[str, RuleVerd
 
 
 def _call_middleware(
-    settings: Settings, disabled: dict[str, RuleVerdict]
+    settings: Settings, disabled: dict[str, RuleVerdict], app_tools: tuple[str, ...] = ()
 ) -> list[ToolCallMiddleware]:
     """The gates, outermost first: refuse disabled tools and calls over the rate, settle an
     organisation's unfinished writes before its first call, log, and word invalid arguments."""
     gates: list[ToolCallMiddleware] = [DisabledTools(disabled)]
     if settings.tool_rate_limit is not None:
         gates.append(ToolRateLimit(settings.tool_rate_limit))
-    gates += [FirstCallReconcile(), CallLog(TOOL_NAMES), ArgumentErrors()]
+    gates += [FirstCallReconcile(), CallLog((*TOOL_NAMES, *app_tools)), ArgumentErrors()]
     return gates
 
 

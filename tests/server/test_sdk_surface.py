@@ -30,6 +30,7 @@ PUBLIC_MODULES = (
     "mcp.server.mcpserver",
     "mcp.server.mcpserver.exceptions",
     "mcp.server.mcpserver.tools",
+    "mcp.server.apps",  # the MCP Apps extension; the SDK documents Apps as kept in-core here
     "mcp.server.transport_security",
     "mcp.client.stdio",
     "mcp.client.streamable_http",

@@ -1,0 +1,144 @@
+"""The one place the app reaches into the machinery purchase_number and release_number use.
+
+A click is one more way to confirm, not a new way to buy: the policy verdicts, the budget
+reservation, the price check against KrosAI just before buying, the single-use claim, the upstream
+call with its reconciliation, the audit intent and outcome are the very functions the two tools
+call, reached only through this module. The audit records the same tool names (`purchase_number`,
+`release_number`), so start-up reconciliation settles an interrupted click like any other write,
+with `confirmation="app"`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import Context
+
+from ...krosai import KrosAIError, PhoneNumber, ServerError, TransportError
+from ...safety import RuleVerdict
+from ...store import StoredOffer
+from ..deps import Deps
+from ..errors import to_tool_error
+from ..guard import DAY, WriteAttempt, begin_write, claim_once
+from ..models import PurchaseResult, Quote, ReleaseResult
+from ..notify import notify_changed
+from ..purchase import buy
+from ..quotes import refresh_offer
+
+__all__ = [
+    "CONFIRMED_BY_APP",
+    "claim_click",
+    "current_offer",
+    "execute_purchase",
+    "execute_release",
+    "free_click",
+    "purchase_verdicts",
+    "spent_today",
+    "start_write",
+]
+
+CONFIRMED_BY_APP = "app"
+
+
+async def spent_today(deps: Deps) -> int:
+    """What purchases spent in the last 24 hours (the budget's window). Raises StoreError."""
+    return await deps.store.spent_in_window(deps.tenant, DAY)
+
+
+def purchase_verdicts(deps: Deps, offer: StoredOffer, spent_24h_cents: int) -> list[RuleVerdict]:
+    return deps.policy.purchase_verdicts(
+        country=offer.country,
+        monthly_cost_cents=offer.monthly_cost_cents,
+        first_charge_cents=offer.first_charge_cents,
+        spent_24h_cents=spent_24h_cents,
+    )
+
+
+async def current_offer(deps: Deps, offer: StoredOffer) -> StoredOffer | None:
+    """The offer as KrosAI prices it now; None when it is no longer for sale."""
+    return await refresh_offer(deps.client, offer)
+
+
+async def claim_click(deps: Deps, key: str, digest: str, *, what: str) -> dict[str, Any] | None:
+    """Claim a click's proof once: the stored result of an earlier use (to replay), or None."""
+    return await claim_once(deps, key, digest, what=what)
+
+
+async def free_click(deps: Deps, key: str) -> None:
+    """Nothing was done under this claim: let the proof be used again (until it expires)."""
+    await deps.store.release_request(deps.tenant, key)
+
+
+async def start_write(
+    deps: Deps,
+    *,
+    tool: str,
+    arguments: dict[str, Any],
+    claim_key: str,
+    quote: dict[str, Any] | None = None,
+    reserve_cents: int | None = None,
+) -> WriteAttempt:
+    """Reserve the spend (refusing past the budget) and record the intent, confirmed by the app."""
+    return await begin_write(
+        deps,
+        tool=tool,
+        arguments=arguments,
+        confirmation=CONFIRMED_BY_APP,
+        quote=quote,
+        reserve_cents=reserve_cents,
+        claim_key=claim_key,
+    )
+
+
+async def execute_purchase(
+    ctx: Context,
+    deps: Deps,
+    attempt: WriteAttempt,
+    offer: StoredOffer,
+    arguments: dict[str, Any],
+    plan: list[str],
+    *,
+    idempotency_key: str,
+) -> PurchaseResult:
+    """The purchase itself, settled in the ledger, the audit and the claim (as purchase_number)."""
+    return await buy(
+        ctx,
+        deps,
+        attempt,
+        offer,
+        arguments,
+        Quote.of(offer),
+        plan,
+        idempotency_key=idempotency_key,
+    )
+
+
+async def execute_release(
+    ctx: Context, deps: Deps, attempt: WriteAttempt, number: PhoneNumber, plan: list[str]
+) -> ReleaseResult:
+    """The release itself, settled in the audit and the claim (the steps release_number takes
+    after its confirmation)."""
+    try:
+        released = await deps.client.release_number(number.id)
+    except KrosAIError as exc:
+        if isinstance(exc, (TransportError, ServerError)):
+            await attempt.unknown(exc.message)
+        else:
+            await attempt.failed(exc.message)
+        raise to_tool_error(exc, write="released") from exc
+    result = ReleaseResult(
+        status="released",
+        executed=True,
+        number_id=number.id,
+        number=number.number,
+        plan=plan,
+        message=f"Released {number.number}."
+        + (
+            " (The first answer was lost; a retry found it already released.)"
+            if released.confirmed_by_retry
+            else ""
+        ),
+    )
+    await attempt.succeeded({"result": "released"}, result=result.model_dump(mode="json"))
+    await notify_changed(ctx, deps.subscribers, number.id)
+    return result
