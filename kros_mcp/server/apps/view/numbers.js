@@ -6,6 +6,7 @@
 
 const PROOF_KEY = "kros-mcp/proof";
 const OTHER = "__other";
+const PAGE_SIZE = 6;
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -18,6 +19,7 @@ const state = {
   endpoints: new Map(),
   quote: null,
   quoteSeq: 0,
+  typing: null,
   selected: null,
   routingFor: null,
   releaseFor: null,
@@ -174,15 +176,17 @@ function fillEndpointPicker(select, otherLabel, otherInput, current) {
   otherLabel.hidden = select.value !== OTHER;
 }
 
+// The endpoint chosen: an id, null for none, or undefined while "Other" waits for an id.
 function pickedEndpoint(select, otherInput) {
   if (select.value !== OTHER) return select.value || null;
-  const typed = otherInput.value.trim();
-  return typed || null;
+  return otherInput.value.trim() || undefined;
 }
 
 function endpointValid(id) {
-  return id === null || /^[A-Za-z0-9_-]{1,100}$/.test(id);
+  return id === null || (typeof id === "string" && /^[A-Za-z0-9_-]{1,100}$/.test(id));
 }
+
+const ENDPOINT_HINT = "Type an endpoint id: letters, digits, _ and -, such as ep_support_agent.";
 
 // -- offers ----------------------------------------------------------------------------------
 
@@ -222,12 +226,12 @@ function showFilters(filters) {
     typeof filters.max_monthly_cost_cents === "number" ? (filters.max_monthly_cost_cents / 100).toFixed(2) : "";
 }
 
-async function loadOffers(offset, { fromHistory = false } = {}) {
-  const args = Object.assign({}, state.filters, { offset, limit: 8 });
-  say("Looking for numbers…", "keep");
+async function loadOffers(offset, { fromHistory = false, quiet = false } = {}) {
+  const args = Object.assign({}, state.filters, { offset, limit: PAGE_SIZE });
+  if (!quiet) say("Looking for numbers…", "keep");
   const result = await call("app_offers", args);
   if (!result.ok) {
-    say("");
+    if (!quiet) say("");
     showAlert(result.error);
     return;
   }
@@ -235,7 +239,7 @@ async function loadOffers(offset, { fromHistory = false } = {}) {
   state.offers.offset = offset;
   state.offers.next = result.data.next_offset ?? null;
   renderOffers(result.data.offers || [], result.data);
-  say(result.data.offers && result.data.offers.length ? "" : "No numbers match these filters.");
+  if (!quiet) say(result.data.offers && result.data.offers.length ? "" : "No numbers match these filters.");
 }
 
 function offerRow(offer) {
@@ -317,12 +321,13 @@ function closeQuote() {
 }
 
 async function requestQuote() {
+  clearTimeout(state.typing);
   const inputs = quoteInputs();
   const seq = ++state.quoteSeq;
   state.quote = null;
   renderQuote(null);
   if (!endpointValid(inputs.endpoint_id)) {
-    $("q-expiry").textContent = "An endpoint id has only letters, digits, _ and -, such as ep_support_agent.";
+    $("q-expiry").textContent = ENDPOINT_HINT;
     return;
   }
   $("q-expiry").textContent = "Getting the current price…";
@@ -410,7 +415,7 @@ async function buy() {
       ` for ${money(quote.first_charge_cents)} now and ${money(quote.monthly_cost_cents)} a month.`,
   );
   state.owned.loaded = false;
-  loadOffers(state.offers.offset, { fromHistory: true });
+  loadOffers(state.offers.offset, { fromHistory: true, quiet: true });
 }
 
 // -- owned numbers ---------------------------------------------------------------------------
@@ -488,7 +493,7 @@ async function saveRouting() {
   if (!target || state.busy) return;
   const endpoint = pickedEndpoint($("r-endpoint"), $("r-endpoint-other"));
   if (!endpointValid(endpoint)) {
-    showAlert("An endpoint id has only letters, digits, _ and -, such as ep_support_agent.");
+    showAlert(ENDPOINT_HINT);
     return;
   }
   state.busy = true;
@@ -620,14 +625,23 @@ function onToolResult(result) {
 
 function wire() {
   wireTabs();
-  $("search").addEventListener("submit", (event) => {
-    event.preventDefault();
+  // Hosts sandbox the view without allow-forms, where a form never submits: Search and Enter
+  // are handled here instead.
+  const search = () => {
     const filters = readFilters();
     if (!filters) return;
     state.filters = filters;
     state.offers.history = [];
-    closeQuote();
+    if (!$("quote").hidden) closeQuote();
     loadOffers(0, { fromHistory: true });
+  };
+  $("search").addEventListener("submit", (event) => event.preventDefault());
+  $("f-search").addEventListener("click", search);
+  $("search").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && event.target.tagName !== "BUTTON") {
+      event.preventDefault();
+      search();
+    }
   });
   $("offers-next").addEventListener("click", () => state.offers.next !== null && loadOffers(state.offers.next));
   $("offers-prev").addEventListener("click", () => {
@@ -644,12 +658,11 @@ function wire() {
     if ($("q-endpoint").value === OTHER) $("q-endpoint-other").focus();
     requestQuote();
   });
-  let typing = null;
   $("q-endpoint-other").addEventListener("input", () => {
-    clearTimeout(typing);
+    clearTimeout(state.typing);
     state.quoteSeq++;
     renderQuote(null);
-    typing = setTimeout(requestQuote, 300);
+    state.typing = setTimeout(requestQuote, 300);
   });
   $("r-endpoint").addEventListener("change", () => {
     $("r-endpoint-other-label").hidden = $("r-endpoint").value !== OTHER;
