@@ -44,11 +44,17 @@ HOST_DIR = Path(__file__).with_name("host")
 HOST_ORIGIN = "http://host.test"
 SANDBOX_ORIGIN = "http://sandbox.test"  # another origin, as the spec asks of a sandbox proxy
 SERVED = {
-    f"{HOST_ORIGIN}/host.html": ("host.html", "text/html"),
-    f"{HOST_ORIGIN}/host.js": ("host.js", "text/javascript"),
-    f"{SANDBOX_ORIGIN}/sandbox.html": ("sandbox.html", "text/html"),
-    f"{SANDBOX_ORIGIN}/sandbox.js": ("sandbox.js", "text/javascript"),
+    f"{HOST_ORIGIN}/host.html": (HOST_DIR / "host.html", "text/html"),
+    f"{HOST_ORIGIN}/host.js": (HOST_DIR / "host.js", "text/javascript"),
+    f"{HOST_ORIGIN}/official.html": (HOST_DIR / "official.html", "text/html"),
+    f"{HOST_ORIGIN}/official.js": (HOST_DIR / "official.js", "text/javascript"),
+    f"{SANDBOX_ORIGIN}/sandbox.html": (HOST_DIR / "sandbox.html", "text/html"),
+    f"{SANDBOX_ORIGIN}/sandbox.js": (HOST_DIR / "sandbox.js", "text/javascript"),
 }
+# The official host bridge (scripts/build_ext_apps_bridge.sh builds it from npm), for the
+# reference run: the view against @modelcontextprotocol/ext-apps' own AppBridge.
+EXT_APPS_BRIDGE = os.environ.get("KROS_MCP_TEST_EXT_APPS_BRIDGE")
+HOSTS = {"own": "host.html", "ext-apps": "official.html"}
 PROOF_SHAPE = re.compile(r"kc1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
@@ -176,13 +182,26 @@ class AppHost:
         await self.page.locator("#proxy").screenshot(path=str(path), animations="disabled")
 
 
+def bridge_or_skip(host: str) -> dict[str, tuple[Path, str]]:
+    """What the host page needs besides SERVED: the official bridge's bundle for 'ext-apps'."""
+    if host == "own":
+        return {}
+    if not EXT_APPS_BRIDGE or not Path(EXT_APPS_BRIDGE).is_file():
+        pytest.skip(
+            "the reference run against @modelcontextprotocol/ext-apps' AppBridge needs its "
+            "bundle: scripts/build_ext_apps_bridge.sh OUT.js, then KROS_MCP_TEST_EXT_APPS_BRIDGE=OUT.js"
+        )
+    return {f"{HOST_ORIGIN}/ext-apps-bridge.js": (Path(EXT_APPS_BRIDGE), "text/javascript")}
+
+
 @asynccontextmanager
-async def app_host(data_dir: Path, **options: Any) -> AsyncIterator[AppHost]:
+async def app_host(data_dir: Path, *, host: str = "own", **options: Any) -> AsyncIterator[AppHost]:
     """kros-mcp on a fresh sandbox, an MCP client that negotiates Apps, and Chromium with the test
-    host page loaded."""
+    host page loaded ('own': host.js; 'ext-apps': the official AppBridge)."""
     from playwright.async_api import async_playwright
 
     chromium = chromium_or_skip()
+    served = {**SERVED, **bridge_or_skip(host)}
     server = build_server(Settings(KROS_MCP_DATA_DIR=data_dir, **options))
     extensions = [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
     async with (
@@ -194,15 +213,15 @@ async def app_host(data_dir: Path, **options: Any) -> AsyncIterator[AppHost]:
         try:
             context = await browser.new_context(viewport={"width": 820, "height": 1800})
             page = await context.new_page()
-            host = AppHost(page, client, deps)
-            await context.route("**/*", lambda route: _serve(route, host.blocked))
-            await page.expose_function("hostRpc", lambda method, params: _rpc(host, method, params))
-            page.on("console", lambda message: host.console.append(message.text))
-            await page.goto(f"{HOST_ORIGIN}/host.html")
+            rig = AppHost(page, client, deps)
+            await context.route("**/*", lambda route: _serve(route, served, rig.blocked))
+            await page.expose_function("hostRpc", lambda method, params: _rpc(rig, method, params))
+            page.on("console", lambda message: rig.console.append(message.text))
+            await page.goto(f"{HOST_ORIGIN}/{HOSTS[host]}")
             try:
-                yield host
+                yield rig
             except BaseException:
-                await _keep_evidence(host, data_dir.parent / "failure")
+                await _keep_evidence(rig, data_dir.parent / "failure")
                 raise
         finally:
             await browser.close()
@@ -221,13 +240,11 @@ async def _keep_evidence(host: AppHost, folder: Path) -> None:
     print(f"browser evidence kept in {folder}")
 
 
-async def _serve(route: Any, blocked: list[str]) -> None:
+async def _serve(route: Any, served: dict[str, tuple[Path, str]], blocked: list[str]) -> None:
     url = route.request.url
-    if url in SERVED:
-        name, content_type = SERVED[url]
-        await route.fulfill(
-            status=200, content_type=content_type, body=(HOST_DIR / name).read_text()
-        )
+    if url in served:
+        path, content_type = served[url]
+        await route.fulfill(status=200, content_type=content_type, body=path.read_text())
         return
     blocked.append(url)
     await route.abort()

@@ -44,9 +44,12 @@ async def wait_for_call(host: AppHost, name: str, count: int = 1) -> dict[str, A
     return calls[-1]
 
 
-async def test_search_buy_route_and_release_in_the_browser(tmp_path: Path) -> None:
-    shots = shot_dir(tmp_path)
-    async with app_host(tmp_path / "data") as host:
+@pytest.mark.parametrize("host_side", ["own", "ext-apps"])
+async def test_search_buy_route_and_release_in_the_browser(tmp_path: Path, host_side: str) -> None:
+    """With the test host's own host side, and (when its bundle is given) with the official
+    AppBridge of @modelcontextprotocol/ext-apps, which checks the view against the reference."""
+    shots = shot_dir(tmp_path) if host_side == "own" else tmp_path / "screenshots"
+    async with app_host(tmp_path / "data", host=host_side) as host:
         view = host.view
         await host.open_view("search_available", {"country": "NG", "limit": 5})
         await wait_for_call(host, "app_context")
@@ -153,7 +156,12 @@ async def test_search_buy_route_and_release_in_the_browser(tmp_path: Path) -> No
         assert number["number"] in told and "released" in told
         for text in [*host.model_saw, told]:
             assert not PROOF_SHAPE.search(text), "a proof reached what the model reads"
-        assert log["protocolVersion"] == "2026-01-26" and log["initialized"] is True
+        assert log["initialized"] is True
+        assert log["appInfo"]["name"] == "kros-mcp numbers"
+        if host_side == "ext-apps":
+            assert await host.page.evaluate(
+                "() => window.kros.bridge instanceof window.ExtApps.AppBridge"
+            )
         # Nothing was loaded from anywhere, and the view's own CSP was never violated.
         assert host.blocked == []
         assert not [line for line in host.console if "Content Security Policy" in line]
