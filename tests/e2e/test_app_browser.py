@@ -232,3 +232,34 @@ async def test_a_new_price_is_a_new_quote_in_the_view(tmp_path: Path) -> None:
         )
         assert overflow <= 0
         await host.screenshot(shots / "app-buy-narrow-light.png")
+
+
+async def test_the_policy_is_shown_before_any_click(tmp_path: Path) -> None:
+    async with app_host(tmp_path / "data", KROS_MCP_DAILY_BUDGET_CENTS=100) as host:
+        view = host.view
+        await host.open_view("search_available", {"country": "GH", "limit": 3})
+        await wait_for_call(host, "app_offers")
+        rows = view.locator("#offers li.row")
+        await rows.first.locator(".why").wait_for()
+        assert await rows.count() >= 1
+        for index in range(await rows.count()):
+            row = rows.nth(index)
+            assert (await row.locator(".why").inner_text()).startswith("Over your daily budget")
+            assert await row.get_by_role("button", name="Choose").is_disabled()
+        budget = await view.locator("#budget").inner_text()
+        assert "1.00 USD left of 1.00 USD" in budget
+        assert await host.purchases() == []
+
+
+async def test_list_numbers_opens_the_view_on_your_numbers(tmp_path: Path) -> None:
+    async with app_host(tmp_path / "data") as host:
+        found = await host.sandbox("GET", "/v1/phone-numbers/available?country=RW&limit=1")
+        item = found["available_numbers"][0]
+        bought = await host.sandbox("POST", "/v1/phone-numbers", {"inventory_id": item["id"]})
+        await host.open_view("list_numbers", {})
+        view = host.view
+        row = view.locator(f"#owned li.row[data-number-id='{bought['id']}']")
+        await row.wait_for()
+        assert await view.locator("#tab-owned").get_attribute("aria-selected") == "true"
+        assert bought["number"] in await row.inner_text()
+        assert "not routed" in await row.inner_text()

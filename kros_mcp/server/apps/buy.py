@@ -70,8 +70,8 @@ async def app_buy(
     allow_inbound: bool = True,
     allow_outbound: bool = True,
 ) -> Annotated[CallToolResult, BuyOutcome]:
-    """For the kros-mcp app's Buy button only: buy the quoted number at the quoted prices, with
-    the proof the quote carried. Any other caller is refused and nothing is bought."""
+    """For the kros-mcp app's Buy button only: buys the quoted number at the quoted prices. It
+    needs the proof of a click, which only the app receives; without it nothing is bought."""
     require_app_client(ctx, "app_buy")
     deps = deps_of(ctx)
     terms = PurchaseTerms(

@@ -63,8 +63,8 @@ async def app_preview_release(
 async def app_release(
     ctx: Context, number_id: NumberId, number: str, proof: ProofArg
 ) -> Annotated[CallToolResult, ReleaseOutcome]:
-    """For the kros-mcp app's Release button only: release the previewed number, with the proof
-    the preview carried. Any other caller is refused and nothing is released."""
+    """For the kros-mcp app's Release button only: releases the previewed number. It needs the
+    proof of a click, which only the app receives; without it nothing is released."""
     require_app_client(ctx, "app_release")
     deps = deps_of(ctx)
     terms = ReleaseTerms(number_id=number_id, number=number)

@@ -596,6 +596,7 @@ function onToolInput(params) {
   const name = tool && tool.name;
   const args = params.arguments || {};
   if (name === "list_numbers") {
+    state.owned.loaded = true; // its result follows and is shown as it is
     selectTab("owned");
     return;
   }
