@@ -327,3 +327,15 @@ async def test_a_click_proof_is_useless_to_a_client_without_apps(harness: Harnes
         result = await s.call("app_buy", click(shown))
         assert_clean_error(result, "Unknown tool: app_buy")
         assert await s.owned() == []
+
+
+@pytest.mark.parametrize("confirmation", ["human", "none"])
+async def test_a_click_confirms_in_every_confirmation_mode(
+    harness: Harness, confirmation: str
+) -> None:
+    """`human` asks for a person: the click is one. `none` drops the question, not the proof."""
+    async with harness.configure(KROS_MCP_CONFIRMATION=confirmation).connect(**apps_client()) as s:
+        shown = await quote(s, await first_offer(s))
+        await s.error("app_buy", click(shown, proof="kc1.x.y"), "CLICK_NOT_CONFIRMED")
+        bought = await app_ok(s, "app_buy", click(shown))
+        assert bought.data["status"] == "purchased" and len(await purchases(s)) == 1
