@@ -76,6 +76,7 @@ SLOW = (
     "tests/cli/",
     "tests/server/test_stdio.py",
     "tests/policy/test_cli.py",
+    "tests/e2e/",  # Chromium
 )
 
 

@@ -58,7 +58,12 @@ def test_the_server_lists_its_gates_in_order(tmp_path: Path) -> None:
 async def test_a_disabled_tool_is_neither_listed_nor_callable(tmp_path: Path) -> None:
     server = build_server(Settings(KROS_MCP_DATA_DIR=tmp_path, KROS_MCP_READ_ONLY=True))
     listed = {tool.name for tool in await server.list_tools()}
-    assert listed == {"list_numbers", "get_number", "search_available"}
+    # The MCP App's read-only tools stay (shown only to clients that negotiate Apps), its writes go.
+    assert listed - {"app_context", "app_offers"} == {
+        "list_numbers",
+        "get_number",
+        "search_available",
+    }
     gate = server.call_middleware[0]
     assert isinstance(gate, DisabledTools)
     assert set(gate.disabled) == {"purchase_number", "update_routing", "release_number"}
