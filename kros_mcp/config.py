@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -10,12 +11,57 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .krosai.client import DEFAULT_BASE_URL
 
-__all__ = ["ConfigError", "Settings", "default_data_dir", "unknown_variables"]
+__all__ = [
+    "ConfigError",
+    "Settings",
+    "default_data_dir",
+    "key_placeholder_problem",
+    "unknown_variables",
+]
 
 
 class ConfigError(ValueError):
     """The configuration cannot work (a short signing key, an unknown tool name, ...). The message
     says what to change; the CLI shows it and exits."""
+
+
+# Templates that clients or docs use in place of a key, left unexpanded: `${env:KROSAI_API_KEY}`
+# (Cursor), `${input:id}` (VS Code), `${user_config.api_key}` (MCP bundles), `$KROSAI_API_KEY` (a
+# shell), `<your key>`, `{{key}}`, and example or masked values: `kros_live_...`, `kros_live_****`,
+# `YOUR_API_KEY`.
+_VARIABLE = re.compile(r"\$\{\s*(?:(env|input|user_config)\s*[:.]\s*)?[^}]*\}")
+_SHELL_VARIABLE = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
+_EXAMPLE = re.compile(
+    r"<[^<>]*>|\{\{[^{}]*\}\}|\.\.\.|…|\*{3,}|^x{3,}$|\b(?:your|my)[ _-]*(?:krosai[ _-]*)?(?:api[ _-]*)?key\b"
+    r"|replace[ _-]*me|change[ _-]*me|api[ _-]*key[ _-]*here",
+    re.IGNORECASE,
+)
+_VARIABLE_KINDS = {
+    "input": "a ${input:...} prompt, which only VS Code fills in",
+    "env": "an ${env:...} reference, which this client does not expand",
+    "user_config": "an MCP bundle setting that was not filled in",
+    None: "a ${...} variable that was not expanded",
+}
+_WHERE_TO_PUT_IT = (
+    "put the key itself in the client's env, or leave KROSAI_API_KEY empty for the sandbox"
+)
+
+
+def key_placeholder_problem(value: str) -> str | None:
+    """Why `value` is a placeholder rather than a KrosAI key, or None when it may be a key.
+
+    Only the recognised placeholder is quoted back, never the rest of the value: it may be a key."""
+    if match := _VARIABLE.search(value):
+        what = _VARIABLE_KINDS[match.group(1)]
+    elif match := _SHELL_VARIABLE.search(value.strip()):
+        what = "a shell variable that was not expanded (clients start servers without a shell)"
+    elif match := _EXAMPLE.search(value):
+        what = "the mark of an example or masked value, not a key"
+    else:
+        return None
+    fragment = match.group(0)
+    fragment = fragment if len(fragment) <= 60 else fragment[:59] + "…"
+    return f"contains {fragment!r}, {what}: {_WHERE_TO_PUT_IT}"
 
 
 def default_data_dir() -> Path:
@@ -43,6 +89,15 @@ class Settings(BaseSettings):
         # A key pasted with a newline or spaces around it would be refused as an HTTP header value.
         if isinstance(value, str):
             return value.strip() or None
+        return value
+
+    @field_validator("krosai_api_key", mode="after")
+    @classmethod
+    def _refuse_placeholder_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # A template copied from another client's config would otherwise go to KrosAI as the key.
+        problem = None if value is None else key_placeholder_problem(value.get_secret_value())
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     krosai_base_url: str = Field(

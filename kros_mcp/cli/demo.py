@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp import Client
 from mcp.types import ElicitResult, TextContent
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 __all__ = ["run_demo"]
 
@@ -121,11 +125,22 @@ async def _release(client: Client, number: dict[str, Any]) -> None:
     _say(f"  numbers owned: {left['total']}")
 
 
-async def _tour(data_dir: Path) -> None:
+def demo_settings(data_dir: Path) -> Settings:
+    """Every setting at its default, whatever the environment holds: a KROSAI_API_KEY or a policy
+    exported in the shell must not turn the tour into real purchases, or make it fail."""
     from ..config import Settings
+
+    defaults = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in Settings.model_fields.items()
+    }
+    return Settings(**{**defaults, "data_dir": data_dir})
+
+
+async def _tour(data_dir: Path) -> None:
     from .wiring import build_server
 
-    mcp = build_server(Settings(KROS_MCP_DATA_DIR=data_dir))
+    mcp = build_server(demo_settings(data_dir))
     async with Client(mcp) as client:
         number = await _search_and_buy(client)
         await _route_and_read(client, number)
@@ -137,10 +152,31 @@ async def _tour(data_dir: Path) -> None:
 
 def run_demo() -> int:
     """Run the tour on a sandbox in a temporary directory, deleted afterwards."""
-    with tempfile.TemporaryDirectory(prefix="kros-mcp-demo-") as data_dir:
+    try:
+        scratch = tempfile.TemporaryDirectory(prefix="kros-mcp-demo-")
+    except OSError as exc:
+        print(
+            f"kros-mcp demo: cannot make a throwaway data directory in {tempfile.gettempdir()} "
+            f"({exc.strerror or exc}): set TMPDIR to a writable directory",
+            file=sys.stderr,
+        )
+        return 1
+    with scratch as data_dir:
         try:
             anyio.run(_tour, Path(data_dir))
         except DemoStopped as exc:
             print(exc, file=sys.stderr)
             return 1
+        except BaseException as exc:
+            if not _reader_left(exc):
+                raise
+            # `kros-mcp demo | head`: the reader has gone, so stop quietly.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     return 0
+
+
+def _reader_left(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_reader_left(e) for e in exc.exceptions)
+    return isinstance(exc, BrokenPipeError)

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import socket
+
     from ..config import Settings
     from ..server import KrosMCPServer
 
@@ -70,7 +72,10 @@ def _settings(args: argparse.Namespace | None = None) -> Settings:
             alias = field.alias if field is not None and field.alias else name
             return f"--{name.replace('_', '-')}" if name in overrides else alias
 
-        problems = "; ".join(f"{label(str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{label(str(e['loc'][0]))}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
         raise SystemExit(f"kros-mcp: invalid configuration: {problems}") from None
 
 
@@ -245,13 +250,18 @@ def _add_audit(sub: Subcommands) -> None:
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from ..config import Settings
     from ..sandbox import SANDBOX_API_KEY, create_app
     from ..sandbox.serve import quiet_dropped_connections
+    from .listen import bind, serve_on
+    from .preflight import require_data_dir
 
-    db = args.db or str(Settings().sandbox_db_path)
+    if args.db is None:
+        settings = _settings()
+        require_data_dir(settings, "sandbox")
+        db = str(settings.sandbox_db_path)
+    else:
+        db = args.db
+    sock = bind(args.host, args.port, "sandbox")  # a port clash is told before the seeding
     if db != ":memory:":
         from ..sandbox import SandboxDB
         from .progress import ProgressBar
@@ -269,7 +279,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     quiet_dropped_connections()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve_on(sock, app, log_level="warning")
     return 0
 
 
@@ -282,9 +292,14 @@ def _run_serve(args: argparse.Namespace) -> int:
     import anyio
 
     from ..store import StoreError
+    from .listen import bind
+    from .preflight import require_data_dir
     from .wiring import announcement, build_server
 
     settings = _serve_settings(args)
+    require_data_dir(settings, "serve")
+    # Bound before anything is opened or announced, so a port clash is the only thing said.
+    sock = bind(args.host, args.port, "serve") if args.transport != "stdio" else None
     try:
         server = build_server(settings)
     except ValueError as exc:  # ConfigError: the message says what to change
@@ -296,7 +311,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
             anyio.run(serve_stdio, server)
         else:
-            _serve_http(server, settings, args)
+            assert sock is not None
+            _serve_http(server, settings, args, sock)
     except StoreError as exc:
         raise SystemExit(f"kros-mcp: {exc}") from None
     except BaseExceptionGroup as group:  # stdio runs inside the SDK's task group
@@ -323,11 +339,14 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _serve_http(server: KrosMCPServer, settings: Settings, args: argparse.Namespace) -> None:
+def _serve_http(
+    server: KrosMCPServer, settings: Settings, args: argparse.Namespace, sock: socket.socket
+) -> None:
+    """Serve `server` over HTTP on `sock`, already bound to --host and --port."""
     import anyio
-    import uvicorn
 
     from ..server.transports.http import build_http_app
+    from .listen import serve_on
 
     if args.transport == "streamable-http":
         # It opens the store before listening: say why now, rather than with uvicorn's traceback.
@@ -345,14 +364,7 @@ def _serve_http(server: KrosMCPServer, settings: Settings, args: argparse.Namesp
         f"kros-mcp serving {args.transport} on http://{args.host}:{args.port}{path}",
         file=sys.stderr,
     )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    serve_on(sock, app, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
 
 
 def _stdio_stopped(group: BaseExceptionGroup[BaseException]) -> None:
@@ -430,6 +442,11 @@ def _run_call(args: argparse.Namespace) -> int:
         parser.error(str(exc))
     if tool is None and arguments:
         parser.error("arguments need a tool")
+    from .preflight import require_data_dir
+
+    settings = _settings()
+    _warn_unknown_variables()
+    require_data_dir(settings, "call")
     interactive = not args.no_input and sys.stdin.isatty() and sys.stderr.isatty()
     request = CallRequest(
         tool=tool,
@@ -438,7 +455,7 @@ def _run_call(args: argparse.Namespace) -> int:
         as_json=args.json,
         interactive=interactive,
     )
-    return run_call(_settings(), request)
+    return run_call(settings, request)
 
 
 def _run_doctor(args: argparse.Namespace) -> int:
@@ -454,7 +471,9 @@ def _run_audit(args: argparse.Namespace) -> int:
 
     from .audit import print_audit
 
-    return anyio.run(print_audit, _settings(), args.limit, args.before, args.json)
+    settings = _settings()
+    _warn_unknown_variables()
+    return anyio.run(print_audit, settings, args.limit, args.before, args.json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
