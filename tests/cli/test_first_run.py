@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from kros_mcp.cli.audit import audit_table
 from kros_mcp.cli.demo import run_demo
@@ -61,7 +62,7 @@ def test_placeholder_keys_are_recognised(value: str) -> None:
 @pytest.mark.parametrize("value", REAL_LOOKING)
 def test_keys_are_not_taken_for_placeholders(value: str) -> None:
     assert key_placeholder_problem(value) is None
-    assert Settings(KROSAI_API_KEY=value).krosai_api_key is not None
+    assert Settings(KROSAI_API_KEY=SecretStr(value)).krosai_api_key is not None
 
 
 def test_only_the_placeholder_is_quoted_never_the_rest() -> None:
