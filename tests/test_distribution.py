@@ -1,16 +1,18 @@
 """Distribution: the MCP Registry entry, the MCPB bundle and the client configs.
 
 Each is checked against its published schema and against the server it describes or starts: the
-versions, environment variables and headers are the code's own, the bundle and every client config
-really start the server over stdio and list its tools.
+versions, environment variables and headers are the code's own, the bundle is built offline and
+reproducibly with nothing compiled inside, its entry point refuses an unsupported Python in one
+line, and every client config, pasted with its one marked value filled in, starts the server over
+stdio. tests/distribution/ runs the official MCPB CLI and the host's `uv run` on the bundle.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -131,16 +133,34 @@ def test_server_json_variables_are_settings() -> None:
             assert int in types or float in types, name
 
 
+def test_server_json_lists_no_remote() -> None:
+    """There is no public kros-mcp endpoint to list; the README shows the form for your own."""
+    assert "remotes" not in SERVER
+
+
+def readme_remote() -> dict[str, Any]:
+    """The `remotes` entry the README shows for a server hosted over HTTP."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"^```json\n(.*?)^```", readme, re.M | re.S)
+    remotes = [json.loads(b)["remotes"] for b in blocks if '"remotes"' in b]
+    assert len(remotes) == 1, "README.md should show one server.json remotes entry"
+    (remote,) = remotes[0]
+    assert isinstance(remote, dict)
+    return remote
+
+
 def _auth_status(headers: dict[str, str], **options: Any) -> int:
     app = AuthMiddleware(PlainTextResponse("ok"), **options)
     return TestClient(app).post(MCP_PATH, headers=headers).status_code
 
 
-def test_remote_headers_are_what_the_server_accepts() -> None:
-    """The remote's header, filled in, passes the server's auth in both modes it describes."""
-    (remote,) = SERVER["remotes"]
+def test_readme_remote_is_valid_and_what_the_server_accepts() -> None:
+    """Added to server.json, the README's remote validates, and its header, filled in, passes the
+    server's auth in both modes it describes."""
+    remote = readme_remote()
+    assert schema_errors({**SERVER, "remotes": [remote]}, "server.schema.json") == []
     assert remote["type"] == "streamable-http"
-    assert remote["url"].endswith(MCP_PATH)
+    assert remote["url"].startswith("https://") and remote["url"].endswith(MCP_PATH)
     (header,) = remote["headers"]
     assert header["isSecret"] is True and header["isRequired"] is True
     assert "${" not in header["value"]  # registry variables are {name}
@@ -160,19 +180,35 @@ def test_remote_headers_are_what_the_server_accepts() -> None:
 # -- manifest.json (MCP Bundle) --------------------------------------------------------------
 
 MANIFEST = load(MCP_DIR / "manifest.json")
+MANIFEST_SCHEMA = "mcpb-manifest-v0.4.schema.json"
 
 
 def test_manifest_is_valid() -> None:
-    assert schema_errors(MANIFEST, "mcpb-manifest-v0.3.schema.json") == []
-    assert MANIFEST["manifest_version"] == "0.3"
+    assert schema_errors(MANIFEST, MANIFEST_SCHEMA) == []
+    assert MANIFEST["manifest_version"] == "0.4"
     assert MANIFEST["version"] == kros_mcp.__version__
 
 
-def test_manifest_user_config_reaches_the_server() -> None:
+def test_manifest_runs_with_uv_on_any_platform() -> None:
+    """Server type uv: the host installs the dependencies for the user's platform and Python."""
     server = MANIFEST["server"]
-    assert server["type"] == "python"
-    assert server["mcp_config"]["args"] == ["${__dirname}/" + server["entry_point"]]
-    env = server["mcp_config"]["env"]
+    assert server["type"] == "uv" and server["entry_point"] == "server/main.py"
+    config = server["mcp_config"]
+    assert config["command"] == "uv"
+    assert config["args"] == [
+        "run",
+        "--quiet",
+        "--project",
+        "${__dirname}",
+        "${__dirname}/" + server["entry_point"],
+    ]
+    compatibility = MANIFEST["compatibility"]
+    assert sorted(compatibility["platforms"]) == ["darwin", "linux", "win32"]
+    assert compatibility["runtimes"]["python"] == PYPROJECT["project"]["requires-python"]
+
+
+def test_manifest_user_config_reaches_the_server() -> None:
+    env = MANIFEST["server"]["mcp_config"]["env"]
     assert set(env) <= ALIASES, f"not Settings aliases: {set(env) - ALIASES}"
     used = {m for value in env.values() for m in re.findall(r"\$\{user_config\.(\w+)\}", value)}
     config = MANIFEST["user_config"]
@@ -212,24 +248,28 @@ async def test_manifest_lists_the_servers_tools_and_prompts(clean_env: None) -> 
     assert declared == rendered, "manifest prompts differ from the server's"
 
 
-# -- the .mcpb bundle ------------------------------------------------------------------------
+# -- the .mcpb bundle (offline; tests/distribution/test_mcpb.py packs and runs it as a host would) -
 
 
-def build_bundle(out: Path) -> Path:
-    """Run the build script as a user would (offline: --no-deps); it prints the bundle's path."""
-    command = [sys.executable, str(MCP_DIR / "build_bundle.py"), "--no-deps", "--out", str(out)]
+def build_bundle(out: Path, *extra: str) -> Path:
+    """Run the build script as a user would; it prints the bundle's path."""
+    command = [sys.executable, str(MCP_DIR / "build_bundle.py"), "--out", str(out), *extra]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     path = Path(done.stdout.strip())
-    assert path.parent == out and path.suffix == ".mcpb", done.stdout
+    assert path == out / f"kros-mcp-{kros_mcp.__version__}.mcpb", done.stdout
     return path
 
 
-def test_bundle_leaves_out_caches_and_state(tmp_path: Path) -> None:
+def load_builder() -> Any:
     spec = importlib.util.spec_from_file_location("build_bundle", MCP_DIR / "build_bundle.py")
     assert spec is not None and spec.loader is not None
     builder = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(builder)
+    return builder
+
+
+def test_bundle_leaves_out_caches_and_state(tmp_path: Path) -> None:
     for rel in (
         "a.py",
         "sub/b.py",
@@ -244,90 +284,156 @@ def test_bundle_leaves_out_caches_and_state(tmp_path: Path) -> None:
     ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x")
-    packed = {name for name, _ in builder.tree(tmp_path, "server/pkg", source=True)}
+    packed = {name for name, _ in load_builder().tree(tmp_path, "server/pkg")}
     assert packed == {"server/pkg/a.py", "server/pkg/sub/b.py", "server/pkg/sub/data.json"}
-    # Dependencies keep their data files (certifi's cacert.pem), but not caches.
-    (tmp_path / "cacert.pem").write_text("x")
-    vendored = {name for name, _ in builder.tree(tmp_path, "server/lib", source=False)}
-    assert "server/lib/cacert.pem" in vendored
-    assert not any("pycache" in n or n.endswith(".pyc") for n in vendored)
 
 
 def source_files() -> set[str]:
     return {
         f"server/kros_mcp/{p.relative_to(ROOT / 'kros_mcp').as_posix()}"
-        for p in (ROOT / "kros_mcp").rglob("*.py")
-        if "__pycache__" not in p.parts
+        for p in (ROOT / "kros_mcp").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     }
 
 
-@pytest.mark.anyio
-async def test_bundle(tmp_path: Path) -> None:
-    bundle = build_bundle(tmp_path / "dist")
+def test_bundle_contents(tmp_path: Path) -> None:
+    bundle = build_bundle(tmp_path / "dist", "--stage", str(tmp_path / "stage"))
     again = build_bundle(tmp_path / "again")
     assert again.read_bytes() == bundle.read_bytes(), "the build is not deterministic"
-
     with zipfile.ZipFile(bundle) as archive:
         assert archive.testzip() is None
         names = archive.namelist()
         assert names == sorted(names)
         assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         packed = json.loads(archive.read("manifest.json"))
-        assert schema_errors(packed, "mcpb-manifest-v0.3.schema.json") == []
-        assert packed == MANIFEST  # a --no-deps bundle ships the manifest as written
-        entry_point = packed["server"]["entry_point"]
-        assert entry_point in names and "pyproject.toml" in names
-        assert source_files() <= set(names), "package modules missing from the bundle"
+        pyproject = tomllib.loads(archive.read("pyproject.toml").decode())
         for name in names:
             assert "__pycache__" not in name and not name.endswith((".pyc", ".pyo")), name
             assert not re.search(r"(\.sqlite3|\.key|\.pem|/\.env[^/]*)$", name), f"state: {name}"
             assert not REAL_LOOKING_KEY.search(archive.read(name)), f"a KrosAI key in {name}?"
-        archive.extractall(tmp_path / "unpacked")
+            assert (tmp_path / "stage" / name).read_bytes() == archive.read(name), name
+    assert packed == MANIFEST
+    assert (
+        set(names)
+        == {
+            "manifest.json",
+            "pyproject.toml",
+            "README.md",
+            "LICENSE",
+            "server/main.py",
+        }
+        | source_files()
+    )
+    # uv type: nothing installed or compiled travels in the bundle.
+    assert not any(n.startswith(("server/lib/", "server/venv/", ".venv/")) for n in names)
+    assert not any(n.endswith((".so", ".pyd", ".dylib", ".whl")) for n in names)
+    # The bundle's pyproject.toml: the project's dependencies and Python, and nothing to build.
+    project = PYPROJECT["project"]
+    assert pyproject["project"]["dependencies"] == project["dependencies"]
+    assert pyproject["project"]["requires-python"] == project["requires-python"]
+    assert pyproject["project"]["version"] == project["version"]
+    assert "build-system" not in pyproject and pyproject["tool"]["uv"]["package"] is False
 
-    unpacked = tmp_path / "unpacked"
-    # Started as the host would: mcp_config with ${__dirname} and the user's answers filled in, on
-    # the host's Python (here ours, which has the dependencies a --no-deps bundle expects). The key
-    # and budget stay the unfilled placeholders some hosts pass for empty optional fields: the
-    # server must ignore them, and so use the sandbox.
-    config = packed["server"]["mcp_config"]
-    env = {k: v.replace("${user_config.read_only}", "false") for k, v in config["env"].items()}
-    env |= {"KROS_MCP_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path)}
-    args = [a.replace("${__dirname}", str(unpacked)) for a in config["args"]]
-    params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(tmp_path))
-    assert await stdio_tool_names(params, tmp_path / "stderr.txt") == sorted(TOOL_NAMES)
-    stderr = (tmp_path / "stderr.txt").read_text()
-    assert "SANDBOX" in stderr and "Traceback" not in stderr, stderr
 
-    # The bundled package, not an installed one, is what runs.
-    init = unpacked / "server" / "kros_mcp" / "__init__.py"
+def test_bundle_entry_point_runs_the_bundled_package(tmp_path: Path) -> None:
+    """On a Python that has the dependencies, server/main.py runs the package beside it, not an
+    installed one."""
+    build_bundle(tmp_path / "dist", "--stage", str(tmp_path / "stage"))
+    init = tmp_path / "stage" / "server" / "kros_mcp" / "__init__.py"
     init.write_text(init.read_text().replace(kros_mcp.__version__, "0.0.0+bundled"))
     shown = subprocess.run(
-        [sys.executable, str(unpacked / entry_point), "--version"],
+        [sys.executable, str(tmp_path / "stage" / "server" / "main.py"), "--version"],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
         env={"HOME": str(tmp_path)},
+        cwd=str(tmp_path),
     )
     assert shown.stdout.strip() == "kros-mcp 0.0.0+bundled", shown.stdout + shown.stderr
 
 
+def _run_entry_point_as(
+    version: tuple[int, int, int], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """server/main.py under this interpreter made to report another version."""
+    fake = ".".join(map(str, version))
+    code = (
+        "import runpy, sys; "
+        f"sys.version_info = {(*version, 'final', 0)!r}; "
+        f"sys.version = {fake + ' (fake)'!r}; "
+        f"runpy.run_path({str(MCP_DIR / 'bundle_main.py')!r}, run_name='__main__')"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"HOME": str(tmp_path), "KROS_MCP_DATA_DIR": str(tmp_path / "data")},
+        cwd=str(tmp_path),
+    )
+
+
+@pytest.mark.parametrize("version", [(3, 9, 18), (3, 10, 14), (2, 7, 18)])
+def test_bundle_on_an_unsupported_python_says_what_it_needs(
+    version: tuple[int, int, int], tmp_path: Path
+) -> None:
+    done = _run_entry_point_as(version, tmp_path)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    fake = ".".join(map(str, version))
+    assert lines[0].startswith(f"kros-mcp needs Python 3.11 or newer; this is Python {fake} "), (
+        lines
+    )
+    assert not (tmp_path / "data").exists(), "nothing may run before the version check"
+
+
+def test_bundle_entry_point_parses_on_old_pythons() -> None:
+    """An old Python must reach the version check: the file uses no newer syntax."""
+    source = (MCP_DIR / "bundle_main.py").read_text()
+    for minor in (4, 6, 9):
+        ast.parse(source, feature_version=(3, minor))
+    tree = ast.parse(source)
+    top_imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert all(alias.name in ("os", "re", "sys") for node in top_imports for alias in node.names), (
+        "only the standard library may be imported before the version check"
+    )
+    assert "from __future__" not in source and 'f"' not in source and "f'" not in source
+
+
+def test_bundle_drops_settings_the_host_left_unfilled(tmp_path: Path) -> None:
+    """An empty optional field may reach the server as the literal "${user_config.x}": unset."""
+    build_bundle(tmp_path / "dist", "--stage", str(tmp_path / "stage"))
+    env = {k: v for k, v in MANIFEST["server"]["mcp_config"]["env"].items()}
+    env |= {"KROS_MCP_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "stage" / "server" / "main.py"), "call", "--list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+        cwd=str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SANDBOX" in done.stderr and "purchase_number" in done.stdout
+
+
 # -- client configs --------------------------------------------------------------------------
 
-
-def resolve_command(command: str) -> tuple[list[str], dict[str, str]]:
-    """The console script installed beside this Python, as a client finds it on PATH."""
-    assert command == CONSOLE_SCRIPT
-    script = shutil.which(command, path=str(Path(sys.executable).parent))
-    if script is not None:
-        return [script], {}
-    # Not installed as a package here (only on PYTHONPATH): the module runs the same main().
-    return [sys.executable, "-m", "kros_mcp"], {"PYTHONPATH": str(ROOT)}
+# The one value a user changes in each client file: where their checkout is.
+CHECKOUT_MARK = "/ABSOLUTE/PATH/TO/kros-mcp"
+COMMAND_IN_CHECKOUT = f"{CHECKOUT_MARK}/.venv/bin/{CONSOLE_SCRIPT}"
+CLIENT_FILES = ["claude_desktop_config.json", "vscode-mcp.json", "cursor-mcp.json"]
 
 
 def server_entry(name: str, config: dict[str, Any]) -> dict[str, Any]:
     servers = config["servers"] if name == "vscode-mcp.json" else config["mcpServers"]
     (entry,) = servers.values()
+    assert isinstance(entry, dict)
     return entry
 
 
@@ -342,30 +448,65 @@ def check_inputs(config: dict[str, Any], entry: dict[str, Any]) -> None:
     assert asked["type"] == "promptString" and asked["password"] is True
 
 
+@pytest.mark.parametrize("name", CLIENT_FILES)
+def test_client_config_has_one_value_to_change(name: str) -> None:
+    text = (CLIENTS / name).read_text()
+    assert text.count(CHECKOUT_MARK) == 1, f"{name}: the checkout path should appear once"
+    entry = server_entry(name, json.loads(text))
+    assert entry["command"] == COMMAND_IN_CHECKOUT
+    assert "<" not in text and "ABSOLUTE" not in text.replace(CHECKOUT_MARK, "")
+
+
+def checkout_command() -> Path:
+    """The command the quick start installs, in this checkout, where the marked path leads."""
+    command = ROOT / ".venv" / "bin" / CONSOLE_SCRIPT
+    if not command.exists():
+        pytest.skip(f"no quick-start install in this checkout ({command} is missing)")
+    return command
+
+
 @pytest.mark.anyio
-@pytest.mark.parametrize(
-    "name", ["claude_desktop_config.json", "vscode-mcp.json", "cursor-mcp.json"]
-)
-async def test_client_config_starts_the_server(name: str, tmp_path: Path) -> None:
-    config = load(CLIENTS / name)
+@pytest.mark.parametrize("name", CLIENT_FILES)
+async def test_client_config_pasted_starts_the_server(name: str, tmp_path: Path) -> None:
+    """The file with the marked path replaced by this checkout's, started as the client would:
+    that command, those arguments, that env and nothing else (no PATH, another working directory)."""
+    text = (CLIENTS / name).read_text().replace(CHECKOUT_MARK, str(ROOT))
+    config = json.loads(text)
     entry = server_entry(name, config)
     if name == "vscode-mcp.json":
         assert entry["type"] == "stdio"
         check_inputs(config, entry)
+    assert Path(entry["command"]) == checkout_command()
     env: dict[str, str] = entry.get("env", {})
     assert set(env) <= ALIASES, f"not Settings aliases: {set(env) - ALIASES}"
     # The key is asked for or read from elsewhere, never written into the file.
     assert env["KROSAI_API_KEY"] == "" or PLACEHOLDER.fullmatch(env["KROSAI_API_KEY"])
-
-    command, extra = resolve_command(entry["command"])
     launch_env = {k: v for k, v in env.items() if k != "KROSAI_API_KEY"}  # unset: the sandbox
     assert not any(PLACEHOLDER.search(v) for v in launch_env.values()), "fill it in here"
-    launch_env |= extra | {"KROS_MCP_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    launch_env |= {"KROS_MCP_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path)}
     params = StdioServerParameters(
-        command=command[0],
-        args=[*command[1:], *entry.get("args", [])],
-        env=launch_env,
-        cwd=str(tmp_path),
+        command=entry["command"], args=entry.get("args", []), env=launch_env, cwd=str(tmp_path)
     )
     assert await stdio_tool_names(params, tmp_path / "stderr.txt") == sorted(TOOL_NAMES)
     assert "SANDBOX" in (tmp_path / "stderr.txt").read_text()
+
+
+@pytest.mark.parametrize("name", CLIENT_FILES)
+def test_client_config_unexpanded_key_is_explained(name: str, tmp_path: Path) -> None:
+    """The file in a client that does not expand its key variable (the Cursor file pasted into
+    Claude Desktop): the server says so and stops, rather than sending the placeholder to KrosAI."""
+    entry = server_entry(name, json.loads((CLIENTS / name).read_text()))
+    key = entry["env"]["KROSAI_API_KEY"]
+    if not key:
+        pytest.skip(f"{name} holds no variable for the key")
+    done = subprocess.run(
+        [str(checkout_command()), *entry["args"]],
+        env={"KROSAI_API_KEY": key, "HOME": str(tmp_path), "KROS_MCP_DATA_DIR": str(tmp_path)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and key in done.stderr, done.stderr

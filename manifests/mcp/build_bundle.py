@@ -1,22 +1,20 @@
-"""Build kros-mcp's MCP Bundle: `python manifests/mcp/build_bundle.py [--out DIR] [--no-deps]`.
+"""Build kros-mcp's MCP Bundle: `python manifests/mcp/build_bundle.py [--out DIR] [--stage DIR]`.
 
 Prints the path of the `.mcpb` written (default directory: dist/). The bundle is a zip:
 
-    manifest.json          manifests/mcp/manifest.json
-    pyproject.toml         README.md
-    server/main.py         manifests/mcp/bundle_main.py: serves over stdio
+    manifest.json          manifests/mcp/manifest.json (server type "uv", manifest 0.4)
+    pyproject.toml         the runtime dependencies and requires-python, from ../../pyproject.toml
+    README.md, LICENSE
+    server/main.py         manifests/mcp/bundle_main.py: checks the Python, serves over stdio
     server/kros_mcp/...    the package source
-    server/lib/...         the dependencies
 
-Server type `python` (manifest 0.3 has no `uv` type): the host runs `python server/main.py` with its
-own Python, so the dependencies travel inside the bundle, in server/lib. They are installed from
-PyPI with `pip install --target`, wheels only, for the Python running this script. Some are compiled
-(pydantic-core among them), so such a bundle runs only on this platform and Python minor version:
-its manifest's `compatibility` is narrowed to say so, and its file name carries both. Build once per
-platform, each with the matching Python.
+Server type `uv`: the host installs the dependencies with uv on the user's machine, for the user's
+platform and a Python that satisfies requires-python (uv fetches one if needed). Nothing compiled
+travels in the bundle, so one bundle serves every platform and Python, and the build is offline.
+The bundle's pyproject.toml has no build system: uv installs its dependencies without building or
+installing kros-mcp itself, which runs from server/.
 
-`--no-deps` leaves server/lib out: a small, portable bundle for a host whose Python already has the
-dependencies (`pip install kros-mcp` there), and one that builds offline.
+`--stage DIR` also lays the bundle's files out in DIR, as `mcpb pack DIR` expects them.
 
 Deterministic: entries sorted, timestamps and permissions fixed. Caches and local state are never
 packed.
@@ -27,15 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import subprocess
-import sys
-import tempfile
 import tomllib
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -46,26 +41,49 @@ CACHE_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hy
 CACHE_SUFFIXES = {".pyc", ".pyo"}
 # Local state a developer may have left in the source tree: never shipped.
 STATE_SUFFIXES = {".sqlite3", ".db", ".key", ".pem", ".log"}
-MCPB_PLATFORMS = {"darwin", "linux", "win32"}
 
 
-def project() -> dict:
+def project() -> dict[str, Any]:
     """The [project] table of pyproject.toml."""
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    table: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return table
 
 
-def load_manifest() -> dict:
-    """manifests/mcp/manifest.json, checked against the version being packed."""
-    manifest = json.loads((HERE / "manifest.json").read_text())
-    version = project()["version"]
-    if manifest["version"] != version:
+def load_manifest() -> dict[str, Any]:
+    """manifests/mcp/manifest.json, checked against the project being packed."""
+    manifest: dict[str, Any] = json.loads((HERE / "manifest.json").read_text())
+    meta = project()
+    if manifest["version"] != meta["version"]:
         raise SystemExit(
             f"build_bundle: manifest.json says version {manifest['version']}, "
-            f"pyproject.toml says {version}"
+            f"pyproject.toml says {meta['version']}"
         )
     if manifest["server"]["entry_point"] != ENTRY_POINT:
         raise SystemExit(f"build_bundle: manifest.json entry_point must be {ENTRY_POINT}")
+    python = manifest.get("compatibility", {}).get("runtimes", {}).get("python")
+    if python != meta["requires-python"]:
+        raise SystemExit(
+            f"build_bundle: manifest.json compatibility.runtimes.python is {python!r}, "
+            f"pyproject.toml requires-python is {meta['requires-python']!r}"
+        )
     return manifest
+
+
+def bundle_pyproject() -> bytes:
+    """The bundle's pyproject.toml: what uv needs to give server/main.py its dependencies."""
+    meta = project()
+    deps = "".join(f"    {json.dumps(d)},\n" for d in meta["dependencies"])
+    return (
+        "# The MCP Bundle's environment. The host runs `uv run`, which installs these dependencies on\n"
+        "# the user's machine; there is no build system, so kros-mcp itself runs from server/.\n"
+        "[project]\n"
+        f'name = "{meta["name"]}-bundle"\n'
+        f'version = "{meta["version"]}"\n'
+        f"description = {json.dumps(meta['description'])}\n"
+        f'requires-python = "{meta["requires-python"]}"\n'
+        f"dependencies = [\n{deps}]\n"
+        "\n[tool.uv]\npackage = false\n"
+    ).encode()
 
 
 def _cache(rel: Path) -> bool:
@@ -77,85 +95,58 @@ def _state(rel: Path) -> bool:
     return rel.name.startswith(".") or rel.suffix in STATE_SUFFIXES or ".sqlite3-" in rel.name
 
 
-def tree(root: Path, prefix: str, *, source: bool) -> Iterator[tuple[str, Path]]:
-    """(name in the zip, file) for each file under `root`, caches left out (and local state, in
-    `source`: the package's own tree, unlike vendored dependencies whose data files are needed)."""
+def tree(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
+    """(name in the zip, file) for each file under `root`, caches and local state left out."""
     for path in root.rglob("*"):
         rel = path.relative_to(root)
-        if path.is_file() and not _cache(rel) and not (source and _state(rel)):
+        if path.is_file() and not _cache(rel) and not _state(rel):
             yield f"{prefix}/{rel.as_posix()}", path
 
 
-def vendor(lib: Path) -> None:
-    """Install the runtime dependencies into `lib` for this Python (wheels only, no bytecode)."""
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--target",
-        str(lib),
-        "--only-binary=:all:",
-        "--no-compile",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--quiet",
-        *project()["dependencies"],
-    ]
-    # stdout carries only the bundle's path.
-    subprocess.run(command, check=True, stdout=sys.stderr)
-    # Console scripts: they name this machine's Python, and the bundle does not use them.
-    shutil.rmtree(lib / "bin", ignore_errors=True)
+def entries() -> dict[str, bytes]:
+    """Every file of the bundle, by its name in the zip."""
+    manifest = load_manifest()
+    files: dict[str, bytes | Path] = {
+        "manifest.json": (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode(),
+        "pyproject.toml": bundle_pyproject(),
+        "README.md": ROOT / "README.md",
+        "LICENSE": ROOT / "LICENSE",
+        ENTRY_POINT: HERE / "bundle_main.py",
+        **dict(tree(ROOT / PACKAGE, f"server/{PACKAGE}")),
+    }
+    return {n: c.read_bytes() if isinstance(c, Path) else c for n, c in files.items()}
 
 
-def narrow_compatibility(manifest: dict) -> str:
-    """Limit the manifest to this platform and Python; returns the tag for the file name."""
-    if sys.platform not in MCPB_PLATFORMS:
-        raise SystemExit(f"build_bundle: MCPB knows no platform {sys.platform!r}; use --no-deps")
-    major, minor = sys.version_info[:2]
-    compatibility = manifest.setdefault("compatibility", {})
-    compatibility["platforms"] = [sys.platform]
-    compatibility.setdefault("runtimes", {})["python"] = f">={major}.{minor},<{major}.{minor + 1}"
-    return f"{sys.platform}-{platform.machine().lower()}-py{major}{minor}"
-
-
-def write_zip(target: Path, entries: dict[str, bytes | Path]) -> None:
-    """A zip of `entries`, byte for byte the same for the same input."""
+def write_zip(target: Path, files: dict[str, bytes]) -> None:
+    """A zip of `files`, byte for byte the same for the same input."""
     partial = target.with_name(target.name + ".partial")
     with zipfile.ZipFile(partial, "w") as archive:
-        for name in sorted(entries):
-            content = entries[name]
+        for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, so the mode bits below mean the same everywhere
             info.external_attr = 0o100644 << 16
-            data = content.read_bytes() if isinstance(content, Path) else content
-            archive.writestr(info, data, compresslevel=9)
+            archive.writestr(info, files[name], compresslevel=9)
     os.replace(partial, target)
 
 
-def build(out: Path, *, deps: bool = True) -> Path:
-    """Write the bundle into `out` and return its path."""
-    manifest = load_manifest()
-    entries: dict[str, bytes | Path] = {
-        "pyproject.toml": ROOT / "pyproject.toml",
-        ENTRY_POINT: HERE / "bundle_main.py",
-        **dict(tree(ROOT / PACKAGE, f"server/{PACKAGE}", source=True)),
-    }
-    if (ROOT / "README.md").is_file():
-        entries["README.md"] = ROOT / "README.md"
-    name = f"kros-mcp-{manifest['version']}"
+def stage(directory: Path, files: dict[str, bytes]) -> None:
+    """Lay the bundle's files out in `directory` (emptied first)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    for name, content in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+
+def build(out: Path, staging: Path | None = None) -> Path:
+    """Write the bundle into `out` (and its files into `staging`) and return its path."""
+    files = entries()
+    if staging is not None:
+        stage(staging, files)
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        if deps:
-            lib = Path(scratch) / "lib"
-            vendor(lib)
-            entries.update(tree(lib, "server/lib", source=False))
-            name += "-" + narrow_compatibility(manifest)
-        text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-        entries["manifest.json"] = text.encode()
-        target = out / f"{name}.mcpb"
-        write_zip(target, entries)
+    target = out / f"kros-mcp-{project()['version']}.mcpb"
+    write_zip(target, files)
     return target
 
 
@@ -165,12 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=ROOT / "dist", help="directory to write into (default: dist/)"
     )
     parser.add_argument(
-        "--no-deps",
-        action="store_true",
-        help="leave the dependencies out (the host's Python must have them); builds offline",
+        "--stage", type=Path, default=None, help="also lay the bundle's files out in this directory"
     )
     args = parser.parse_args(argv)
-    print(build(args.out, deps=not args.no_deps))
+    print(build(args.out, args.stage))
     return 0
 
 

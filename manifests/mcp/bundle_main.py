@@ -1,24 +1,46 @@
-"""Entry point of the MCPB bundle (packed as server/main.py): serve kros-mcp over stdio.
+"""Entry point of kros-mcp's MCP Bundle (packed as server/main.py): serve kros-mcp over stdio.
 
-The bundle holds the `kros_mcp` package beside this file and its dependencies in `lib/`
-(empty in a --no-deps build, where the host's Python must already have them).
+The host runs it with uv (server type "uv"): `uv run --project <bundle> <bundle>/server/main.py`
+installs the dependencies listed in the bundle's pyproject.toml into the bundle's own environment,
+on a Python that satisfies its requires-python, fetched by uv if the machine has none. The
+`kros_mcp` package lies beside this file.
+
+Kept runnable by any Python 3 (no f-strings, nothing imported from kros_mcp before the version
+check), so that an unsupported one says what it needs instead of failing with a SyntaxError or an
+ImportError.
 """
 
 import os
 import re
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE / "lib")]
+REQUIRED = (3, 11)
 
-# Some hosts pass an optional setting the user left empty as the literal "${user_config.x}";
-# unset, the server falls back to its default (for the API key: the sandbox) instead of using it.
-_UNFILLED = re.compile(r"\$\{user_config\.[^}]*\}")
-for _name, _value in list(os.environ.items()):
-    if _UNFILLED.fullmatch(_value.strip()):
-        del os.environ[_name]
 
-from kros_mcp.cli import main  # noqa: E402  (needs the sys.path above)
+def _refuse_old_python() -> None:
+    if tuple(sys.version_info[:2]) >= REQUIRED:
+        return
+    sys.stderr.write(
+        "kros-mcp needs Python %d.%d or newer; this is Python %s (%s). Install the bundle in a "
+        "client that runs uv bundles (it picks a suitable Python itself), or run it with a newer "
+        "Python.\n" % (REQUIRED[0], REQUIRED[1], sys.version.split()[0], sys.executable)  # noqa: UP031
+    )
+    sys.exit(1)
 
-raise SystemExit(main())
+
+def _drop_unfilled_settings() -> None:
+    # Some hosts pass an optional setting the user left empty as the literal "${user_config.x}";
+    # unset, the server falls back to its default (for the API key: the sandbox).
+    unfilled = re.compile(r"\$\{user_config\.[^}]*\}")
+    for name, value in list(os.environ.items()):
+        if unfilled.fullmatch(value.strip()):
+            del os.environ[name]
+
+
+if __name__ == "__main__":
+    _refuse_old_python()
+    _drop_unfilled_settings()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from kros_mcp.cli import main
+
+    sys.exit(main())
