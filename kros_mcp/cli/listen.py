@@ -18,7 +18,7 @@ def bind(host: str, port: int, command: str) -> socket.socket:
         return socket.create_server((host, port), family=family, backlog=BACKLOG)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            reason = "another process is listening there; stop it or choose another --port"
+            reason = "address already in use (another process listens there); stop it or choose another --port"
         elif exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
             reason = f"{host} is not an address of this machine; choose another --host"
         elif exc.errno == errno.EACCES:

@@ -245,8 +245,8 @@ def test_port_clash_is_one_line_and_nothing_says_serving(
     assert done.returncode == 1
     line = one_line(done.stderr)
     assert line == (
-        f"kros-mcp serve: cannot listen on 127.0.0.1:{taken_port}: another process is listening "
-        "there; stop it or choose another --port"
+        f"kros-mcp serve: cannot listen on 127.0.0.1:{taken_port}: address already in use "
+        "(another process listens there); stop it or choose another --port"
     )
     assert "serving" not in done.stderr
 
