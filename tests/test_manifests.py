@@ -733,7 +733,7 @@ def test_the_example_secret_fails_closed(
     placeholder API key is recognised as one (and never sent to KrosAI); with a real key, the
     placeholder signing key is too short."""
     env = container_env(final, docs, container)
-    with pytest.raises(ValidationError, match="KROSAI_API_KEY[^']*'REPLACE_ME'"):
+    with pytest.raises(ValidationError, match=r"KROSAI_API_KEY[^']*'REPLACE_ME'"):
         settings_from_env(env)
     env["KROSAI_API_KEY"] = REAL_SECRETS["KROSAI_API_KEY"]
     settings = settings_from_env(env).model_copy(update={"data_dir": tmp_path / "data"})

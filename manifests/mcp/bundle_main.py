@@ -20,11 +20,13 @@ REQUIRED = (3, 11)
 def _refuse_old_python() -> None:
     if tuple(sys.version_info[:2]) >= REQUIRED:
         return
-    sys.stderr.write(
-        "kros-mcp needs Python %d.%d or newer; this is Python %s (%s). Install the bundle in a "
+    # %-formatting, not f-strings: this must parse on the oldest Python that may run it.
+    message = (
+        "kros-mcp needs Python %d.%d or newer; this is Python %s (%s). Install the bundle in a "  # noqa: UP031
         "client that runs uv bundles (it picks a suitable Python itself), or run it with a newer "
-        "Python.\n" % (REQUIRED[0], REQUIRED[1], sys.version.split()[0], sys.executable)  # noqa: UP031
+        "Python.\n" % (REQUIRED[0], REQUIRED[1], sys.version.split()[0], sys.executable)
     )
+    sys.stderr.write(message)
     sys.exit(1)
 
 
