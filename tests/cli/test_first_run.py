@@ -186,9 +186,10 @@ def test_demo_ignores_a_key_and_policy_in_the_environment(kros: Run) -> None:
         },
         timeout=120,
     )
+    # The key's API is unreachable and the policy forbids every purchase: the tour completes only
+    # on its own sandbox with default settings.
     assert done.returncode == 0, done.stderr
-    assert "no real number was bought" in done.stdout
-    assert "SANDBOX" in done.stderr
+    assert "status: purchased" in done.stdout and "no real number was bought" in done.stdout
 
 
 def test_demo_into_a_closed_pipe_stops_quietly(data_dir: Path) -> None:
