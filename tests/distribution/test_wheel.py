@@ -103,8 +103,16 @@ def test_wheel_metadata_and_contents(artefacts: Artefacts) -> None:
     for name in names:
         assert name.startswith(("kros_mcp/", f"{info}/")), f"stray file in the wheel: {name}"
         assert "__pycache__" not in name and not name.endswith((".pyc", ".sqlite3")), name
-    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "kros_mcp").rglob("*.py")}
-    assert modules <= set(names), f"modules missing from the wheel: {modules - set(names)}"
+    # Every file of the package, data files (the MCP App's view) as well as modules.
+    tracked = subprocess.run(
+        ["git", "ls-files", "kros_mcp"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.split()
+    files = set(tracked) or {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "kros_mcp").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert files <= set(names), f"package files missing from the wheel: {files - set(names)}"
 
 
 def _extra(name: str) -> list[str]:
