@@ -431,6 +431,7 @@ def _check_http_auth(settings: Settings, host: str) -> None:
 
 def _run_call(args: argparse.Namespace) -> int:
     from .call import CallRequest, UsageError, parse_arguments, run_call
+    from .preflight import require_data_dir
 
     parser: argparse.ArgumentParser = args.usage
     tool = None if args.list else args.tool
@@ -442,8 +443,6 @@ def _run_call(args: argparse.Namespace) -> int:
         parser.error(str(exc))
     if tool is None and arguments:
         parser.error("arguments need a tool")
-    from .preflight import require_data_dir
-
     settings = _settings()
     _warn_unknown_variables()
     require_data_dir(settings, "call")
