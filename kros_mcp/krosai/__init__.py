@@ -34,6 +34,8 @@ from .models import (
     PurchaseReceipt,
     ReleaseResult,
 )
+from .numbers import e164, same_number
+from .secrets import looks_secret, redact_secret
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -69,5 +71,9 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "TransportError",
+    "e164",
+    "looks_secret",
     "mask_api_key",
+    "redact_secret",
+    "same_number",
 ]

@@ -27,6 +27,8 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .formats import ERROR_CODE, matches
+from .secrets import looks_secret, redact_secret
 
 # Branch on the code first: KrosAI uses different statuses for the same condition.
 ERRORS_BY_CODE: dict[str, type[APIError]] = {
@@ -120,8 +122,10 @@ def _error_fields(body: Any) -> tuple[str | None, str | None, dict[str, Any], fl
         retry_after = None
     return (
         message,
-        code if isinstance(code, str) and code else None,
-        details if isinstance(details, dict) else {},
+        code if matches(ERROR_CODE, code) else None,
+        {k: v for k, v in details.items() if not looks_secret(str(k))}
+        if isinstance(details, dict)
+        else {},
         float(retry_after) if retry_after is not None else None,
     )
 
@@ -131,9 +135,7 @@ def error_from_response(response: httpx2.Response, *, secret: str | None = None)
     body: Any = None
     text = ""
     try:
-        text = response.text
-        if secret:
-            text = text.replace(secret, "****")
+        text = redact_secret(response.text, secret)
         body = json.loads(text) if text else None
     except (ValueError, UnicodeDecodeError):
         body = None

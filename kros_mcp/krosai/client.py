@@ -35,6 +35,7 @@ from .models import (
     PurchaseReceipt,
     ReleaseResult,
 )
+from .numbers import same_number
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "UNSET", "KrosAIClient", "ReconcilePolicy"]
 
@@ -72,13 +73,6 @@ class _Attempts:
     count: int = 0
     # True once an attempt may have reached the server without us seeing its answer.
     ambiguous: bool = False
-
-
-def _same_number(a: str, b: str) -> bool:
-    def digits(s: str) -> str:
-        return "".join(ch for ch in s if ch.isdigit())
-
-    return bool(digits(a)) and digits(a) == digits(b)
 
 
 class KrosAIClient:
@@ -539,7 +533,7 @@ class KrosAIClient:
             try:
                 async for number in self.iter_numbers():
                     if number.inventory_id == inventory_id or (
-                        hint and _same_number(number.number, hint)
+                        hint and same_number(number.number, hint)
                     ):
                         return number, True, None
                     unidentifiable = unidentifiable or (

@@ -3,6 +3,10 @@
 KrosAI publishes several shapes for the same objects (see ARCHITECTURE.md): `number` or `e164`,
 snake_case or camelCase costs, list wrappers `phone_numbers`, `data` or a bare list. These models
 accept all of them, normalise to one spelling, and keep unknown fields (in `model_extra`).
+
+What names a thing is checked against its pattern (formats.py): ids, phone numbers (normalised to
+E.164), countries, types, area codes, capability names. A value that fails is a malformed answer,
+never passed on. Free text (names, statuses, messages) is kept as sent; whoever shows it cleans it.
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .formats import COUNTRY, ENDPOINT_ID, INVENTORY_ID, NUMBER_ID, WORD, matches
+from .numbers import e164
 
 __all__ = [
     "KNOWN_NUMBER_STATUSES",
@@ -35,6 +42,33 @@ def _aliases(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
+def _checked(pattern: str, what: str, value: Any) -> Any:
+    if value is not None and not matches(pattern, value):
+        raise ValueError(f"not a valid {what}")
+    return value
+
+
+def _phone_number(value: Any) -> Any:
+    normalised = e164(value, valid=False) if isinstance(value, str) else None
+    if normalised is None:
+        raise ValueError("not an international phone number")
+    return normalised
+
+
+def _country(value: Any) -> Any:
+    return _checked(COUNTRY, "ISO country code", value.upper() if isinstance(value, str) else value)
+
+
+def _word(value: Any) -> Any:
+    return _checked(WORD, "type", value.lower() if isinstance(value, str) else value)
+
+
+def _area_code(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return _checked(r"[0-9]{1,8}", "area code", value)
+
+
 class _Model(BaseModel):
     # defer_build: validators are built on first use, not while the server starts.
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
@@ -49,6 +83,11 @@ class EndpointSummary(_Model):
     provider: str | None = None
     url: str | None = None
     status: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _checked(ENDPOINT_ID, "endpoint id", value)  # type: ignore[no-any-return]
 
 
 class PhoneNumber(_Model):
@@ -93,6 +132,25 @@ class PhoneNumber(_Model):
         default=None, validation_alias=_aliases("updated_at", "updatedAt")
     )
 
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _checked(NUMBER_ID, "number id", value)  # type: ignore[no-any-return]
+
+    @field_validator("endpoint_id")
+    @classmethod
+    def _endpoint_id(cls, value: str | None) -> str | None:
+        return _checked(ENDPOINT_ID, "endpoint id", value)  # type: ignore[no-any-return]
+
+    @field_validator("inventory_id")
+    @classmethod
+    def _inventory_id(cls, value: str | None) -> str | None:
+        return _checked(INVENTORY_ID, "inventory id", value)  # type: ignore[no-any-return]
+
+    _check_number = field_validator("number", mode="before")(_phone_number)
+    _check_country = field_validator("country", mode="before")(_country)
+    _check_type = field_validator("type", mode="before")(_word)
+
     @property
     def is_known_status(self) -> bool:
         return self.status in KNOWN_NUMBER_STATUSES
@@ -113,6 +171,24 @@ class AvailableNumber(_Model):
         default=None, validation_alias=_aliases("monthly_cost_cents", "monthlyCostCents")
     )
     capabilities: dict[str, bool] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _checked(INVENTORY_ID, "inventory id", value)  # type: ignore[no-any-return]
+
+    _check_number = field_validator("number", mode="before")(_phone_number)
+    _check_country = field_validator("country", mode="before")(_country)
+    _check_type = field_validator("type", mode="before")(_word)
+    _check_area_code = field_validator("area_code", mode="before")(_area_code)
+
+    @field_validator("capabilities", mode="before")
+    @classmethod
+    def _capabilities(cls, value: Any) -> Any:
+        # Capability names are shown as they are: any that is not a plain word is left out.
+        if isinstance(value, dict):
+            return {k: v for k, v in value.items() if matches(WORD, k)}
+        return value
 
     @property
     def first_charge_cents(self) -> int | None:
