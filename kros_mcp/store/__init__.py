@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._common import Clock
-from .base import AuditEntry, RequestClaim, StateStore, StoredOffer, StoreError, tenant_key
+from .base import (
+    AuditEntry,
+    AuditStatus,
+    ProcessBeat,
+    RequestClaim,
+    StateStore,
+    StoredOffer,
+    StoreError,
+    tenant_key,
+)
 from .sqlite import SQLiteStateStore
 
 if TYPE_CHECKING:
@@ -19,7 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuditEntry",
+    "AuditStatus",
     "PostgresStateStore",
+    "ProcessBeat",
     "RequestClaim",
     "SQLiteStateStore",
     "StateStore",

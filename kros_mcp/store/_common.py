@@ -9,9 +9,12 @@ from typing import Any
 
 import pydantic_core
 
-from .base import AUDIT_STATUSES, AuditEntry, RequestClaim, StoredOffer, StoreError
+from .base import AUDIT_STATUSES, AuditEntry, ProcessBeat, RequestClaim, StoredOffer, StoreError
 
 Clock = Callable[[], float]
+
+# A process record not renewed for this long is dropped when expired rows are purged.
+STALE_PROCESS_SECONDS = 86_400.0
 
 # Expired offers and used tokens are deleted now and then: every PURGE_EVERY_WRITES writes of one
 # store object, or on the first write PURGE_EVERY_SECONDS after the last purge, and on opening.
@@ -24,8 +27,15 @@ TOKEN_GRACE_SECONDS = 86_400.0
 # The columns of `audit`, in the order `audit_entry` takes them.
 AUDIT_COLUMNS = (
     "seq, id, tenant, tool, arguments, quote, confirmation, status, outcome, created_at, "
-    "finished_at"
+    "finished_at, caller, error_code, owner"
 )
+# The columns an intent is written with, and its values in that order.
+AUDIT_INSERT_COLUMNS = (
+    "id, tenant, tool, arguments, quote, confirmation, status, outcome, created_at, finished_at, "
+    "caller, error_code, owner"
+)
+# Statuses recovery still has to settle.
+UNSETTLED = ("intent", "unknown")
 
 _OFFER_NAMES = tuple(f.name for f in dataclasses.fields(StoredOffer))
 _OFFER_FIELDS = frozenset(_OFFER_NAMES)
@@ -71,6 +81,9 @@ def audit_entry(row: tuple[Any, ...] | Any) -> AuditEntry:
         outcome,
         created_at,
         finished_at,
+        caller,
+        error_code,
+        owner,
     ) = row
     return AuditEntry(
         id=id_,
@@ -84,7 +97,34 @@ def audit_entry(row: tuple[Any, ...] | Any) -> AuditEntry:
         outcome=None if outcome is None else _loaded(outcome),
         finished_at=None if finished_at is None else float(finished_at),
         seq=int(seq),
+        caller=caller,
+        error_code=error_code,
+        owner=owner,
     )
+
+
+def audit_params(entry: AuditEntry) -> tuple[Any, ...]:
+    """The values of AUDIT_INSERT_COLUMNS for `entry`, JSON columns as text."""
+    return (
+        entry.id,
+        entry.tenant,
+        entry.tool,
+        dump_json(entry.arguments),
+        None if entry.quote is None else dump_json(entry.quote),
+        entry.confirmation,
+        entry.status,
+        None if entry.outcome is None else dump_json(entry.outcome),
+        entry.created_at,
+        entry.finished_at,
+        entry.caller,
+        entry.error_code,
+        entry.owner,
+    )
+
+
+def beat_from_row(row: tuple[Any, ...] | Any) -> ProcessBeat:
+    process_id, host, pid, beat_at = row
+    return ProcessBeat(str(process_id), str(host), int(pid), float(beat_at))
 
 
 def claim_from_row(digest: str, row_digest: str, state: str, result: Any) -> RequestClaim:

@@ -16,6 +16,8 @@ from pydantic import SecretStr
 __all__ = [
     "AUDIT_STATUSES",
     "AuditEntry",
+    "AuditStatus",
+    "ProcessBeat",
     "RequestClaim",
     "StateStore",
     "StoreError",
@@ -56,8 +58,18 @@ class StoredOffer:
         return self.setup_cost_cents + self.monthly_cost_cents
 
 
-AuditStatus = Literal["intent", "succeeded", "failed", "unknown", "reconciled"]
-AUDIT_STATUSES: tuple[str, ...] = ("intent", "succeeded", "failed", "unknown", "reconciled")
+# intent: recorded before the upstream call; succeeded / failed: its outcome; unknown: the call
+# ended without knowing (settled later); reconciled: settled after the fact against KrosAI;
+# refused: the operator's policy refused it, nothing was sent.
+AuditStatus = Literal["intent", "succeeded", "failed", "unknown", "reconciled", "refused"]
+AUDIT_STATUSES: tuple[str, ...] = (
+    "intent",
+    "succeeded",
+    "failed",
+    "unknown",
+    "reconciled",
+    "refused",
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,23 @@ class AuditEntry:
     outcome: dict[str, Any] | None = None
     finished_at: float | None = None
     seq: int | None = None  # assigned by the store: the order of intents
+    # Who asked: "stdio" or a non-reversible fingerprint of the caller's credential.
+    caller: str | None = None
+    # The outcome's code (KYC_PENDING, INSUFFICIENT_BALANCE, BUDGET_EXCEEDED...), if it failed.
+    error_code: str | None = None
+    # The process making the call (a random id, never shown), so that recovery can tell a call
+    # still in flight from one whose process died.
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessBeat:
+    """The last sign of life of a server process, for recovery to tell whether it still runs."""
+
+    process_id: str
+    host: str
+    pid: int
+    beat_at: float
 
 
 @dataclass(frozen=True)
@@ -140,9 +169,15 @@ class StateStore(Protocol):
         """Record a write's intent, before the upstream call."""
 
     async def audit_outcome(
-        self, tenant: str, audit_id: str, status: AuditStatus, outcome: dict[str, Any]
+        self,
+        tenant: str,
+        audit_id: str,
+        status: AuditStatus,
+        outcome: dict[str, Any],
+        *,
+        error_code: str | None = None,
     ) -> None:
-        """Record a write's outcome."""
+        """Record a write's outcome (and its error code, if it failed)."""
 
     async def audit_page(
         self, tenant: str, *, limit: int, before: int | None = None
@@ -151,6 +186,33 @@ class StateStore(Protocol):
 
     async def audit_unfinished(self, tenant: str | None = None) -> list[AuditEntry]:
         """Intents with no outcome (a crash mid-call), oldest first; all tenants when None."""
+
+    async def audit_unsettled(self, tenant: str | None = None) -> list[AuditEntry]:
+        """Intents and unknown outcomes, oldest first; all tenants when None."""
+
+    async def audit_after(self, tenant: str, seq: int, *, limit: int) -> list[AuditEntry]:
+        """Entries recorded after `seq`, oldest first."""
+
+    # -- questions put to a person --------------------------------------------------------
+    async def open_question(self, tenant: str, subject: str, nonce: str, ttl_seconds: float) -> str:
+        """The nonce of the open question about `subject`: the one already open and unexpired,
+        else `nonce`, now open for `ttl_seconds`."""
+
+    async def take_question(self, tenant: str, subject: str, nonce: str) -> bool:
+        """Close the open question `nonce` about `subject`: True once, False if it is no longer
+        open (answered already, or expired): an answer acts once."""
+
+    # -- processes ------------------------------------------------------------------------
+    async def beat(self, process_id: str, host: str, pid: int) -> None:
+        """Record that process `process_id` is alive now."""
+
+    async def process_beats(self, process_ids: list[str]) -> dict[str, ProcessBeat]:
+        """The last beat of each of these processes that has one."""
+
+    # -- retention ------------------------------------------------------------------------
+    async def purge_history(self, *, audit_before: float, requests_before: float) -> int:
+        """Delete settled audit entries and spend older than `audit_before` and request records
+        older than `requests_before`; unsettled entries are kept. Returns how many rows went."""
 
     async def close(self) -> None:
         """Release connections."""

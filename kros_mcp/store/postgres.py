@@ -31,10 +31,15 @@ from urllib.parse import unquote, urlsplit
 
 from ._common import (
     AUDIT_COLUMNS,
+    AUDIT_INSERT_COLUMNS,
+    STALE_PROCESS_SECONDS,
     TOKEN_GRACE_SECONDS,
+    UNSETTLED,
     Clock,
     PurgeSchedule,
     audit_entry,
+    audit_params,
+    beat_from_row,
     check_amount,
     check_status,
     claim_from_row,
@@ -43,7 +48,7 @@ from ._common import (
     offer_from_json,
     offer_json,
 )
-from .base import AuditEntry, AuditStatus, RequestClaim, StoredOffer, StoreError
+from .base import AuditEntry, AuditStatus, ProcessBeat, RequestClaim, StoredOffer, StoreError
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -116,6 +121,40 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         )""",
             "CREATE INDEX IF NOT EXISTS audit_tenant_seq ON {s}audit (tenant, seq DESC)",
             "CREATE INDEX IF NOT EXISTS audit_unfinished ON {s}audit (seq) WHERE status = 'intent'",
+        ),
+    ),
+    (
+        3,
+        (
+            # The audit gains who asked, the outcome's error code, the (never shown) owning process
+            # and the status 'refused'. Earlier versions kept the owner ("host:pid") among the
+            # arguments: it is dropped.
+            "ALTER TABLE {s}audit ADD COLUMN IF NOT EXISTS caller TEXT, "
+            "ADD COLUMN IF NOT EXISTS error_code TEXT, ADD COLUMN IF NOT EXISTS owner TEXT",
+            "ALTER TABLE {s}audit DROP CONSTRAINT IF EXISTS audit_status_check",
+            "ALTER TABLE {s}audit ADD CONSTRAINT audit_status_check CHECK (status IN "
+            "('intent', 'succeeded', 'failed', 'unknown', 'reconciled', 'refused'))",
+            "UPDATE {s}audit SET arguments = (arguments::jsonb - 'owner')::json "
+            "WHERE jsonb_exists(arguments::jsonb, 'owner')",
+            "DROP INDEX IF EXISTS {s}audit_unfinished",
+            "CREATE INDEX IF NOT EXISTS audit_unsettled ON {s}audit (seq) "
+            "WHERE status IN ('intent', 'unknown')",
+            "CREATE INDEX IF NOT EXISTS audit_created_at ON {s}audit (created_at)",
+            "CREATE INDEX IF NOT EXISTS requests_updated_at ON {s}requests (updated_at)",
+            """CREATE TABLE IF NOT EXISTS {s}questions (
+            tenant TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (tenant, subject)
+        )""",
+            "CREATE INDEX IF NOT EXISTS questions_expires_at ON {s}questions (expires_at)",
+            """CREATE TABLE IF NOT EXISTS {s}processes (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid BIGINT NOT NULL,
+            beat_at DOUBLE PRECISION NOT NULL
+        )""",
         ),
     ),
 )
@@ -394,6 +433,11 @@ class PostgresStateStore:
                 self._q("DELETE FROM {s}used_tokens WHERE expires_at < %s"),
                 (now - TOKEN_GRACE_SECONDS,),
             )
+            await conn.execute(self._q("DELETE FROM {s}questions WHERE expires_at < %s"), (now,))
+            await conn.execute(
+                self._q("DELETE FROM {s}processes WHERE beat_at < %s"),
+                (now - STALE_PROCESS_SECONDS,),
+            )
         except psycopg.Error as e:
             log.warning(
                 "state store %s: purging expired rows failed: %s",
@@ -587,42 +631,37 @@ class PostgresStateStore:
     # -- audit ----------------------------------------------------------------------------
     async def audit_intent(self, entry: AuditEntry) -> None:
         check_status(entry.status, outcome=False)
-        params = (
-            entry.id,
-            entry.tenant,
-            entry.tool,
-            dump_json(entry.arguments),
-            None if entry.quote is None else dump_json(entry.quote),
-            entry.confirmation,
-            entry.status,
-            None if entry.outcome is None else dump_json(entry.outcome),
-            entry.created_at,
-            entry.finished_at,
-        )
+        params = audit_params(entry)
         async with self._connection("audit_intent") as conn:
             # The same id twice (a retried call) keeps the first record.
             await conn.execute(
                 self._q(
-                    "INSERT INTO {s}audit (id, tenant, tool, arguments, quote, confirmation, status, "
-                    "outcome, created_at, finished_at) "
-                    "VALUES (%s, %s, %s, %s::json, %s::json, %s, %s, %s::json, %s, %s) ON CONFLICT (id) DO NOTHING"
+                    "INSERT INTO {s}audit (" + AUDIT_INSERT_COLUMNS + ") VALUES (%s, %s, %s, "
+                    "%s::json, %s::json, %s, %s, %s::json, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (id) DO NOTHING"
                 ),
                 params,
             )
             await self._after_write(conn)
 
     async def audit_outcome(
-        self, tenant: str, audit_id: str, status: AuditStatus, outcome: dict[str, Any]
+        self,
+        tenant: str,
+        audit_id: str,
+        status: AuditStatus,
+        outcome: dict[str, Any],
+        *,
+        error_code: str | None = None,
     ) -> None:
         check_status(status, outcome=True)
         text = dump_json(outcome)
         async with self._connection("audit_outcome") as conn:
             await conn.execute(
                 self._q(
-                    "UPDATE {s}audit SET status = %s, outcome = %s::json, finished_at = %s "
-                    "WHERE tenant = %s AND id = %s"
+                    "UPDATE {s}audit SET status = %s, outcome = %s::json, error_code = %s, "
+                    "finished_at = %s WHERE tenant = %s AND id = %s"
                 ),
-                (status, text, self._now(), tenant, audit_id),
+                (status, text, error_code, self._now(), tenant, audit_id),
             )
             await self._after_write(conn)
 
@@ -657,6 +696,104 @@ class PostgresStateStore:
                 cur = await conn.execute(base + sql.SQL(" AND tenant = %s ORDER BY seq"), (tenant,))
             rows = await cur.fetchall()
         return [audit_entry(r) for r in rows]
+
+    async def audit_unsettled(self, tenant: str | None = None) -> list[AuditEntry]:
+        from psycopg import sql
+
+        base = self._q("SELECT {cols} FROM {s}audit WHERE status = ANY(%s)")
+        async with self._connection("audit_unsettled") as conn:
+            if tenant is None:
+                cur = await conn.execute(base + sql.SQL(" ORDER BY seq"), (list(UNSETTLED),))
+            else:
+                cur = await conn.execute(
+                    base + sql.SQL(" AND tenant = %s ORDER BY seq"), (list(UNSETTLED), tenant)
+                )
+            rows = await cur.fetchall()
+        return [audit_entry(r) for r in rows]
+
+    async def audit_after(self, tenant: str, seq: int, *, limit: int) -> list[AuditEntry]:
+        async with self._connection("audit_after") as conn:
+            cur = await conn.execute(
+                self._q(
+                    "SELECT {cols} FROM {s}audit WHERE tenant = %s AND seq > %s "
+                    "ORDER BY seq LIMIT %s"
+                ),
+                (tenant, seq, limit),
+            )
+            rows = await cur.fetchall()
+        return [audit_entry(r) for r in rows]
+
+    # -- questions put to a person --------------------------------------------------------
+    async def open_question(self, tenant: str, subject: str, nonce: str, ttl_seconds: float) -> str:
+        async with self._connection("open_question") as conn:
+            now = self._now()
+            # An open, unexpired question keeps its nonce; an expired one is replaced.
+            cur = await conn.execute(
+                self._q(
+                    "INSERT INTO {s}questions AS q (tenant, subject, nonce, expires_at) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (tenant, subject) DO UPDATE SET "
+                    "nonce = CASE WHEN q.expires_at < %s THEN EXCLUDED.nonce ELSE q.nonce END, "
+                    "expires_at = CASE WHEN q.expires_at < %s THEN EXCLUDED.expires_at "
+                    "ELSE q.expires_at END RETURNING nonce"
+                ),
+                (tenant, subject, nonce, now + ttl_seconds, now, now),
+            )
+            row = await cur.fetchone()
+            await self._after_write(conn)
+        # An upsert with RETURNING always returns its row.
+        return nonce if row is None else str(row[0])
+
+    async def take_question(self, tenant: str, subject: str, nonce: str) -> bool:
+        async with self._connection("take_question") as conn:
+            cur = await conn.execute(
+                self._q(
+                    "DELETE FROM {s}questions WHERE tenant = %s AND subject = %s "
+                    "AND nonce = %s AND expires_at >= %s"
+                ),
+                (tenant, subject, nonce, self._now()),
+            )
+            taken = cur.rowcount == 1
+            await self._after_write(conn)
+        return taken
+
+    # -- processes ------------------------------------------------------------------------
+    async def beat(self, process_id: str, host: str, pid: int) -> None:
+        async with self._connection("beat") as conn:
+            await conn.execute(
+                self._q(
+                    "INSERT INTO {s}processes (id, host, pid, beat_at) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at"
+                ),
+                (process_id, host, pid, self._now()),
+            )
+
+    async def process_beats(self, process_ids: list[str]) -> dict[str, ProcessBeat]:
+        if not process_ids:
+            return {}
+        async with self._connection("process_beats") as conn:
+            cur = await conn.execute(
+                self._q("SELECT id, host, pid, beat_at FROM {s}processes WHERE id = ANY(%s)"),
+                (list(process_ids),),
+            )
+            rows = await cur.fetchall()
+        return {beat.process_id: beat for beat in map(beat_from_row, rows)}
+
+    # -- retention ------------------------------------------------------------------------
+    async def purge_history(self, *, audit_before: float, requests_before: float) -> int:
+        statements = (
+            (
+                "DELETE FROM {s}audit WHERE created_at < %s AND NOT (status = ANY(%s))",
+                (audit_before, list(UNSETTLED)),
+            ),
+            ("DELETE FROM {s}spend WHERE created_at < %s", (audit_before,)),
+            ("DELETE FROM {s}requests WHERE updated_at < %s", (requests_before,)),
+        )
+        gone = 0
+        async with self._connection("purge_history") as conn, conn.transaction():
+            for template, params in statements:
+                cur = await conn.execute(self._q(template), params)
+                gone += max(cur.rowcount, 0)
+        return gone
 
     async def close(self) -> None:
         if self._pool is not None and not self._pool.closed:

@@ -18,10 +18,15 @@ from typing import Any, TypeVar
 
 from ._common import (
     AUDIT_COLUMNS,
+    AUDIT_INSERT_COLUMNS,
+    STALE_PROCESS_SECONDS,
     TOKEN_GRACE_SECONDS,
+    UNSETTLED,
     Clock,
     PurgeSchedule,
     audit_entry,
+    audit_params,
+    beat_from_row,
     check_amount,
     check_status,
     claim_from_row,
@@ -30,7 +35,7 @@ from ._common import (
     offer_from_json,
     offer_json,
 )
-from .base import AuditEntry, AuditStatus, RequestClaim, StoredOffer, StoreError
+from .base import AuditEntry, AuditStatus, ProcessBeat, RequestClaim, StoredOffer, StoreError
 
 __all__ = ["SQLiteStateStore"]
 
@@ -101,6 +106,57 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         )""",
             "CREATE INDEX IF NOT EXISTS audit_tenant_seq ON audit (tenant, seq DESC)",
             "CREATE INDEX IF NOT EXISTS audit_unfinished ON audit (seq) WHERE status = 'intent'",
+        ),
+    ),
+    (
+        3,
+        (
+            # The audit gains who asked, the outcome's error code, the (never shown) owning process
+            # and the status 'refused'; a CHECK cannot be altered in SQLite, so the table is rebuilt.
+            # Earlier versions kept the owner ("host:pid") among the arguments: it is dropped.
+            "DROP INDEX IF EXISTS audit_tenant_seq",
+            "DROP INDEX IF EXISTS audit_unfinished",
+            "ALTER TABLE audit RENAME TO audit_v2",
+            """CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            tenant TEXT NOT NULL,
+            tool TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            quote TEXT,
+            confirmation TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('intent', 'succeeded', 'failed', 'unknown', 'reconciled', 'refused')),
+            outcome TEXT,
+            created_at REAL NOT NULL,
+            finished_at REAL,
+            caller TEXT,
+            error_code TEXT,
+            owner TEXT
+        )""",
+            "INSERT INTO audit (seq, id, tenant, tool, arguments, quote, confirmation, status, "
+            "outcome, created_at, finished_at) SELECT seq, id, tenant, tool, "
+            "json_remove(arguments, '$.owner'), quote, confirmation, status, outcome, created_at, "
+            "finished_at FROM audit_v2",
+            "DROP TABLE audit_v2",
+            "CREATE INDEX audit_tenant_seq ON audit (tenant, seq DESC)",
+            "CREATE INDEX audit_unsettled ON audit (seq) WHERE status IN ('intent', 'unknown')",
+            "CREATE INDEX audit_created_at ON audit (created_at)",
+            "CREATE INDEX IF NOT EXISTS requests_updated_at ON requests (updated_at)",
+            """CREATE TABLE IF NOT EXISTS questions (
+            tenant TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (tenant, subject)
+        )""",
+            "CREATE INDEX IF NOT EXISTS questions_expires_at ON questions (expires_at)",
+            """CREATE TABLE IF NOT EXISTS processes (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            beat_at REAL NOT NULL
+        )""",
         ),
     ),
 )
@@ -244,6 +300,8 @@ class SQLiteStateStore:
             conn.execute(
                 "DELETE FROM used_tokens WHERE expires_at < ?", (now - TOKEN_GRACE_SECONDS,)
             )
+            conn.execute("DELETE FROM questions WHERE expires_at < ?", (now,))
+            conn.execute("DELETE FROM processes WHERE beat_at < ?", (now - STALE_PROCESS_SECONDS,))
         except sqlite3.Error as e:
             log.warning("state store %s: purging expired rows failed: %s", self.path, e)
 
@@ -408,38 +466,34 @@ class SQLiteStateStore:
     # -- audit ----------------------------------------------------------------------------
     async def audit_intent(self, entry: AuditEntry) -> None:
         check_status(entry.status, outcome=False)
-        params = (
-            entry.id,
-            entry.tenant,
-            entry.tool,
-            dump_json(entry.arguments),
-            None if entry.quote is None else dump_json(entry.quote),
-            entry.confirmation,
-            entry.status,
-            None if entry.outcome is None else dump_json(entry.outcome),
-            entry.created_at,
-            entry.finished_at,
-        )
+        params = audit_params(entry)
         # The same id twice (a retried call) keeps the first record.
         self._write(
             "audit_intent",
             lambda conn: conn.execute(
-                "INSERT INTO audit (id, tenant, tool, arguments, quote, confirmation, status, outcome, "
-                "created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                f"INSERT INTO audit ({AUDIT_INSERT_COLUMNS}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                 params,
             ),
         )
 
     async def audit_outcome(
-        self, tenant: str, audit_id: str, status: AuditStatus, outcome: dict[str, Any]
+        self,
+        tenant: str,
+        audit_id: str,
+        status: AuditStatus,
+        outcome: dict[str, Any],
+        *,
+        error_code: str | None = None,
     ) -> None:
         check_status(status, outcome=True)
         text = dump_json(outcome)
         self._write(
             "audit_outcome",
             lambda conn: conn.execute(
-                "UPDATE audit SET status = ?, outcome = ?, finished_at = ? WHERE tenant = ? AND id = ?",
-                (status, text, self._now(), tenant, audit_id),
+                "UPDATE audit SET status = ?, outcome = ?, error_code = ?, finished_at = ? "
+                "WHERE tenant = ? AND id = ?",
+                (status, text, error_code, self._now(), tenant, audit_id),
             ),
         )
 
@@ -478,6 +532,100 @@ class SQLiteStateStore:
             )
         rows = self._read("audit_unfinished", lambda conn: conn.execute(sql, params).fetchall())
         return [audit_entry(r) for r in rows]
+
+    async def audit_unsettled(self, tenant: str | None = None) -> list[AuditEntry]:
+        where = f"status IN {UNSETTLED!r}" + ("" if tenant is None else " AND tenant = ?")
+        rows = self._read(
+            "audit_unsettled",
+            lambda conn: conn.execute(
+                f"SELECT {AUDIT_COLUMNS} FROM audit WHERE {where} ORDER BY seq",
+                () if tenant is None else (tenant,),
+            ).fetchall(),
+        )
+        return [audit_entry(r) for r in rows]
+
+    async def audit_after(self, tenant: str, seq: int, *, limit: int) -> list[AuditEntry]:
+        rows = self._read(
+            "audit_after",
+            lambda conn: conn.execute(
+                f"SELECT {AUDIT_COLUMNS} FROM audit WHERE tenant = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (tenant, seq, limit),
+            ).fetchall(),
+        )
+        return [audit_entry(r) for r in rows]
+
+    # -- questions put to a person --------------------------------------------------------
+    async def open_question(self, tenant: str, subject: str, nonce: str, ttl_seconds: float) -> str:
+        def fn(conn: sqlite3.Connection) -> str:
+            now = self._now()
+            row = conn.execute(
+                "SELECT nonce FROM questions WHERE tenant = ? AND subject = ? AND expires_at >= ?",
+                (tenant, subject, now),
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+            conn.execute(
+                "INSERT INTO questions (tenant, subject, nonce, expires_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (tenant, subject) DO UPDATE SET nonce = excluded.nonce, "
+                "expires_at = excluded.expires_at",
+                (tenant, subject, nonce, now + ttl_seconds),
+            )
+            return nonce
+
+        return self._write("open_question", fn)
+
+    async def take_question(self, tenant: str, subject: str, nonce: str) -> bool:
+        return self._write(
+            "take_question",
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM questions WHERE tenant = ? AND subject = ? AND nonce = ? "
+                    "AND expires_at >= ?",
+                    (tenant, subject, nonce, self._now()),
+                ).rowcount
+                == 1
+            ),
+        )
+
+    # -- processes ------------------------------------------------------------------------
+    async def beat(self, process_id: str, host: str, pid: int) -> None:
+        self._write(
+            "beat",
+            lambda conn: conn.execute(
+                "INSERT INTO processes (id, host, pid, beat_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at",
+                (process_id, host, pid, self._now()),
+            ),
+        )
+
+    async def process_beats(self, process_ids: list[str]) -> dict[str, ProcessBeat]:
+        if not process_ids:
+            return {}
+        marks = ", ".join("?" * len(process_ids))
+        rows = self._read(
+            "process_beats",
+            lambda conn: conn.execute(
+                f"SELECT id, host, pid, beat_at FROM processes WHERE id IN ({marks})",
+                tuple(process_ids),
+            ).fetchall(),
+        )
+        return {beat.process_id: beat for beat in map(beat_from_row, rows)}
+
+    # -- retention ------------------------------------------------------------------------
+    async def purge_history(self, *, audit_before: float, requests_before: float) -> int:
+        def fn(conn: sqlite3.Connection) -> int:
+            gone = conn.execute(
+                f"DELETE FROM audit WHERE created_at < ? AND status NOT IN {UNSETTLED!r}",
+                (audit_before,),
+            ).rowcount
+            gone += conn.execute("DELETE FROM spend WHERE created_at < ?", (audit_before,)).rowcount
+            gone += conn.execute(
+                "DELETE FROM requests WHERE updated_at < ?", (requests_before,)
+            ).rowcount
+            return int(gone)
+
+        return self._write("purge_history", fn)
 
     async def close(self) -> None:
         with self._lock:
