@@ -259,6 +259,29 @@ class Settings(BaseSettings):
         description="Offer the MCP App (an interactive view to find, buy, route and release numbers) to "
         "clients that support MCP Apps. false: no view; every client sees only the plain tools.",
     )
+    sweep_interval: float = Field(
+        default=60.0,
+        ge=0.1,
+        le=3600,
+        alias="KROS_MCP_SWEEP_INTERVAL",
+        description="Seconds between recovery sweeps, which settle writes whose outcome is unknown "
+        "(KrosAI's answer was lost, or a server died mid-call) while the server runs.",
+    )
+    audit_retention_days: float = Field(
+        default=400,
+        ge=1,
+        le=36_500,
+        alias="KROS_MCP_AUDIT_RETENTION_DAYS",
+        description="Days audit entries and spend records are kept; older settled ones are deleted.",
+    )
+    request_retention_days: float = Field(
+        default=7,
+        ge=2,
+        le=3650,
+        alias="KROS_MCP_REQUEST_RETENTION_DAYS",
+        description="Days the result of a confirmed write is kept for replaying to a repeated "
+        "confirmation (at least 2: longer than any confirmation stays valid).",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         alias="KROS_MCP_LOG_FORMAT",

@@ -20,12 +20,13 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from kros_mcp.krosai import looks_secret
+
 __all__ = ["END_MARKER", "START_MARKER", "config_reference", "is_secret", "main", "replace_section"]
 
 START_MARKER = "<!-- config-reference:start -->"
 END_MARKER = "<!-- config-reference:end -->"
 
-_SECRET_WORDS = ("KEY", "SECRET", "TOKEN")
 # Constraint objects in a field's metadata (annotated_types) carry one of these attributes.
 _BOUNDS = (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤"))
 
@@ -41,10 +42,8 @@ def _members(annotation: object) -> list[object]:
 
 
 def is_secret(name: str, field: FieldInfo) -> bool:
-    """Secret settings: typed SecretStr, or named like a key, a secret or a token."""
-    return SecretStr in _members(field.annotation) or any(
-        word in name.upper() for word in _SECRET_WORDS
-    )
+    """Secret settings: typed SecretStr, or named like a secret (kros_mcp's one rule for names)."""
+    return SecretStr in _members(field.annotation) or looks_secret(name)
 
 
 def _literal(value: object) -> str:

@@ -1,8 +1,13 @@
-"""Confirmation tokens: HMAC-signed, expiring, bound to tenant, tool, exact arguments and price.
+"""Confirmation: how a purchase or release is agreed to, and the tokens that carry an agreement.
 
-A token proves that the same arguments were previewed (and their price quoted) moments ago. It is
-single-use: the server claims its id in the state store before acting (server/guard.py), so a copy
-of a used token never acts twice even though its signature is still valid.
+`decide` is the one place that says what a call does about confirmation, from four facts: the
+operator's mode, whether this client can ask its person, the state of any confirmation token, and
+the person's answer. It is a pure function; the tools gather the facts and act on the `Step`.
+
+A token (`ConfirmationTokens`) proves that the same terms were previewed moments ago: it is
+HMAC-signed, expiring, and bound to the tenant, the tool, the exact arguments and the quote
+(number, setup and monthly price). It is single-use: the tool claims its id in the state store
+before acting, so a copy of a used token replays the earlier outcome and never acts twice.
 
 Format: `kc1.<payload>.<signature>`, both parts base64url; the payload is compact JSON.
 """
@@ -15,23 +20,122 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum, StrEnum
 from typing import Any, Literal
 
-__all__ = ["ConfirmationError", "ConfirmationTokens", "TokenClaims", "arguments_digest"]
+__all__ = [
+    "Answer",
+    "ConfirmationError",
+    "ConfirmationTokens",
+    "Mode",
+    "Step",
+    "TokenClaims",
+    "TokenState",
+    "arguments_digest",
+    "decide",
+    "token_state",
+]
 
 _PREFIX = "kc1"
 RefusalReason = Literal["malformed", "tampered", "expired", "mismatch", "reused"]
 
 
+class Mode(StrEnum):
+    """The operator's KROS_MCP_CONFIRMATION."""
+
+    AUTO = "auto"  # ask the person when the client can, else a confirmation token
+    HUMAN = "human"  # only by asking the person; refuse when the client cannot ask
+    NONE = "none"  # no confirmation (automated pipelines)
+
+
+class TokenState(Enum):
+    """What the confirmation_token given with a call is worth."""
+
+    ABSENT = "absent"  # none given
+    VALID = "valid"  # genuine, unexpired, for these very terms
+    MALFORMED = "malformed"  # not one this server issued
+    TAMPERED = "tampered"  # its signature does not match
+    EXPIRED = "expired"
+    OTHER_ARGUMENTS = "other_arguments"  # issued for other arguments
+    OTHER_TOOL = "other_tool"
+    OTHER_TENANT = "other_tenant"  # issued to another organisation
+    OTHER_PRICE = "other_price"  # issued for a quote that no longer holds
+    REUSED = "reused"  # it already acted
+    IN_USE = "in_use"  # another call is acting on it right now
+
+
+class Answer(Enum):
+    """The person's answer to the question, if one was put."""
+
+    NOT_ASKED = "not_asked"
+    ACCEPT = "accept"
+    DECLINE = "decline"  # includes accepting with "confirm: false"
+    CANCEL = "cancel"  # the question was dismissed
+    REPLAYED = "replayed"  # an answer that already acted once, sent again
+
+
+class Step(Enum):
+    """What a write call does next."""
+
+    ASK = "ask"  # put the question to the person
+    ISSUE_TOKEN = "issue_token"  # nobody can be asked: return a token for the person to approve
+    PROCEED = "proceed"  # agreed (or no agreement needed): act, once
+    PRICE_CHANGED = "price_changed"  # the agreed quote no longer holds: show the new one
+    REPLAY = "replay"  # this confirmation already acted: show that outcome, do nothing
+    BUSY = "busy"  # this confirmation is acting in another call right now
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    ANSWER_USED = "answer_used"  # this answer already acted once
+    REFUSED_TOKEN = "refused_token"  # the token does not confirm this call
+    CANNOT_ASK = "cannot_ask"  # a person must confirm and this client cannot ask one
+
+
+_BY_ANSWER = {
+    Answer.ACCEPT: Step.PROCEED,
+    Answer.DECLINE: Step.DECLINED,
+    Answer.CANCEL: Step.CANCELLED,
+    Answer.REPLAYED: Step.ANSWER_USED,
+}
+_BY_TOKEN = {
+    TokenState.VALID: Step.PROCEED,
+    TokenState.REUSED: Step.REPLAY,
+    TokenState.IN_USE: Step.BUSY,
+    TokenState.OTHER_PRICE: Step.PRICE_CHANGED,
+}
+
+
+def decide(mode: Mode, *, can_ask: bool, token: TokenState, answer: Answer) -> Step:
+    """The next step of a write call. Call it before asking (`answer=NOT_ASKED`) and again with
+    each fact learned after (the answer, the token's claim): the same facts give the same step."""
+    if mode is Mode.NONE:
+        return Step.PROCEED
+    if mode is Mode.HUMAN or token is TokenState.ABSENT:
+        # A person decides; in human mode a token is no way around asking.
+        if answer is not Answer.NOT_ASKED:
+            return _BY_ANSWER[answer]
+        if can_ask:
+            return Step.ASK
+        return Step.CANNOT_ASK if mode is Mode.HUMAN else Step.ISSUE_TOKEN
+    # auto mode with a token: the token stands for the person's agreement; nobody is asked.
+    return _BY_TOKEN.get(token, Step.REFUSED_TOKEN)
+
+
 class ConfirmationError(Exception):
     """A confirmation token was refused; `reason` says why, the message what to do."""
 
-    def __init__(self, reason: RefusalReason, message: str) -> None:
+    def __init__(
+        self, reason: RefusalReason, message: str, state: TokenState = TokenState.MALFORMED
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.state = state
+
+    @property
+    def code(self) -> str:
+        return f"CONFIRMATION_{self.reason.upper()}"
 
 
 @dataclass(frozen=True)
@@ -40,7 +144,8 @@ class TokenClaims:
     tenant: str
     tool: str
     args_digest: str
-    price_cents: int | None
+    # The quote agreed to: {"number", "setup_cost_cents", "monthly_cost_cents"}; None for a release.
+    quote: dict[str, Any] | None
     expires_at: float
 
 
@@ -50,6 +155,11 @@ def arguments_digest(arguments: Mapping[str, Any]) -> str:
         arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def token_state(error: ConfirmationError | None) -> TokenState:
+    """The TokenState of a verified token (None) or of the error that refused it."""
+    return TokenState.VALID if error is None else error.state
 
 
 def _duration(seconds: float) -> str:
@@ -65,11 +175,18 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+_AGAIN = "call the tool again without it to get a new one"
+
+
 class ConfirmationTokens:
-    """Issues and redeems confirmation tokens. The first key signs; every key verifies (rotation)."""
+    """Issues and verifies confirmation tokens. The first key signs; every key verifies (rotation)."""
 
     def __init__(
-        self, keys: Sequence[bytes], *, ttl_seconds: float = 600.0, clock: Any = time.time
+        self,
+        keys: Sequence[bytes],
+        *,
+        ttl_seconds: float = 600.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not keys or any(len(k) < 32 for k in keys):
             raise ValueError("confirmation keys must be at least 32 bytes each")
@@ -81,16 +198,21 @@ class ConfirmationTokens:
         return _b64(hmac.new(key, f"{_PREFIX}.{payload}".encode(), hashlib.sha256).digest())
 
     def issue(
-        self, *, tenant: str, tool: str, arguments: Mapping[str, Any], price_cents: int | None
+        self,
+        *,
+        tenant: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        quote: Mapping[str, Any] | None,
     ) -> tuple[str, float]:
-        """A new token for exactly these arguments and price, and when it expires (unix time)."""
+        """A new token for exactly these arguments and quote, and when it expires (unix time)."""
         expires_at = round(self._clock() + self.ttl_seconds, 3)
         claims = {
             "jti": secrets.token_urlsafe(12),
             "ten": tenant,
             "tool": tool,
             "args": arguments_digest(arguments),
-            "price": price_cents,
+            "q": dict(quote) if quote is not None else None,
             "exp": expires_at,
         }
         payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
@@ -99,52 +221,74 @@ class ConfirmationTokens:
     def verify(
         self, token: str, *, tenant: str, tool: str, arguments: Mapping[str, Any] | None
     ) -> TokenClaims:
-        """Check signature, expiry and binding to tenant, tool and (unless None) the exact arguments.
-        Single use and price are the caller's to check. Raises ConfirmationError."""
-        parts = token.strip().split(".") if isinstance(token, str) else []
-        if len(parts) != 3 or parts[0] != _PREFIX or len(token) > 2048:
-            raise ConfirmationError(
-                "malformed",
-                "the confirmation_token is not one this server issued; "
-                "call the tool again without it to get a new one",
-            )
-        _, payload, signature = parts
-        if not any(hmac.compare_digest(self._sign(key, payload), signature) for key in self._keys):
-            raise ConfirmationError(
-                "tampered",
-                "the confirmation_token's signature does not match (altered or "
-                "from another server); call the tool again without it to get a new one",
-            )
-        try:
-            raw = json.loads(_unb64(payload))
-            claims = TokenClaims(
-                raw["jti"], raw["ten"], raw["tool"], raw["args"], raw["price"], float(raw["exp"])
-            )
-        except (ValueError, KeyError, TypeError):
-            raise ConfirmationError(
-                "malformed",
-                "the confirmation_token could not be read; call the tool "
-                "again without it to get a new one",
-            ) from None
+        """Check signature, expiry and binding to tenant, tool and (unless None: the caller checks
+        `bound_to` later) the exact arguments. Single use and the quote are the caller's to
+        check. Raises ConfirmationError."""
+        claims = self._read(token)
         if self._clock() > claims.expires_at:
             raise ConfirmationError(
                 "expired",
                 "the confirmation_token has expired (tokens last "
                 f"{_duration(self.ttl_seconds)}); call the tool again without it "
                 "for a fresh quote and token",
+                TokenState.EXPIRED,
             )
-        if claims.tenant != tenant or claims.tool != tool:
+        if claims.tool != tool:
             raise ConfirmationError(
                 "mismatch",
-                f"this confirmation_token was issued for another "
-                f"{'tool' if claims.tool != tool else 'organisation'}; call {tool} "
+                f"this confirmation_token was issued for another tool; call {tool} "
                 "without a token to get one for this request",
+                TokenState.OTHER_TOOL,
             )
-        if arguments is not None and claims.args_digest != arguments_digest(arguments):
+        if claims.tenant != tenant:
+            raise ConfirmationError(
+                "mismatch",
+                "this confirmation_token was issued for another organisation; call "
+                f"{tool} without a token to get one for this request",
+                TokenState.OTHER_TENANT,
+            )
+        if arguments is not None:
+            self.bound_to(claims, arguments)
+        return claims
+
+    @staticmethod
+    def bound_to(claims: TokenClaims, arguments: Mapping[str, Any]) -> None:
+        """Raise ConfirmationError unless the token was issued for exactly these arguments."""
+        if claims.args_digest != arguments_digest(arguments):
             raise ConfirmationError(
                 "mismatch",
                 "the arguments differ from the ones this confirmation_token was "
                 "issued for; repeat the exact previewed arguments, or call again without "
                 "a token to preview the new ones",
+                TokenState.OTHER_ARGUMENTS,
             )
-        return claims
+
+    def _read(self, token: str) -> TokenClaims:
+        parts = token.strip().split(".") if isinstance(token, str) else []
+        if len(parts) != 3 or parts[0] != _PREFIX or len(token) > 2048:
+            raise ConfirmationError(
+                "malformed", f"the confirmation_token is not one this server issued; {_AGAIN}"
+            )
+        _, payload, signature = parts
+        if not any(hmac.compare_digest(self._sign(key, payload), signature) for key in self._keys):
+            raise ConfirmationError(
+                "tampered",
+                "the confirmation_token's signature does not match (altered or "
+                f"from another server); {_AGAIN}",
+                TokenState.TAMPERED,
+            )
+        try:
+            raw = json.loads(_unb64(payload))
+            quote = raw.get("q")
+            return TokenClaims(
+                str(raw["jti"]),
+                str(raw["ten"]),
+                str(raw["tool"]),
+                str(raw["args"]),
+                dict(quote) if quote is not None else None,
+                float(raw["exp"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ConfirmationError(
+                "malformed", f"the confirmation_token could not be read; {_AGAIN}"
+            ) from None

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["Policy", "PolicyError", "RuleVerdict", "normalise_number"]
+from ..krosai import e164
+from ..krosai.formats import is_number_id
+
+__all__ = ["Policy", "PolicyError", "RuleVerdict", "protected_entry"]
 
 
 class PolicyError(Exception):
@@ -39,12 +42,21 @@ class RuleVerdict:
         return {"rule": self.rule, "allowed": self.allowed, "detail": self.detail}
 
 
-def normalise_number(value: str) -> str:
-    """Digits only for E.164-looking values (so '+234 803...' matches '+234803...'); ids as given."""
-    stripped = value.strip()
-    if stripped.startswith("+") or stripped.replace(" ", "").replace("-", "").isdigit():
-        return "+" + "".join(ch for ch in stripped if ch.isdigit())
-    return stripped
+def protected_entry(value: str) -> str:
+    """A KROS_MCP_PROTECTED_NUMBERS entry as matched: a number id as given, or an international
+    number in E.164. Anything else (a national number, a `tel:` URI, stray text) protects
+    nothing, so it is refused: ValueError naming the entry."""
+    entry = value.strip()
+    if is_number_id(entry):
+        return entry
+    number = e164(entry)
+    if number is not None:
+        return number
+    shown = entry if len(entry) <= 40 else entry[:37] + "..."
+    raise ValueError(
+        f"KROS_MCP_PROTECTED_NUMBERS entry {shown!r} is neither a number id (pn_...) nor a valid "
+        "international number (E.164, e.g. +233201822327); correct or remove it"
+    )
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,8 @@ class Policy:
         protected_numbers: Iterable[str] = (),
         known_tools: Iterable[str],
     ) -> Policy:
-        """A policy from raw settings. Unknown tool names raise ValueError naming them."""
+        """A policy from raw settings. Unknown tool names and protected-number entries that are
+        neither a number id nor an E.164 number raise ValueError naming them."""
         known = set(known_tools)
         allow = None if tools is None else frozenset(t.strip() for t in tools if t.strip())
         deny = frozenset(t.strip() for t in exclude_tools if t.strip())
@@ -92,9 +105,7 @@ class Policy:
             allowed_countries=countries,
             max_monthly_cost_cents=max_monthly_cost_cents,
             daily_budget_cents=daily_budget_cents,
-            protected_numbers=frozenset(
-                normalise_number(n) for n in protected_numbers if n.strip()
-            ),
+            protected_numbers=frozenset(protected_entry(n) for n in protected_numbers if n.strip()),
         )
 
     # -- which tools exist -------------------------------------------------------------------
@@ -207,7 +218,10 @@ class Policy:
 
     def change_verdict(self, *, number_id: str, number: str, action: str) -> RuleVerdict:
         """May this number be released or re-routed?"""
-        if {normalise_number(number_id), normalise_number(number)} & self.protected_numbers:
+        if (
+            number_id in self.protected_numbers
+            or e164(number, valid=False) in self.protected_numbers
+        ):
             return RuleVerdict(
                 "KROS_MCP_PROTECTED_NUMBERS",
                 False,

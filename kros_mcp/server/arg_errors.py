@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from .guard import looks_secret
+from ..krosai import looks_secret
 
 __all__ = ["invalid_arguments"]
 

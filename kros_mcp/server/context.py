@@ -7,6 +7,7 @@ from typing import cast
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
+from ..krosai import e164, same_number
 from .deps import Deps
 from .transports.auth import api_key_from_headers
 
@@ -36,27 +37,19 @@ def can_elicit(ctx: Context) -> bool:
 async def resolve_number_id(deps: Deps, number_id: str) -> str:
     """Accept a pn_ id as is; turn an E.164 number into the id of the owned number."""
     value = number_id.strip()
-    compact = (
-        value.replace(" ", "").replace("-", "").replace("(", "").replace(")", "").replace(".", "")
-    )
+    compact = "".join(ch for ch in value if ch not in " -().")
     if not (compact.startswith("+") or compact.isdigit()):
         return value
-    import phonenumbers
-
-    try:
-        parsed = phonenumbers.parse(compact if compact.startswith("+") else "+" + compact)
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
+    number = e164(compact if compact.startswith("+") else "+" + compact)
+    if number is None:
         raise ToolError(
             f"{value!r} is neither a number id (pn_...) nor a valid E.164 number such as "
             "+2348031234567. Call list_numbers to see the organisation's numbers."
         )
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     async for owned in deps.client.iter_numbers():
-        if "".join(c for c in owned.number if c.isdigit()) == e164[1:]:
+        if same_number(owned.number, number):
             return owned.id
     raise ToolError(
-        f"{e164} is not one of this organisation's numbers. Call list_numbers to see them, or "
+        f"{number} is not one of this organisation's numbers. Call list_numbers to see them, or "
         "search_available to buy one."
     )

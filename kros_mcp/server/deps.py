@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 from pydantic import SecretStr
 
 from ..config import ConfigError, Settings
@@ -49,6 +50,10 @@ class TenantClients:
                 self._clients.popitem(last=False)
         self._clients.move_to_end(api_key)
         return client
+
+    def active(self) -> list[tuple[str, KrosAIClient]]:
+        """The keys (and their clients) seen lately, for the recovery sweep."""
+        return list(self._clients.items())
 
 
 @dataclass
@@ -164,7 +169,6 @@ async def open_deps(settings: Settings, upstream: Upstream) -> AsyncIterator[Dep
     """Open the KrosAI client (through `upstream`), the state store and the token signer.
 
     Raises ConfigError for unusable signing keys, StoreError for an unreachable state store."""
-    from .reconcile import reconcile_unfinished
 
     policy = build_policy(settings)
     tokens = ConfirmationTokens(load_signing_keys(settings), ttl_seconds=settings.confirmation_ttl)
@@ -189,9 +193,17 @@ async def open_deps(settings: Settings, upstream: Upstream) -> AsyncIterator[Dep
         tenants=tenants,
     )
     try:
-        if tenants is None:
-            await reconcile_unfinished(deps)
-        yield deps
+        from .reconcile import sweep_for
+
+        # Unfinished writes are settled before serving, then swept for while the server runs.
+        sweep = sweep_for(deps)
+        await sweep.once(at_start=True)
+        async with anyio.create_task_group() as sweeping:
+            sweeping.start_soon(sweep.run)
+            try:
+                yield deps
+            finally:
+                sweeping.cancel_scope.cancel()
     finally:
         await client.aclose()
         await store.close()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from ..krosai import AvailableNumber, PhoneNumber
-from ..safety.text import clean_text
+from ..safety.text import ENDPOINT_ID_ARGUMENT, INVENTORY_ID_ARGUMENT, clean_text
 from ..store import StoredOffer
 
 __all__ = [
     "Endpoint",
+    "EndpointId",
+    "InventoryId",
     "NumberDetail",
     "NumberList",
     "NumberSummary",
@@ -23,6 +25,13 @@ __all__ = [
     "Routing",
     "RoutingResult",
 ]
+
+
+# Ids the model passes in: exactly an id of the kind, nothing else (they reach the person's
+# confirmation question and the audit trail).
+# The patterns bound the length too.
+EndpointId = Annotated[str, Field(pattern=ENDPOINT_ID_ARGUMENT)]
+InventoryId = Annotated[str, Field(pattern=INVENTORY_ID_ARGUMENT)]
 
 
 class _Out(BaseModel):

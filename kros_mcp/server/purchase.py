@@ -1,4 +1,5 @@
-"""The purchase itself: the price checked again, the upstream call, and its outcome recorded."""
+"""purchase_number's steps after its plan: preview, confirmation, the price checked again, the
+upstream call, and its outcome settled."""
 
 from __future__ import annotations
 
@@ -7,108 +8,256 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
-from ..krosai import KrosAIError, NumberNotAvailableError, PhoneNumber, PurchaseOutcomeUnknown
-from ..safety import TokenClaims
-from ..store import StoredOffer
+from ..krosai import (
+    KrosAIError,
+    NumberNotAvailableError,
+    PhoneNumber,
+    PurchaseOutcomeUnknown,
+    same_number,
+)
+from ..safety import (
+    Answer,
+    PolicyError,
+    Step,
+    WriteAttempt,
+    error_code_of,
+    quote_holds,
+    refresh_offer,
+)
+from ..store import StoredOffer, StoreError
+from .confirmation import PurchasePlan, step_after
 from .deps import Deps
 from .errors import to_tool_error
-from .guard import WriteAttempt
+from .guard import scope_of
 from .models import NumberDetail, PurchaseResult, Quote
 from .notify import notify_changed
-from .wording import buy_line, iso_time, usd
+from .wording import buy_line, iso_time, payment_checks, policy_line, replayed, usd
 
-__all__ = ["buy", "owned_already", "price_change", "purchase_token"]
+__all__ = ["confirm", "preview", "purchase"]
+
+TOOL = "purchase_number"
 
 
-def price_change(
-    deps: Deps,
-    offer: StoredOffer,
-    current: StoredOffer | None,
-    claims: TokenClaims | None,
-    arguments: dict[str, Any],
-    plan: list[str],
-    step: str,
+def _plan_lines(offer: StoredOffer, plan: PurchasePlan) -> list[str]:
+    terms = plan.terms
+    return [
+        buy_line(offer),
+        f"Route inbound calls to {terms.endpoint_id}."
+        if terms.endpoint_id
+        else "No endpoint: calls are not routed until update_routing sets one.",
+        f"Inbound calls {'allowed' if terms.allow_inbound else 'blocked'}; outbound calls "
+        f"{'allowed' if terms.allow_outbound else 'blocked'}.",
+    ]
+
+
+def _audit_quote(offer: StoredOffer) -> dict[str, Any]:
+    # What recovery needs to look for the offer again, besides what was quoted.
+    return {**Quote.of(offer).model_dump(), "area_code": offer.area_code, "query": offer.query}
+
+
+async def preview(deps: Deps, plan: PurchasePlan) -> PurchaseResult:
+    """The dry run: the plan, every policy verdict, and what cannot be known before buying."""
+    try:
+        blocked = await scope_of(deps).trail.last_purchase_blocker()
+    except StoreError as exc:
+        raise to_tool_error(exc, write="bought") from exc
+    blocker = (blocked.error_code or "", blocked.created_at) if blocked else None
+    refused = plan.refusal is not None
+    return PurchaseResult(
+        status="dry_run",
+        executed=False,
+        quote=Quote.of(plan.offer),
+        plan=_plan_lines(plan.offer, plan)
+        + [policy_line(v) for v in plan.verdicts]
+        + payment_checks(blocker),
+        message="Preview only: nothing was bought."
+        + (" The operator's policy would refuse it." if refused else "")
+        + (" Warning: the last purchase failed for KYC or balance." if blocker else ""),
+    )
+
+
+def _token(deps: Deps, plan: PurchasePlan, offer: StoredOffer) -> tuple[str, str]:
+    """A confirmation token for these terms at `offer`'s price, and when it expires."""
+    token, expires = deps.tokens.issue(
+        tenant=deps.tenant,
+        tool=TOOL,
+        arguments=plan.terms.arguments(),
+        quote={
+            "number": offer.number,
+            "setup_cost_cents": offer.setup_cost_cents,
+            "monthly_cost_cents": offer.monthly_cost_cents,
+        },
+    )
+    return token, iso_time(expires)
+
+
+async def confirm(deps: Deps, plan: PurchasePlan, answer: Answer) -> PurchaseResult | None:
+    """Settle confirmation: a result to return (a token to show, a refusal of the person), an
+    error raised, or None when the purchase may go ahead."""
+    confirmation = plan.confirmation
+    try:
+        step = await step_after(deps, confirmation, plan.terms.subject(), answer)
+    except StoreError as exc:
+        raise to_tool_error(exc, write="bought") from exc
+    if step is Step.PROCEED:
+        return None
+    if step is Step.CANNOT_ASK:
+        raise ToolError(
+            "This server requires a person to confirm purchases, and this client cannot ask "
+            "(no elicitation support). Nothing was bought. Use a client that supports "
+            "elicitation, or ask the operator to change KROS_MCP_CONFIRMATION."
+        )
+    if step is Step.REFUSED_TOKEN:
+        assert confirmation.token_error is not None
+        raise to_tool_error(confirmation.token_error, write="bought")
+    if step is Step.ANSWER_USED:
+        raise ToolError(
+            "This answer was already used by another call, so nothing new was bought. Call "
+            "purchase_number again to ask the person afresh."
+        )
+    lines = _plan_lines(plan.offer, plan)
+    if step is Step.ISSUE_TOKEN:
+        token, expires = _token(deps, plan, plan.offer)
+        quote = Quote.of(plan.offer)
+        return PurchaseResult(
+            status="confirmation_required",
+            executed=False,
+            quote=quote,
+            plan=lines,
+            confirmation_token=token,
+            token_expires_at=expires,
+            message=f"NOT BOUGHT YET. Show the user the price ({usd(quote.first_charge_cents)} "
+            f"now, {usd(quote.monthly_cost_cents)} a month) and ask them. If they agree, call "
+            "purchase_number again with the same arguments and this confirmation_token.",
+        )
+    return PurchaseResult(
+        status="declined",
+        executed=False,
+        quote=Quote.of(plan.offer),
+        plan=lines,
+        message="The person "
+        + ("dismissed the question" if step is Step.CANCELLED else "declined")
+        + ": nothing was bought.",
+    )
+
+
+async def purchase(ctx: Context, deps: Deps, plan: PurchasePlan) -> PurchaseResult:
+    """Claim the confirmation, check the quote against KrosAI's price now, then buy once."""
+    scope = scope_of(deps)
+    claims = plan.confirmation.claims
+    dedupe = f"token:{claims.token_id}" if claims is not None else None
+    try:
+        if dedupe is not None:
+            claim = await scope.claim(dedupe, claims.args_digest)  # type: ignore[union-attr]
+            if claim.state == "done":
+                return replayed(PurchaseResult.model_validate(claim.result))
+            if claim.state != "new":
+                raise ToolError(
+                    "A call with this confirmation is already running or its outcome is being "
+                    "checked. Nothing new was bought. Call list_numbers in a minute to see the "
+                    "result."
+                    if claim.state == "in_progress"
+                    else "This confirmation was used with other arguments. Nothing was bought."
+                )
+        try:
+            current = await refresh_offer(deps.client, plan.offer)
+            changed = _price_changed(deps, plan, current)
+        except BaseException:
+            await scope.unclaim(dedupe)
+            raise
+        if changed is not None:
+            await scope.unclaim(dedupe)
+            # The new price is the quote now: what the next call previews, asks and checks.
+            assert current is not None
+            await deps.store.remember_offers(deps.tenant, [current], deps.settings.offer_ttl)
+            return changed
+        assert current is not None
+        attempt = await scope.begin(
+            TOOL,
+            {**plan.terms.arguments(), "dedupe": dedupe},
+            confirmation=plan.confirmation.how,
+            quote=_audit_quote(plan.offer),
+            reserve_cents=current.first_charge_cents,
+            claim_key=dedupe,
+        )
+    except (PolicyError, StoreError, KrosAIError) as exc:
+        raise to_tool_error(exc, write="bought") from exc
+    idempotency_key = f"kros-mcp-{deps.tenant}-{claims.token_id}" if claims else None
+    try:
+        return await _buy(ctx, deps, attempt, plan, idempotency_key)
+    finally:
+        attempt.abandon()
+
+
+def _price_changed(
+    deps: Deps, plan: PurchasePlan, current: StoredOffer | None
 ) -> PurchaseResult | None:
-    """A result that stops the purchase when the number is gone or its price moved, else None."""
+    """A result that stops the purchase when the number is gone or any agreed price moved."""
     if current is None:
         raise ToolError(
-            f"NUMBER_NOT_AVAILABLE: {offer.number} is no longer for sale. Nothing was bought. "
-            "Call search_available for current offers."
+            f"NUMBER_NOT_AVAILABLE: {plan.offer.number} is no longer for sale. Nothing was "
+            "bought. Call search_available for current offers."
         )
-    quoted_price = offer.first_charge_cents if claims is None else claims.price_cents
-    if quoted_price is None:  # purchase tokens always quote one: a token without binds no price
-        raise ToolError(
-            "Confirmation refused (mismatch): this confirmation_token quotes no price, so nothing "
-            "was bought. Call purchase_number with dry_run=true for a new quote."
-        )
-    # The monthly price counts too: the person agreed to both amounts.
-    if (
-        current.first_charge_cents == quoted_price
-        and current.monthly_cost_cents == offer.monthly_cost_cents
-    ):
+    claims = plan.confirmation.claims
+    agreed = claims.quote if claims is not None else plan.terms.quote()
+    if quote_holds(agreed, current):
         return None
+    was = agreed or {}
+    was_setup, was_monthly = was.get("setup_cost_cents", 0), was.get("monthly_cost_cents", 0)
     result = PurchaseResult(
         status="price_changed",
         executed=False,
         quote=Quote.of(current),
-        plan=[buy_line(current), *plan[1:]],
-        message=f"NOT BOUGHT: the price changed from {usd(quoted_price)} now and "
-        f"{usd(offer.monthly_cost_cents)} a month to {usd(current.first_charge_cents)} now "
-        f"and {usd(current.monthly_cost_cents)} a month. Confirm the new price to buy.",
+        plan=[buy_line(current), *_plan_lines(current, plan)[1:]],
+        message=f"NOT BOUGHT: the price changed from {usd(was_setup + was_monthly)} now and "
+        f"{usd(was_monthly)} a month to {usd(current.first_charge_cents)} now and "
+        f"{usd(current.monthly_cost_cents)} a month. Confirm the new price to buy.",
     )
-    if claims is not None or step == "issue":
-        result.confirmation_token, expires = deps.tokens.issue(
-            tenant=deps.tenant,
-            tool="purchase_number",
-            arguments=arguments,
-            price_cents=current.first_charge_cents,
-        )
-        result.token_expires_at = iso_time(expires)
+    if claims is not None:
+        result.confirmation_token, result.token_expires_at = _token(deps, plan, current)
     return result
 
 
-async def buy(
+async def _buy(
     ctx: Context,
     deps: Deps,
     attempt: WriteAttempt,
-    offer: StoredOffer,
-    arguments: dict[str, Any],
-    quote: Quote,
-    plan: list[str],
-    *,
+    plan: PurchasePlan,
     idempotency_key: str | None,
 ) -> PurchaseResult:
     """The upstream purchase, with its outcome settled in the ledger, the audit and the claim."""
+    offer, terms = plan.offer, plan.terms
+    quote, lines = Quote.of(offer), _plan_lines(offer, plan)
     try:
         receipt = await deps.client.purchase(
-            arguments["inventory_id"],
-            endpoint_id=arguments["endpoint_id"],
-            allow_inbound=arguments["allow_inbound"],
-            allow_outbound=arguments["allow_outbound"],
+            terms.inventory_id,
+            endpoint_id=terms.endpoint_id,
+            allow_inbound=terms.allow_inbound,
+            allow_outbound=terms.allow_outbound,
             idempotency_key=idempotency_key,
             expected_number=offer.number,
         )
     except PurchaseOutcomeUnknown as exc:
-        await attempt.unknown(exc.message)
+        await attempt.unknown(exc.message, exc.code)
         raise to_tool_error(exc, write="bought") from exc
     except NumberNotAvailableError as exc:
-        owned = await owned_already(deps, offer)
+        owned = await _owned_already(deps, offer)
         if owned is None:
-            await attempt.failed(exc.message)
+            await attempt.failed(exc.message, exc.code)
             raise to_tool_error(exc, write="bought") from exc
         # Sold to this very organisation: an earlier, lost call bought it.
         await attempt.succeeded({"result": "already_owned", "number_id": owned.id}, spent_cents=0)
         return PurchaseResult(
             status="purchased",
-            executed=True,
+            executed=False,
             quote=quote,
-            plan=plan,
+            plan=lines,
             number=NumberDetail.of(owned),
-            message=f"{owned.number} is already this organisation's ({owned.id}): an earlier call "
-            "bought it. Nothing new was bought.",
+            message=f"{owned.number} is already this organisation's ({owned.id}): an earlier "
+            "call bought it. Nothing new was bought.",
         )
     except KrosAIError as exc:
-        await attempt.failed(exc.message)
+        await attempt.failed(exc.message, error_code_of(exc))
         raise to_tool_error(exc, write="bought") from exc
     note = (
         " (KrosAI's answer was lost; the purchase was confirmed by listing owned numbers)"
@@ -119,7 +268,7 @@ async def buy(
         status="purchased",
         executed=True,
         quote=quote,
-        plan=plan,
+        plan=lines,
         number=NumberDetail.of(receipt.number),
         message=f"Bought {receipt.number.number} as {receipt.number.id}{note}.",
     )
@@ -132,36 +281,13 @@ async def buy(
     return result
 
 
-async def owned_already(deps: Deps, offer: StoredOffer) -> PhoneNumber | None:
+async def _owned_already(deps: Deps, offer: StoredOffer) -> PhoneNumber | None:
     try:
         async for number in deps.client.iter_numbers():
-            if number.inventory_id == offer.inventory_id or (
-                "".join(c for c in number.number if c.isdigit())
-                == "".join(c for c in offer.number if c.isdigit())
+            if number.inventory_id == offer.inventory_id or same_number(
+                number.number, offer.number
             ):
                 return number
     except KrosAIError:
         return None
     return None
-
-
-def purchase_token(
-    deps: Deps, arguments: dict[str, Any], quote: Quote, plan: list[str]
-) -> PurchaseResult:
-    token, expires = deps.tokens.issue(
-        tenant=deps.tenant,
-        tool="purchase_number",
-        arguments=arguments,
-        price_cents=quote.first_charge_cents,
-    )
-    return PurchaseResult(
-        status="confirmation_required",
-        executed=False,
-        quote=quote,
-        plan=plan,
-        confirmation_token=token,
-        token_expires_at=iso_time(expires),
-        message=f"NOT BOUGHT YET. Show the user the price ({usd(quote.first_charge_cents)} now, "
-        f"{usd(quote.monthly_cost_cents)} a month) and ask them. If they agree, call purchase_number "
-        "again with the same arguments and this confirmation_token.",
-    )

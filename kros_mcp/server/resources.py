@@ -69,6 +69,7 @@ def register_resources(mcp: MCPServer, current_deps: Callable[[], Deps]) -> None
 
 AUDIT_URI = "kros://audit"
 AUDIT_PAGE = 50
+_MAX_SEQ_DIGITS = 18  # below 2**63, the largest sequence number either store holds
 
 
 def audit_json(entries: list[AuditEntry]) -> dict[str, object]:
@@ -83,7 +84,9 @@ def audit_json(entries: list[AuditEntry]) -> dict[str, object]:
             "arguments": e.arguments,
             "quote": e.quote,
             "confirmation": e.confirmation,
+            "caller": e.caller,
             "outcome": e.outcome,
+            "error_code": e.error_code,
             "finished_at": _iso(e.finished_at) if e.finished_at else None,
         }
         for e in entries
@@ -138,9 +141,10 @@ def register_policy_and_audit(mcp: MCPServer, current_deps: Callable[[], Deps]) 
         description="Audit entries older than seq, most recent first",
     )
     async def audit_before(seq: str, ctx: Context) -> str:
-        if not seq.isdigit():
+        # ASCII digits only, within the store's integer range: "²" is a digit to str.isdigit().
+        if not (seq.isascii() and seq.isdigit() and len(seq) <= _MAX_SEQ_DIGITS):
             raise ResourceNotFoundError(
-                f"no audit page {seq!r}: use the 'next' URI from kros://audit"
+                f"no audit page {seq[:30]!r}: use the 'next' URI from kros://audit"
             )
         deps = deps_of(ctx)
         return json.dumps(

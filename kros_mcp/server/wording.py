@@ -1,21 +1,30 @@
-"""What the tools say: prices, plans and effects, in words a model (and a person) can read."""
+"""What the tools say: prices, plans, questions and effects, in words a model (and a person) reads.
+
+Every value shown here is either checked against its pattern (ids, numbers, countries, types: see
+krosai/formats.py) or cleaned (names, messages); model-supplied values are quoted. Every question
+to a person states the money first.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from ..krosai import PhoneNumber
-from ..safety import RuleVerdict
-from ..safety.text import clean_text
+from ..safety import PurchaseTerms, RuleVerdict, clean_text, quoted
 from ..store import StoredOffer
-from .models import Routing
+from .models import PurchaseResult, ReleaseResult, Routing
+
+_Result = TypeVar("_Result", PurchaseResult, ReleaseResult)
 
 __all__ = [
     "buy_line",
     "iso_time",
+    "payment_checks",
     "policy_line",
+    "purchase_question",
     "release_effects",
+    "release_question",
     "replayed",
     "routing_effects",
     "usd",
@@ -41,17 +50,54 @@ def policy_line(verdict: RuleVerdict) -> str:
     return f"Policy {verdict.rule}: {'ok' if verdict.allowed else 'REFUSED'}, {verdict.detail}."
 
 
-class _Replayable(Protocol):
-    message: str
+def payment_checks(blocker: tuple[str, float] | None) -> list[str]:
+    """Plan lines on what a dry run cannot know: KrosAI has no read of KYC or balance."""
+    lines = [
+        "KYC and balance: checked by KrosAI only when buying (KrosAI offers no way to read them "
+        "first), so a purchase can still fail for either."
+    ]
+    if blocker is not None:
+        code, when = blocker
+        lines.append(
+            f"WARNING: this organisation's last purchase failed with {code} ({iso_time(when)}); "
+            "it will likely fail again until that is fixed in the KrosAI dashboard."
+        )
+    return lines
 
 
-_R = TypeVar("_R", bound=_Replayable)
+def purchase_question(offer: StoredOffer, terms: PurchaseTerms, ref: str) -> str:
+    route = (
+        f"routed to endpoint {quoted(terms.endpoint_id)}"
+        if terms.endpoint_id
+        else "not routed to any endpoint yet"
+    )
+    directions = ", ".join(
+        f"{label} calls {'allowed' if allowed else 'blocked'}"
+        for label, allowed in (("inbound", terms.allow_inbound), ("outbound", terms.allow_outbound))
+    )
+    return (
+        f"Pay {usd(terms.first_charge_cents)} now (setup {usd(terms.setup_cost_cents)} + first "
+        f"month), then {usd(terms.monthly_cost_cents)} a month, to buy {offer.number} "
+        f"({offer.country} {offer.type or 'number'}), {route}, {directions}? (ref {ref})"
+    )
 
 
-def replayed(result: _R) -> _R:
+def release_question(number: PhoneNumber, effects: list[str], ref: str) -> str:
+    money = (
+        f"Stop paying {usd(number.monthly_cost_cents)} a month (nothing is refunded) and release "
+        if number.monthly_cost_cents
+        else "Release "
+    )
+    return f"{money}{number.number}? {effects[0]} This cannot be undone. (ref {ref})"
+
+
+def replayed(result: _Result) -> _Result:
+    """An earlier outcome, shown again for a confirmation that already acted: nothing was
+    executed in this call."""
+    result.executed = False
     result.message = (
-        "ALREADY USED: this confirmation_token was used before, so nothing new happened. "
-        "What it did then: " + result.message
+        "ALREADY USED: this confirmation was used before, so nothing new was executed in this "
+        "call. What it did then: " + result.message
     )
     return result
 
@@ -61,7 +107,7 @@ def release_effects(number: PhoneNumber) -> list[str]:
     if number.endpoint_id:
         # Cleaned: the name is KrosAI data that also reaches the person's confirmation question.
         label = clean_text(number.endpoint.name, limit=100) if number.endpoint else None
-        name = f" '{label}'" if label else ""
+        name = f" {quoted(label, limit=100)}" if label else ""
         effects.append(
             f"Calls to {number.number} will no longer reach endpoint{name} ({number.endpoint_id})."
         )

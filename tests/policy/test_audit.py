@@ -114,8 +114,9 @@ async def test_failed_purchases_are_recorded(harness: Harness) -> None:
         assert await s.owned() == [] and await s.balance() == 10_000
 
 
-async def test_policy_refusals_are_not_writes(harness: Harness) -> None:
-    """A refusal does nothing upstream, so the audit has nothing to settle (the caller saw the refusal)."""
+async def test_policy_refusals_are_audited(harness: Harness) -> None:
+    """A refusal does nothing upstream, and is on record with the rule's code and setting (a dry
+    run, which only previews, is not)."""
     harness.configure(KROS_MCP_ALLOWED_COUNTRIES="GH", KROS_MCP_CONFIRMATION="none")
     async with harness.connect() as s:
         offer = await s.offer("NG")
@@ -123,7 +124,13 @@ async def test_policy_refusals_are_not_writes(harness: Harness) -> None:
             "purchase_number", {"inventory_id": offer["inventory_id"]}, "KROS_MCP_ALLOWED_COUNTRIES"
         )
         await s.ok("purchase_number", {"inventory_id": offer["inventory_id"], "dry_run": True})
-        assert (await audit_of(s))["entries"] == []
+        (entry,) = (await audit_of(s))["entries"]
+        assert entry["tool"] == "purchase_number" and entry["status"] == "refused"
+        assert entry["error_code"] == "COUNTRY_NOT_ALLOWED"
+        assert entry["outcome"]["rule"] == "KROS_MCP_ALLOWED_COUNTRIES"
+        assert entry["arguments"]["inventory_id"] == offer["inventory_id"]
+        assert entry["quote"]["number"] == offer["number"] and entry["finished_at"] is not None
+        assert await s.owned() == []
 
 
 async def test_audit_pages(harness: Harness) -> None:

@@ -2,32 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from mcp.server.mcpserver import AcceptedElicitation, Context, ElicitationResult, Resolve
+from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ...krosai import KrosAIError, PhoneNumber, ServerError, TransportError
-from ...safety import ConfirmationError, PolicyError, TokenClaims, arguments_digest
+from ...safety import (
+    ConfirmationError,
+    ConfirmationTokens,
+    PolicyError,
+    ReleaseTerms,
+    Step,
+    error_code_of,
+)
 from ...store import StoreError
-from ..confirmation import ConfirmRelease, ask_release, token_step
-from ..context import deps_of, resolve_number_id
+from ..confirmation import (
+    ConfirmRelease,
+    ReleasePlan,
+    answer_of,
+    ask_release,
+    lookup_number,
+    plan_release,
+    step_after,
+)
+from ..context import deps_of
 from ..deps import Deps
 from ..errors import to_tool_error
-from ..guard import begin_write, claim_once
-from ..models import (
-    ReleaseResult,
-)
+from ..guard import refuse, scope_of
+from ..models import ReleaseResult
 from ..notify import notify_changed
 from ..wording import iso_time, policy_line, release_effects, replayed
 from ._params import DryRun, NumberId, Token
 
 __all__ = ["release_number"]
 
+TOOL = "release_number"
+
 
 async def release_number(
     ctx: Context,
     number_id: NumberId,
+    plan: Annotated[ReleasePlan, Resolve(plan_release)],
     answer: Annotated[ElicitationResult[ConfirmRelease], Resolve(ask_release)],
     dry_run: DryRun = False,
     confirmation_token: Token = None,
@@ -35,52 +51,165 @@ async def release_number(
     """Give a number back to KrosAI. IRREVERSIBLE: its calls stop at once. dry_run=true shows
     what stops working. Needs confirmation, like purchase_number."""
     deps = deps_of(ctx)
-    claims: TokenClaims | None = None
-    dedupe: str | None = None
+    if plan.confirmation.claims is not None:
+        return await _release_by_token(ctx, deps, number_id, plan)
+    number, verdict = plan.number, plan.verdict
+    assert number is not None and verdict is not None  # looked up unless a token is claimed
+    effects = release_effects(number)
+    if plan.dry_run:
+        return _result(
+            number,
+            "dry_run",
+            [*effects, policy_line(verdict)],
+            "Preview only: nothing was released."
+            + ("" if verdict.allowed else " The operator's policy would refuse it."),
+        )
+    if not verdict.allowed:
+        raise await refuse(deps, TOOL, _terms(number).arguments(), verdict, what="released")
     try:
-        if confirmation_token and deps.confirmation == "auto" and not dry_run:
-            claims = deps.tokens.verify(
-                confirmation_token, tenant=deps.tenant, tool="release_number", arguments=None
-            )
-            dedupe = f"token:{claims.token_id}"
-            # A call re-sent with a token that already released replays that result.
-            replay = await claim_once(deps, dedupe, claims.args_digest, what="released")
-            if replay is not None:
-                return replayed(ReleaseResult.model_validate(replay))
+        step = await step_after(
+            deps, plan.confirmation, _terms(number).subject(), answer_of(answer)
+        )
+    except StoreError as exc:
+        raise to_tool_error(exc, write="released") from exc
+    if step is not Step.PROCEED:
+        return _not_released(deps, number, effects, step, plan)
+    return await _release(ctx, deps, number, effects, confirmation=plan.confirmation.how)
+
+
+def _terms(number: PhoneNumber) -> ReleaseTerms:
+    return ReleaseTerms(number.id, number.number)
+
+
+def _result(
+    number: PhoneNumber, status: str, plan: list[str], message: str, **extra: str
+) -> ReleaseResult:
+    return ReleaseResult(
+        status=status,  # type: ignore[arg-type]
+        executed=False,
+        number_id=number.id,
+        number=number.number,
+        plan=plan,
+        message=message,
+        **extra,
+    )
+
+
+def _not_released(
+    deps: Deps, number: PhoneNumber, effects: list[str], step: Step, plan: ReleasePlan
+) -> ReleaseResult:
+    """The result (or error) of a release that confirmation stops."""
+    if step is Step.CANNOT_ASK:
+        raise ToolError(
+            "This server requires a person to confirm releases, and this client cannot ask "
+            "(no elicitation support). Nothing was released."
+        )
+    if step is Step.ANSWER_USED:
+        raise ToolError(
+            "This answer was already used by another call, so nothing new was released. Call "
+            "release_number again to ask the person afresh."
+        )
+    if step is Step.ISSUE_TOKEN:
+        token, expires = deps.tokens.issue(
+            tenant=deps.tenant, tool=TOOL, arguments=_terms(number).arguments(), quote=None
+        )
+        return _result(
+            number,
+            "confirmation_required",
+            effects,
+            "NOT RELEASED YET. Show the user what stops working and ask them. If they agree, "
+            f"call release_number again with number_id={number.id} and this confirmation_token.",
+            confirmation_token=token,
+            token_expires_at=iso_time(expires),
+        )
+    if step is Step.REFUSED_TOKEN and plan.confirmation.token_error is not None:
+        raise to_tool_error(plan.confirmation.token_error, write="released")
+    dismissed = "dismissed the question" if step is Step.CANCELLED else "declined"
+    return _result(number, "declined", effects, f"The person {dismissed}: nothing was released.")
+
+
+async def _release_by_token(
+    ctx: Context, deps: Deps, number_id: str, plan: ReleasePlan
+) -> ReleaseResult:
+    """A release confirmed by a token: claimed first, so that a copy of it replays the outcome
+    (the number may be gone by then), then checked against the number it was issued for."""
+    claims = plan.confirmation.claims
+    assert claims is not None
+    scope = scope_of(deps)
+    dedupe = f"token:{claims.token_id}"
+    try:
+        claim = await scope.claim(dedupe, claims.args_digest)
+    except StoreError as exc:
+        raise to_tool_error(exc, write="released") from exc
+    if claim.state == "done":
+        return replayed(ReleaseResult.model_validate(claim.result))
+    if claim.state != "new":
+        raise ToolError(
+            "A call with this confirmation is already running or its outcome is being checked. "
+            "Nothing new was released. Call list_numbers in a minute to see the result."
+        )
+    try:
+        number = await lookup_number(deps, number_id)
         try:
-            prepared = await _prepare_release(ctx, deps, number_id, answer, claims, dry_run)
-        except BaseException:
-            if dedupe is not None:
-                await deps.store.release_request(deps.tenant, dedupe)
-            raise
-        if isinstance(prepared, ReleaseResult):
-            if dedupe is not None:
-                await deps.store.release_request(deps.tenant, dedupe)
-            return prepared
-        number, plan, confirmation = prepared
-        attempt = await begin_write(
-            deps,
-            tool="release_number",
-            arguments={"number_id": number.id, "number": number.number, "dedupe": dedupe},
+            ConfirmationTokens.bound_to(claims, _terms(number).arguments())
+        except ConfirmationError:
+            raise ConfirmationError(
+                "mismatch",
+                "this confirmation_token was issued for another number; call "
+                "release_number without a token to get one for this number",
+            ) from None
+        verdict = deps.policy.change_verdict(
+            number_id=number.id, number=number.number, action="released"
+        )
+        if not verdict.allowed:
+            raise await refuse(deps, TOOL, _terms(number).arguments(), verdict, what="released")
+    except BaseException as exc:
+        await scope.unclaim(dedupe)
+        if isinstance(exc, ConfirmationError):
+            raise to_tool_error(exc, write="released") from exc
+        raise
+    return await _release(
+        ctx, deps, number, release_effects(number), confirmation="token", dedupe=dedupe
+    )
+
+
+async def _release(
+    ctx: Context,
+    deps: Deps,
+    number: PhoneNumber,
+    effects: list[str],
+    *,
+    confirmation: str,
+    dedupe: str | None = None,
+) -> ReleaseResult:
+    """The upstream release, recorded before and settled after."""
+    try:
+        attempt = await scope_of(deps).begin(
+            TOOL,
+            {**_terms(number).arguments(), "dedupe": dedupe},
             confirmation=confirmation,
             claim_key=dedupe,
         )
-    except (PolicyError, ConfirmationError, StoreError, KrosAIError) as exc:
+    except (PolicyError, StoreError) as exc:
+        await scope_of(deps).unclaim(dedupe)
         raise to_tool_error(exc, write="released") from exc
     try:
         released = await deps.client.release_number(number.id)
     except KrosAIError as exc:
         if isinstance(exc, (TransportError, ServerError)):
-            await attempt.unknown(exc.message)
+            await attempt.unknown(exc.message, error_code_of(exc))
         else:
-            await attempt.failed(exc.message)
+            await attempt.failed(exc.message, error_code_of(exc))
         raise to_tool_error(exc, write="released") from exc
+    except BaseException:
+        attempt.abandon()  # cancelled mid-call: recovery settles it
+        raise
     result = ReleaseResult(
         status="released",
         executed=True,
         number_id=number.id,
         number=number.number,
-        plan=plan,
+        plan=effects,
         message=f"Released {number.number}."
         + (
             " (The first answer was lost; a retry found it already released.)"
@@ -91,70 +220,3 @@ async def release_number(
     await attempt.succeeded({"result": "released"}, result=result.model_dump(mode="json"))
     await notify_changed(ctx, deps.subscribers, number.id)
     return result
-
-
-async def _prepare_release(
-    ctx: Context, deps: Deps, number_id: str, answer: Any, claims: TokenClaims | None, dry_run: bool
-) -> ReleaseResult | tuple[PhoneNumber, list[str], str]:
-    """Everything before a release: lookup, policy, confirmation. A result to return as is, or
-    the number, its plan and how the release was confirmed."""
-    number_id = await resolve_number_id(deps, number_id)
-    number = await deps.client.get_number(number_id)
-    plan = release_effects(number)
-    arguments = {"number_id": number.id}
-    verdict = deps.policy.change_verdict(
-        number_id=number.id, number=number.number, action="released"
-    )
-    if dry_run:
-        return ReleaseResult(
-            status="dry_run",
-            executed=False,
-            number_id=number.id,
-            number=number.number,
-            plan=[*plan, policy_line(verdict)],
-            message="Preview only: nothing was released."
-            + ("" if verdict.allowed else " The operator's policy would refuse it."),
-        )
-    if not verdict.allowed:
-        raise PolicyError(verdict)
-    if claims is not None:
-        if claims.args_digest != arguments_digest(arguments):
-            raise ConfirmationError(
-                "mismatch",
-                "this confirmation_token was issued for another number; call "
-                "release_number without a token to get one for this number",
-            )
-        return number, plan, "token"
-    step = token_step(deps, ctx, answer)
-    if step == "refuse":
-        raise ToolError(
-            "This server requires a person to confirm releases, and this client cannot ask "
-            "(no elicitation support). Nothing was released."
-        )
-    if step == "issue":
-        token, expires = deps.tokens.issue(
-            tenant=deps.tenant, tool="release_number", arguments=arguments, price_cents=None
-        )
-        return ReleaseResult(
-            status="confirmation_required",
-            executed=False,
-            number_id=number.id,
-            number=number.number,
-            plan=plan,
-            confirmation_token=token,
-            token_expires_at=iso_time(expires),
-            message=f"NOT RELEASED YET. Show the user what stops working and ask them. If they agree, "
-            f"call release_number again with number_id={number.id} and this confirmation_token.",
-        )
-    if step == "elicited" and (
-        not isinstance(answer, AcceptedElicitation) or not answer.data.confirm
-    ):
-        return ReleaseResult(
-            status="declined",
-            executed=False,
-            number_id=number.id,
-            number=number.number,
-            plan=plan,
-            message="The person declined: nothing was released.",
-        )
-    return number, plan, "none" if step == "none" else "elicitation"

@@ -8,10 +8,12 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from ...krosai import UNSET, KrosAIError, ServerError, TransportError
+from ...safety import PolicyError, error_code_of
+from ...safety.text import ENDPOINT_OR_KEEP_ARGUMENT
 from ...store import StoreError
 from ..context import deps_of, resolve_number_id
 from ..errors import to_tool_error
-from ..guard import begin_write, refusal
+from ..guard import refuse, scope_of
 from ..models import (
     Routing,
     RoutingResult,
@@ -27,7 +29,11 @@ async def update_routing(
     ctx: Context,
     number_id: NumberId,
     endpoint_id: Annotated[
-        str | None, Field(description=("ep_...; null detaches; 'keep' leaves it"))
+        str | None,
+        Field(
+            pattern=ENDPOINT_OR_KEEP_ARGUMENT,
+            description="ep_...; null detaches; 'keep' leaves it",
+        ),
     ] = KEEP,
     allow_inbound: bool | None = None,
     allow_outbound: bool | None = None,
@@ -65,20 +71,16 @@ async def update_routing(
                 message="Preview only: nothing changed."
                 + ("" if verdict.allowed else " The operator's policy would refuse it."),
             )
+        arguments = {
+            "number_id": current.id,
+            "number": current.number,
+            "before": before.model_dump(),
+            "after": after.model_dump(),
+        }
         if not verdict.allowed:
-            raise refusal(verdict, what="changed")
-        attempt = await begin_write(
-            deps,
-            tool="update_routing",
-            confirmation="none",
-            arguments={
-                "number_id": current.id,
-                "number": current.number,
-                "before": before.model_dump(),
-                "after": after.model_dump(),
-            },
-        )
-    except (StoreError, KrosAIError) as exc:
+            raise await refuse(deps, "update_routing", arguments, verdict, what="changed")
+        attempt = await scope_of(deps).begin("update_routing", arguments, confirmation="none")
+    except (StoreError, KrosAIError, PolicyError) as exc:
         raise to_tool_error(exc, write="changed") from exc
     try:
         updated = await deps.client.update_number(
@@ -89,10 +91,13 @@ async def update_routing(
         )
     except KrosAIError as exc:
         if isinstance(exc, (TransportError, ServerError)):
-            await attempt.unknown(exc.message)
+            await attempt.unknown(exc.message, error_code_of(exc))
         else:
-            await attempt.failed(exc.message)
+            await attempt.failed(exc.message, error_code_of(exc))
         raise to_tool_error(exc, write="changed") from exc
+    except BaseException:
+        attempt.abandon()  # cancelled mid-call: recovery settles it
+        raise
     await attempt.succeeded(
         {
             "result": "updated",
