@@ -431,6 +431,24 @@ def check_signing_key(settings: Settings) -> Check:
     return found
 
 
+def check_protected_numbers(settings: Settings) -> Check:
+    """Each KROS_MCP_PROTECTED_NUMBERS entry must name a number: an id or an E.164 number."""
+    from ..safety import protected_entry
+
+    entries = settings.list_setting("protected_numbers") or []
+    try:
+        matched = sorted({protected_entry(entry) for entry in entries})
+    except ValueError as exc:
+        return _fail(
+            "protected numbers",
+            str(exc),
+            "write each entry as a number id (pn_...) or an E.164 number (+233201822327)",
+        )
+    if not matched:
+        return _ok("protected numbers", "none")
+    return _ok("protected numbers", f"{len(matched)}: {', '.join(matched)}")
+
+
 def check_policy(settings: Settings) -> Check:
     from ..server import TOOL_NAMES, WRITE_TOOLS
     from ..server.deps import build_policy
@@ -439,7 +457,12 @@ def check_policy(settings: Settings) -> Check:
     try:
         policy = build_policy(settings)
     except ValueError as exc:
-        return _fail("policy", str(exc), "correct KROS_MCP_TOOLS / KROS_MCP_EXCLUDE_TOOLS")
+        fix = (
+            "see the protected numbers check"
+            if "KROS_MCP_PROTECTED_NUMBERS" in str(exc)
+            else "correct KROS_MCP_TOOLS / KROS_MCP_EXCLUDE_TOOLS"
+        )
+        return _fail("policy", str(exc), fix)
     enabled = [n for n in TOOL_NAMES if policy.tool_enabled(n, write=n in WRITE_TOOLS).allowed]
     tools = (
         f"all {len(enabled)} tools"
@@ -491,6 +514,7 @@ async def collect_checks(timeout: float) -> list[Check]:
     checks += await check_backend_access(settings, timeout)
     checks.append(await check_store(settings, timeout))
     checks.append(check_signing_key(settings))
+    checks.append(check_protected_numbers(settings))
     checks.append(check_policy(settings))
     return checks
 
