@@ -87,6 +87,16 @@ class Confirmation:
         """The step once the person's answer (or its absence) is known."""
         return decide(self.mode, can_ask=self.can_ask, token=self.token, answer=answer)
 
+    def after_claim(self, claim: str) -> Step:
+        """The step once the token's single-use claim is known ("new", "done", "in_progress",
+        "conflict": see StateStore.claim_request)."""
+        state = {
+            "new": self.token,
+            "done": TokenState.REUSED,
+            "in_progress": TokenState.IN_USE,
+        }.get(claim, TokenState.OTHER_ARGUMENTS)
+        return decide(self.mode, can_ask=self.can_ask, token=state, answer=Answer.NOT_ASKED)
+
     @property
     def how(self) -> str:
         """How a proceeding call was confirmed, as the audit records it."""

@@ -33,9 +33,15 @@ from .models import NumberDetail, PurchaseResult, Quote
 from .notify import notify_changed
 from .wording import buy_line, iso_time, payment_checks, policy_line, replayed, usd
 
-__all__ = ["confirm", "preview", "purchase"]
+__all__ = ["CLAIM_REFUSALS", "confirm", "preview", "purchase"]
 
 TOOL = "purchase_number"
+CLAIM_REFUSALS = {
+    Step.BUSY: "A call with this confirmation is already running or its outcome is being "
+    "checked. Nothing new was {done}. Call list_numbers in a minute to see the result.",
+    Step.REFUSED_TOKEN: "This confirmation was used with other arguments. Nothing was {done}.",
+}
+_CLAIM_REFUSALS = {step: text.format(done="bought") for step, text in CLAIM_REFUSALS.items()}
 
 
 def _plan_lines(offer: StoredOffer, plan: PurchasePlan) -> list[str]:
@@ -149,16 +155,11 @@ async def purchase(ctx: Context, deps: Deps, plan: PurchasePlan) -> PurchaseResu
     try:
         if dedupe is not None:
             claim = await scope.claim(dedupe, claims.args_digest)  # type: ignore[union-attr]
-            if claim.state == "done":
+            step = plan.confirmation.after_claim(claim.state)
+            if step is Step.REPLAY:
                 return replayed(PurchaseResult.model_validate(claim.result))
-            if claim.state != "new":
-                raise ToolError(
-                    "A call with this confirmation is already running or its outcome is being "
-                    "checked. Nothing new was bought. Call list_numbers in a minute to see the "
-                    "result."
-                    if claim.state == "in_progress"
-                    else "This confirmation was used with other arguments. Nothing was bought."
-                )
+            if step is not Step.PROCEED:
+                raise ToolError(_CLAIM_REFUSALS[step])
         try:
             current = await refresh_offer(deps.client, plan.offer)
             changed = _price_changed(deps, plan, current)

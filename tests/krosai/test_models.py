@@ -135,7 +135,8 @@ def test_available_number_variants_and_first_charge() -> None:
     assert item.first_charge_cents == 215
     assert item.capabilities == {"voice": True, "sms": False}
     assert (
-        AvailableNumber.model_validate({"id": "inv_2", "number": "+1"}).first_charge_cents is None
+        AvailableNumber.model_validate({"id": "inv_2", "number": "+14155550100"}).first_charge_cents
+        is None
     )
 
 

@@ -32,6 +32,7 @@ from ..errors import to_tool_error
 from ..guard import refuse, scope_of
 from ..models import ReleaseResult
 from ..notify import notify_changed
+from ..purchase import CLAIM_REFUSALS
 from ..wording import iso_time, policy_line, release_effects, replayed
 from ._params import DryRun, NumberId, Token
 
@@ -141,13 +142,11 @@ async def _release_by_token(
         claim = await scope.claim(dedupe, claims.args_digest)
     except StoreError as exc:
         raise to_tool_error(exc, write="released") from exc
-    if claim.state == "done":
+    step = plan.confirmation.after_claim(claim.state)
+    if step is Step.REPLAY:
         return replayed(ReleaseResult.model_validate(claim.result))
-    if claim.state != "new":
-        raise ToolError(
-            "A call with this confirmation is already running or its outcome is being checked. "
-            "Nothing new was released. Call list_numbers in a minute to see the result."
-        )
+    if step is not Step.PROCEED:
+        raise ToolError(CLAIM_REFUSALS[step].format(done="released"))
     try:
         number = await lookup_number(deps, number_id)
         try:
