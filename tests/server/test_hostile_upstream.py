@@ -103,11 +103,11 @@ class FakeKrosAI:
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         path, method = request.url.path, request.method
-        if self.echo_key:
-            # KrosAI echoes the key it was sent, upper-cased, lower-cased and as sent.
+        if self.echo_key and (method == "PATCH" or path.endswith("/phone-numbers")):
+            # KrosAI echoes the key it was sent: upper-cased, lower-cased and as sent.
             key = request.headers["x-api-key"]
-            message = f"invalid key {key.upper()} / {key.lower()} / {key}"
-            return httpx2.Response(401, json={"error": message, "code": "UNAUTHORIZED"})
+            message = f"bad request for key {key.upper()} / {key.lower()} / {key}"
+            return httpx2.Response(400, json={"error": message, "code": "INVALID_REQUEST"})
         if path.endswith("/phone-numbers/available"):
             return httpx2.Response(
                 200, json={"available_numbers": [_offer(structure=self.structure)], "total": 1}
@@ -212,8 +212,12 @@ async def test_an_echoed_api_key_is_redacted_in_any_case(harness: Harness) -> No
         fake = FakeKrosAI(structure=False)
         fake.echo_key = True
         _use(s, fake)
-        text = await s.error("list_numbers", {})
+        listed = await s.error("list_numbers", {}, "INVALID_REQUEST", "bad request for key")
+        routed = await s.error(
+            "update_routing", {"number_id": "pn_good1", "allow_inbound": False}, "INVALID_REQUEST"
+        )
         audit = json.dumps(await _read(s, "kros://audit"))
-    for shown in (text, audit):
+    assert "bad request for key" in audit  # the failed routing update is on record
+    for shown in (listed, routed, audit):
         lowered = shown.lower()
         assert API_KEY.lower() not in lowered and "secret0key1echo2test3" not in lowered
