@@ -193,8 +193,12 @@ async def _race(
     per_number = Counter(e["outcome"]["number_id"] for e in succeeded)
     assert set(per_number) == {n["id"] for n in owned}
     assert set(per_number.values()) == {1}, per_number
-    # Refused calls never reached the point of recording an intent.
-    assert len(purchase_entries) == len(succeeded), purchase_entries
+    # Refused calls never reached the point of recording an intent: each is on record as a
+    # refusal, with the budget's code.
+    refusals = [e for e in purchase_entries if e["status"] == "refused"]
+    assert len(refusals) == len(refused), purchase_entries
+    assert {e["error_code"] for e in refusals} <= {"BUDGET_EXCEEDED"}
+    assert len(purchase_entries) == len(succeeded) + len(refusals), purchase_entries
 
     # Both replicas report the same spend from the shared ledger.
     for policy in policies:
