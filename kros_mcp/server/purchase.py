@@ -136,6 +136,8 @@ async def confirm(deps: Deps, plan: PurchasePlan, answer: Answer) -> PurchaseRes
             f"now, {usd(quote.monthly_cost_cents)} a month) and ask them. If they agree, call "
             "purchase_number again with the same arguments and this confirmation_token.",
         )
+    if step not in (Step.DECLINED, Step.CANCELLED):
+        raise ToolError(f"This purchase could not be confirmed ({step.value}). Nothing was bought.")
     return PurchaseResult(
         status="declined",
         executed=False,

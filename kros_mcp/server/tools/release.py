@@ -125,6 +125,10 @@ def _not_released(
         )
     if step is Step.REFUSED_TOKEN and plan.confirmation.token_error is not None:
         raise to_tool_error(plan.confirmation.token_error, write="released")
+    if step not in (Step.DECLINED, Step.CANCELLED):
+        raise ToolError(
+            f"This release could not be confirmed ({step.value}). Nothing was released."
+        )
     dismissed = "dismissed the question" if step is Step.CANCELLED else "declined"
     return _result(number, "declined", effects, f"The person {dismissed}: nothing was released.")
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from ...krosai import UNSET, KrosAIError, ServerError, TransportError
-from ...safety import PolicyError, error_code_of
+from ...krosai import UNSET, KrosAIError, PhoneNumber, ServerError, TransportError
+from ...safety import PolicyError, WriteAttempt, error_code_of
 from ...safety.text import ENDPOINT_OR_KEEP_ARGUMENT
 from ...store import StoreError
 from ..context import deps_of, resolve_number_id
+from ..deps import Deps
 from ..errors import to_tool_error
 from ..guard import refuse, scope_of
 from ..models import (
@@ -42,19 +43,15 @@ async def update_routing(
     """Route a number's calls to an endpoint; allow or block inbound/outbound calls (omitted:
     unchanged). Free; safe to repeat. dry_run=true shows before and after."""
     deps = deps_of(ctx)
+    changes: dict[str, Any] = {
+        "endpoint_id": UNSET if endpoint_id == KEEP else endpoint_id,
+        "allow_inbound": UNSET if allow_inbound is None else allow_inbound,
+        "allow_outbound": UNSET if allow_outbound is None else allow_outbound,
+    }
     try:
-        number_id = await resolve_number_id(deps, number_id)
-        current = await deps.client.get_number(number_id)
-        before = Routing(
-            endpoint_id=current.endpoint_id,
-            allow_inbound=current.allow_inbound,
-            allow_outbound=current.allow_outbound,
-        )
-        after = Routing(
-            endpoint_id=before.endpoint_id if endpoint_id == KEEP else endpoint_id,
-            allow_inbound=before.allow_inbound if allow_inbound is None else allow_inbound,
-            allow_outbound=before.allow_outbound if allow_outbound is None else allow_outbound,
-        )
+        current = await deps.client.get_number(await resolve_number_id(deps, number_id))
+        before = _routing(current)
+        after = before.model_copy(update={k: v for k, v in changes.items() if v is not UNSET})
         effects = routing_effects(current, before, after)
         verdict = deps.policy.change_verdict(
             number_id=current.id, number=current.number, action="re-routed"
@@ -82,13 +79,34 @@ async def update_routing(
         attempt = await scope_of(deps).begin("update_routing", arguments, confirmation="none")
     except (StoreError, KrosAIError, PolicyError) as exc:
         raise to_tool_error(exc, write="changed") from exc
+    updated = await _update(deps, attempt, current.id, changes)
+    await notify_changed(ctx, deps.subscribers, updated.id)
+    return RoutingResult(
+        status="updated",
+        executed=True,
+        message=f"Routing of {updated.number} updated.",
+        number_id=updated.id,
+        number=updated.number,
+        before=before,
+        after=_routing(updated),
+        effects=effects,
+    )
+
+
+def _routing(number: PhoneNumber) -> Routing:
+    return Routing(
+        endpoint_id=number.endpoint_id,
+        allow_inbound=number.allow_inbound,
+        allow_outbound=number.allow_outbound,
+    )
+
+
+async def _update(
+    deps: Deps, attempt: WriteAttempt, number_id: str, changes: dict[str, Any]
+) -> PhoneNumber:
+    """The upstream change, with its outcome settled in the audit trail."""
     try:
-        updated = await deps.client.update_number(
-            number_id,
-            endpoint_id=UNSET if endpoint_id == KEEP else endpoint_id,
-            allow_inbound=UNSET if allow_inbound is None else allow_inbound,
-            allow_outbound=UNSET if allow_outbound is None else allow_outbound,
-        )
+        updated = await deps.client.update_number(number_id, **changes)
     except KrosAIError as exc:
         if isinstance(exc, (TransportError, ServerError)):
             await attempt.unknown(exc.message, error_code_of(exc))
@@ -99,26 +117,6 @@ async def update_routing(
         attempt.abandon()  # cancelled mid-call: recovery settles it
         raise
     await attempt.succeeded(
-        {
-            "result": "updated",
-            "endpoint_id": updated.endpoint_id,
-            "allow_inbound": updated.allow_inbound,
-            "allow_outbound": updated.allow_outbound,
-        }
+        {"result": "updated", **_routing(updated).model_dump(exclude_none=False)}
     )
-    await notify_changed(ctx, deps.subscribers, updated.id)
-    final = Routing(
-        endpoint_id=updated.endpoint_id,
-        allow_inbound=updated.allow_inbound,
-        allow_outbound=updated.allow_outbound,
-    )
-    return RoutingResult(
-        status="updated",
-        executed=True,
-        message=f"Routing of {updated.number} updated.",
-        number_id=updated.id,
-        number=updated.number,
-        before=before,
-        after=final,
-        effects=effects,
-    )
+    return updated
