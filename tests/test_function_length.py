@@ -8,16 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 60  # from `def` to the last line, docstring included
 # Being rewritten by other open work, which splits these files' functions and removes the entries
-# here when it lands: issue 12 (purchase, release and routing) and issue 15 (the sandbox).
+# here when it lands: issue 15 (the sandbox).
 NOT_YET = {
-    "kros_mcp/server/tools/purchase.py": "issue 12",
-    "kros_mcp/server/tools/release.py": "issue 12",
-    "kros_mcp/server/tools/routing.py": "issue 12",
-    "kros_mcp/server/confirmation.py": "issue 12",
-    "kros_mcp/server/guard.py": "issue 12",
-    "kros_mcp/server/purchase.py": "issue 12",
-    "kros_mcp/server/quotes.py": "issue 12",
-    "kros_mcp/server/reconcile.py": "issue 12",
     "kros_mcp/sandbox/db.py": "issue 15",
 }
 

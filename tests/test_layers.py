@@ -11,11 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "kros_mcp"
-# Owned by other open work, which removes these entries when it lands: issue 15 (the sandbox)
-# and issue 12 (the purchase tool).
+# Owned by other open work, which removes these entries when it lands: issue 15 (the sandbox).
 NOT_YET = {
     "kros_mcp/sandbox/app.py",  # issue 15
-    "kros_mcp/server/tools/purchase.py",  # issue 12
 }
 
 

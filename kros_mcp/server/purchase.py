@@ -18,6 +18,7 @@ from ..krosai import (
 from ..safety import (
     Answer,
     PolicyError,
+    PurchaseTerms,
     Step,
     WriteAttempt,
     error_code_of,
@@ -33,7 +34,15 @@ from .models import NumberDetail, PurchaseResult, Quote
 from .notify import notify_changed
 from .wording import buy_line, iso_time, payment_checks, policy_line, replayed, usd
 
-__all__ = ["CLAIM_REFUSALS", "confirm", "preview", "purchase"]
+__all__ = [
+    "CLAIM_REFUSALS",
+    "audit_quote",
+    "buy",
+    "confirm",
+    "preview",
+    "price_changed",
+    "purchase",
+]
 
 TOOL = "purchase_number"
 CLAIM_REFUSALS = {
@@ -44,8 +53,7 @@ CLAIM_REFUSALS = {
 _CLAIM_REFUSALS = {step: text.format(done="bought") for step, text in CLAIM_REFUSALS.items()}
 
 
-def _plan_lines(offer: StoredOffer, plan: PurchasePlan) -> list[str]:
-    terms = plan.terms
+def _plan_lines(offer: StoredOffer, terms: PurchaseTerms) -> list[str]:
     return [
         buy_line(offer),
         f"Route inbound calls to {terms.endpoint_id}."
@@ -56,7 +64,7 @@ def _plan_lines(offer: StoredOffer, plan: PurchasePlan) -> list[str]:
     ]
 
 
-def _audit_quote(offer: StoredOffer) -> dict[str, Any]:
+def audit_quote(offer: StoredOffer) -> dict[str, Any]:
     # What recovery needs to look for the offer again, besides what was quoted.
     return {**Quote.of(offer).model_dump(), "area_code": offer.area_code, "query": offer.query}
 
@@ -73,7 +81,7 @@ async def preview(deps: Deps, plan: PurchasePlan) -> PurchaseResult:
         status="dry_run",
         executed=False,
         quote=Quote.of(plan.offer),
-        plan=_plan_lines(plan.offer, plan)
+        plan=_plan_lines(plan.offer, plan.terms)
         + [policy_line(v) for v in plan.verdicts]
         + payment_checks(blocker),
         message="Preview only: nothing was bought."
@@ -113,15 +121,14 @@ async def confirm(deps: Deps, plan: PurchasePlan, answer: Answer) -> PurchaseRes
             "(no elicitation support). Nothing was bought. Use a client that supports "
             "elicitation, or ask the operator to change KROS_MCP_CONFIRMATION."
         )
-    if step is Step.REFUSED_TOKEN:
-        assert confirmation.token_error is not None
+    if step is Step.REFUSED_TOKEN and confirmation.token_error is not None:
         raise to_tool_error(confirmation.token_error, write="bought")
     if step is Step.ANSWER_USED:
         raise ToolError(
             "This answer was already used by another call, so nothing new was bought. Call "
             "purchase_number again to ask the person afresh."
         )
-    lines = _plan_lines(plan.offer, plan)
+    lines = _plan_lines(plan.offer, plan.terms)
     if step is Step.ISSUE_TOKEN:
         token, expires = _token(deps, plan, plan.offer)
         quote = Quote.of(plan.offer)
@@ -164,43 +171,38 @@ async def purchase(ctx: Context, deps: Deps, plan: PurchasePlan) -> PurchaseResu
                 raise ToolError(_CLAIM_REFUSALS[step])
         try:
             current = await refresh_offer(deps.client, plan.offer)
-            changed = _price_changed(deps, plan, current)
+            if current is None:
+                raise ToolError(
+                    f"NUMBER_NOT_AVAILABLE: {plan.offer.number} is no longer for sale. Nothing "
+                    "was bought. Call search_available for current offers."
+                )
+            changed = price_changed(deps, plan, current)
         except BaseException:
             await scope.unclaim(dedupe)
             raise
         if changed is not None:
             await scope.unclaim(dedupe)
             # The new price is the quote now: what the next call previews, asks and checks.
-            assert current is not None
             await deps.store.remember_offers(deps.tenant, [current], deps.settings.offer_ttl)
             return changed
-        assert current is not None
         attempt = await scope.begin(
             TOOL,
             {**plan.terms.arguments(), "dedupe": dedupe},
             confirmation=plan.confirmation.how,
-            quote=_audit_quote(plan.offer),
+            quote=audit_quote(plan.offer),
             reserve_cents=current.first_charge_cents,
             claim_key=dedupe,
         )
     except (PolicyError, StoreError, KrosAIError) as exc:
         raise to_tool_error(exc, write="bought") from exc
     idempotency_key = f"kros-mcp-{deps.tenant}-{claims.token_id}" if claims else None
-    try:
-        return await _buy(ctx, deps, attempt, plan, idempotency_key)
-    finally:
-        attempt.abandon()
+    lines = _plan_lines(plan.offer, plan.terms)
+    return await buy(ctx, deps, attempt, plan.offer, plan.terms, lines, idempotency_key)
 
 
-def _price_changed(
-    deps: Deps, plan: PurchasePlan, current: StoredOffer | None
-) -> PurchaseResult | None:
-    """A result that stops the purchase when the number is gone or any agreed price moved."""
-    if current is None:
-        raise ToolError(
-            f"NUMBER_NOT_AVAILABLE: {plan.offer.number} is no longer for sale. Nothing was "
-            "bought. Call search_available for current offers."
-        )
+def price_changed(deps: Deps, plan: PurchasePlan, current: StoredOffer) -> PurchaseResult | None:
+    """A result that stops the purchase when any agreed term of the quote moved (the number, the
+    setup or the monthly price), else None. A token is checked against the quote it carries."""
     claims = plan.confirmation.claims
     agreed = claims.quote if claims is not None else plan.terms.quote()
     if quote_holds(agreed, current):
@@ -211,7 +213,7 @@ def _price_changed(
         status="price_changed",
         executed=False,
         quote=Quote.of(current),
-        plan=[buy_line(current), *_plan_lines(current, plan)[1:]],
+        plan=[buy_line(current), *_plan_lines(current, plan.terms)[1:]],
         message=f"NOT BOUGHT: the price changed from {usd(was_setup + was_monthly)} now and "
         f"{usd(was_monthly)} a month to {usd(current.first_charge_cents)} now and "
         f"{usd(current.monthly_cost_cents)} a month. Confirm the new price to buy.",
@@ -221,16 +223,33 @@ def _price_changed(
     return result
 
 
+async def buy(
+    ctx: Context,
+    deps: Deps,
+    attempt: WriteAttempt,
+    offer: StoredOffer,
+    terms: PurchaseTerms,
+    lines: list[str],
+    idempotency_key: str | None,
+) -> PurchaseResult:
+    """The upstream purchase of `terms` at `offer`'s price, its outcome settled in the ledger,
+    the audit and the claim. A call cancelled midway is left to recovery."""
+    try:
+        return await _buy(ctx, deps, attempt, offer, terms, lines, idempotency_key)
+    finally:
+        attempt.abandon()
+
+
 async def _buy(
     ctx: Context,
     deps: Deps,
     attempt: WriteAttempt,
-    plan: PurchasePlan,
+    offer: StoredOffer,
+    terms: PurchaseTerms,
+    lines: list[str],
     idempotency_key: str | None,
 ) -> PurchaseResult:
-    """The upstream purchase, with its outcome settled in the ledger, the audit and the claim."""
-    offer, terms = plan.offer, plan.terms
-    quote, lines = Quote.of(offer), _plan_lines(offer, plan)
+    quote = Quote.of(offer)
     try:
         receipt = await deps.client.purchase(
             terms.inventory_id,
@@ -244,21 +263,7 @@ async def _buy(
         await attempt.unknown(exc.message, exc.code)
         raise to_tool_error(exc, write="bought") from exc
     except NumberNotAvailableError as exc:
-        owned = await _owned_already(deps, offer)
-        if owned is None:
-            await attempt.failed(exc.message, exc.code)
-            raise to_tool_error(exc, write="bought") from exc
-        # Sold to this very organisation: an earlier, lost call bought it.
-        await attempt.succeeded({"result": "already_owned", "number_id": owned.id}, spent_cents=0)
-        return PurchaseResult(
-            status="purchased",
-            executed=False,
-            quote=quote,
-            plan=lines,
-            number=NumberDetail.of(owned),
-            message=f"{owned.number} is already this organisation's ({owned.id}): an earlier "
-            "call bought it. Nothing new was bought.",
-        )
+        return await _sold_already(deps, attempt, offer, exc, Quote.of(offer), lines)
     except KrosAIError as exc:
         await attempt.failed(exc.message, error_code_of(exc))
         raise to_tool_error(exc, write="bought") from exc
@@ -282,6 +287,32 @@ async def _buy(
     )
     await notify_changed(ctx, deps.subscribers, receipt.number.id)
     return result
+
+
+async def _sold_already(
+    deps: Deps,
+    attempt: WriteAttempt,
+    offer: StoredOffer,
+    exc: NumberNotAvailableError,
+    quote: Quote,
+    lines: list[str],
+) -> PurchaseResult:
+    """KrosAI says the number is sold: to this very organisation (an earlier, lost call bought
+    it), or to someone else."""
+    owned = await _owned_already(deps, offer)
+    if owned is None:
+        await attempt.failed(exc.message, exc.code)
+        raise to_tool_error(exc, write="bought") from exc
+    await attempt.succeeded({"result": "already_owned", "number_id": owned.id}, spent_cents=0)
+    return PurchaseResult(
+        status="purchased",
+        executed=False,
+        quote=quote,
+        plan=lines,
+        number=NumberDetail.of(owned),
+        message=f"{owned.number} is already this organisation's ({owned.id}): an earlier "
+        "call bought it. Nothing new was bought.",
+    )
 
 
 async def _owned_already(deps: Deps, offer: StoredOffer) -> PhoneNumber | None:

@@ -140,7 +140,11 @@ async def test_no_proof_a_forged_proof_or_a_model_token_buys_nothing(harness: Ha
             tenant="t_other",
             tool="app_buy",
             arguments={k: v for k, v in arguments.items() if k != "proof"},
-            price_cents=offer["first_charge_cents"],
+            quote={
+                "number": arguments["number"],
+                "setup_cost_cents": arguments["setup_cost_cents"],
+                "monthly_cost_cents": arguments["monthly_cost_cents"],
+            },
         )[0]
         await s.error("app_buy", {**arguments, "proof": other}, "CLICK_NOT_CONFIRMED", "mismatch")
         assert await s.owned() == [] and await purchases(s) == [] and await s.balance() == before

@@ -13,20 +13,21 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 
 from ...krosai import KrosAIError, PhoneNumber, ServerError, TransportError
-from ...safety import RuleVerdict
+from ...safety import PurchaseTerms, RuleVerdict, WriteAttempt, error_code_of, refresh_offer
 from ...store import StoredOffer
 from ..deps import Deps
 from ..errors import to_tool_error
-from ..guard import DAY, WriteAttempt, begin_write, claim_once
-from ..models import PurchaseResult, Quote, ReleaseResult
+from ..guard import scope_of
+from ..models import PurchaseResult, ReleaseResult
 from ..notify import notify_changed
-from ..purchase import buy
-from ..quotes import refresh_offer
+from ..purchase import audit_quote, buy
 
 __all__ = [
     "CONFIRMED_BY_APP",
+    "audit_quote",
     "claim_click",
     "current_offer",
     "execute_purchase",
@@ -42,7 +43,7 @@ CONFIRMED_BY_APP = "app"
 
 async def spent_today(deps: Deps) -> int:
     """What purchases spent in the last 24 hours (the budget's window). Raises StoreError."""
-    return await deps.store.spent_in_window(deps.tenant, DAY)
+    return await scope_of(deps).ledger.spent()
 
 
 def purchase_verdicts(deps: Deps, offer: StoredOffer, spent_24h_cents: int) -> list[RuleVerdict]:
@@ -61,12 +62,22 @@ async def current_offer(deps: Deps, offer: StoredOffer) -> StoredOffer | None:
 
 async def claim_click(deps: Deps, key: str, digest: str, *, what: str) -> dict[str, Any] | None:
     """Claim a click's proof once: the stored result of an earlier use (to replay), or None."""
-    return await claim_once(deps, key, digest, what=what)
+    claim = await scope_of(deps).claim(key, digest)
+    if claim.state == "done":
+        return claim.result
+    if claim.state == "in_progress":
+        raise ToolError(
+            "A call with this confirmation is already running or its outcome is being checked. "
+            f"Nothing new was {what}. Call list_numbers in a minute to see the result."
+        )
+    if claim.state == "conflict":
+        raise ToolError(f"This confirmation was used with other arguments. Nothing was {what}.")
+    return None
 
 
 async def free_click(deps: Deps, key: str) -> None:
     """Nothing was done under this claim: let the proof be used again (until it expires)."""
-    await deps.store.release_request(deps.tenant, key)
+    await scope_of(deps).unclaim(key)
 
 
 async def start_write(
@@ -78,11 +89,11 @@ async def start_write(
     quote: dict[str, Any] | None = None,
     reserve_cents: int | None = None,
 ) -> WriteAttempt:
-    """Reserve the spend (refusing past the budget) and record the intent, confirmed by the app."""
-    return await begin_write(
-        deps,
-        tool=tool,
-        arguments=arguments,
+    """Reserve the spend (refusing past the budget, on record) and record the intent, confirmed
+    by the app."""
+    return await scope_of(deps).begin(
+        tool,
+        arguments,
         confirmation=CONFIRMED_BY_APP,
         quote=quote,
         reserve_cents=reserve_cents,
@@ -101,16 +112,8 @@ async def execute_purchase(
     idempotency_key: str,
 ) -> PurchaseResult:
     """The purchase itself, settled in the ledger, the audit and the claim (as purchase_number)."""
-    return await buy(
-        ctx,
-        deps,
-        attempt,
-        offer,
-        arguments,
-        Quote.of(offer),
-        plan,
-        idempotency_key=idempotency_key,
-    )
+    terms = PurchaseTerms.of(offer, arguments)
+    return await buy(ctx, deps, attempt, offer, terms, plan, idempotency_key)
 
 
 async def execute_release(
@@ -122,10 +125,13 @@ async def execute_release(
         released = await deps.client.release_number(number.id)
     except KrosAIError as exc:
         if isinstance(exc, (TransportError, ServerError)):
-            await attempt.unknown(exc.message)
+            await attempt.unknown(exc.message, error_code_of(exc))
         else:
-            await attempt.failed(exc.message)
+            await attempt.failed(exc.message, error_code_of(exc))
         raise to_tool_error(exc, write="released") from exc
+    except BaseException:
+        attempt.abandon()  # cancelled mid-call: recovery settles it
+        raise
     result = ReleaseResult(
         status="released",
         executed=True,

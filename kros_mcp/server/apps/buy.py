@@ -15,7 +15,7 @@ from ...store import StoredOffer, StoreError
 from ..context import deps_of
 from ..deps import Deps
 from ..errors import to_tool_error
-from ..models import NumberDetail, PurchaseResult, Quote
+from ..models import NumberDetail, PurchaseResult
 from ..wording import buy_line, iso_time, usd
 from . import _adapter as core
 from .common import (
@@ -126,7 +126,7 @@ async def _buy(
             tool="purchase_number",
             arguments={**arguments, "dedupe": key},
             claim_key=key,
-            quote=_audit_quote(current),
+            quote=core.audit_quote(current),
             reserve_cents=current.first_charge_cents,
         )
     except BaseException:
@@ -213,10 +213,6 @@ def _plan(terms: PurchaseTerms, offer: StoredOffer) -> list[str]:
         f"Inbound calls {'allowed' if terms.allow_inbound else 'blocked'}; outbound calls "
         f"{'allowed' if terms.allow_outbound else 'blocked'}.",
     ]
-
-
-def _audit_quote(offer: StoredOffer) -> dict[str, object]:
-    return Quote.of(offer).model_dump()
 
 
 def _as_offer(shown: StoredOffer, terms: PurchaseTerms) -> StoredOffer:

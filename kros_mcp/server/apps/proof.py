@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ...safety import ConfirmationError, TokenClaims
+from ...krosai import same_number
+from ...safety import ConfirmationError, TokenClaims, TokenState
 from ...store import StoredOffer
 from ..deps import Deps
 
@@ -64,6 +65,14 @@ class PurchaseTerms:
     def first_charge_cents(self) -> int:
         return self.setup_cost_cents + self.monthly_cost_cents
 
+    def quote(self) -> dict[str, Any]:
+        """The price part, as a confirmation token carries it."""
+        return {
+            "number": self.number,
+            "setup_cost_cents": self.setup_cost_cents,
+            "monthly_cost_cents": self.monthly_cost_cents,
+        }
+
     def binding(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -80,7 +89,7 @@ class PurchaseTerms:
         """Is `offer` (as KrosAI prices it now) still exactly what these terms agree to?"""
         return (
             offer.inventory_id == self.inventory_id
-            and _digits(offer.number) == _digits(self.number)
+            and same_number(offer.number, self.number)
             and offer.setup_cost_cents == self.setup_cost_cents
             and offer.monthly_cost_cents == self.monthly_cost_cents
         )
@@ -97,21 +106,14 @@ class ReleaseTerms:
         return asdict(self)
 
 
-def _digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
-
-
 def issue_proof(deps: Deps, terms: PurchaseTerms | ReleaseTerms) -> tuple[str, float]:
     """A proof for exactly these terms, and when it expires (unix time)."""
     if isinstance(terms, PurchaseTerms):
         return deps.tokens.issue(
-            tenant=deps.tenant,
-            tool=BUY_PROOF,
-            arguments=terms.binding(),
-            price_cents=terms.first_charge_cents,
+            tenant=deps.tenant, tool=BUY_PROOF, arguments=terms.binding(), quote=terms.quote()
         )
     return deps.tokens.issue(
-        tenant=deps.tenant, tool=RELEASE_PROOF, arguments=terms.binding(), price_cents=None
+        tenant=deps.tenant, tool=RELEASE_PROOF, arguments=terms.binding(), quote=None
     )
 
 
@@ -122,9 +124,11 @@ def verify_proof(deps: Deps, proof: str, terms: PurchaseTerms | ReleaseTerms) ->
     Raises ConfirmationError."""
     tool = BUY_PROOF if isinstance(terms, PurchaseTerms) else RELEASE_PROOF
     claims = deps.tokens.verify(proof, tenant=deps.tenant, tool=tool, arguments=terms.binding())
-    expected = terms.first_charge_cents if isinstance(terms, PurchaseTerms) else None
-    if claims.price_cents != expected:
-        raise ConfirmationError("mismatch", "the price differs from the one shown")
+    if isinstance(terms, PurchaseTerms) and claims.quote != terms.quote():
+        # The whole quote binds: the number, the setup and the monthly price.
+        raise ConfirmationError(
+            "mismatch", "the price differs from the one shown", TokenState.OTHER_PRICE
+        )
     return claims
 
 

@@ -14,6 +14,7 @@ from ...safety import (
     PolicyError,
     ReleaseTerms,
     Step,
+    TokenClaims,
     error_code_of,
 )
 from ...store import StoreError
@@ -52,10 +53,12 @@ async def release_number(
     """Give a number back to KrosAI. IRREVERSIBLE: its calls stop at once. dry_run=true shows
     what stops working. Needs confirmation, like purchase_number."""
     deps = deps_of(ctx)
-    if plan.confirmation.claims is not None:
-        return await _release_by_token(ctx, deps, number_id, plan)
+    claims = plan.confirmation.claims
+    if claims is not None:
+        return await _release_by_token(ctx, deps, number_id, plan, claims)
     number, verdict = plan.number, plan.verdict
-    assert number is not None and verdict is not None  # looked up unless a token is claimed
+    if number is None or verdict is None:  # looked up whenever no token is claimed
+        raise ToolError("The number could not be looked up. Nothing was released.")
     effects = release_effects(number)
     if plan.dry_run:
         return _result(
@@ -134,12 +137,10 @@ def _not_released(
 
 
 async def _release_by_token(
-    ctx: Context, deps: Deps, number_id: str, plan: ReleasePlan
+    ctx: Context, deps: Deps, number_id: str, plan: ReleasePlan, claims: TokenClaims
 ) -> ReleaseResult:
     """A release confirmed by a token: claimed first, so that a copy of it replays the outcome
     (the number may be gone by then), then checked against the number it was issued for."""
-    claims = plan.confirmation.claims
-    assert claims is not None
     scope = scope_of(deps)
     dedupe = f"token:{claims.token_id}"
     try:

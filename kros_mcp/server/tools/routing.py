@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from ...krosai import UNSET, KrosAIError, PhoneNumber, ServerError, TransportError
-from ...safety import PolicyError, WriteAttempt, error_code_of
+from ...safety import PolicyError, RuleVerdict, WriteAttempt, error_code_of
 from ...safety.text import ENDPOINT_OR_KEEP_ARGUMENT
 from ...store import StoreError
 from ..context import deps_of, resolve_number_id
@@ -57,17 +57,7 @@ async def update_routing(
             number_id=current.id, number=current.number, action="re-routed"
         )
         if dry_run:
-            return RoutingResult(
-                status="dry_run",
-                executed=False,
-                number_id=current.id,
-                number=current.number,
-                before=before,
-                after=after,
-                effects=[*effects, policy_line(verdict)],
-                message="Preview only: nothing changed."
-                + ("" if verdict.allowed else " The operator's policy would refuse it."),
-            )
+            return _preview(current, before, after, effects, verdict)
         arguments = {
             "number_id": current.id,
             "number": current.number,
@@ -90,6 +80,22 @@ async def update_routing(
         before=before,
         after=_routing(updated),
         effects=effects,
+    )
+
+
+def _preview(
+    number: PhoneNumber, before: Routing, after: Routing, effects: list[str], verdict: RuleVerdict
+) -> RoutingResult:
+    return RoutingResult(
+        status="dry_run",
+        executed=False,
+        number_id=number.id,
+        number=number.number,
+        before=before,
+        after=after,
+        effects=[*effects, policy_line(verdict)],
+        message="Preview only: nothing changed."
+        + ("" if verdict.allowed else " The operator's policy would refuse it."),
     )
 
 
