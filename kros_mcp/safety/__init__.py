@@ -4,8 +4,10 @@ Knows no transport and no MCP: the server gathers facts (arguments, the client's
 person's answer) and acts on what these modules decide.
 
 - policy: the operator's limits, one verdict per rule
-- confirm: the confirmation step (`decide`) and confirmation tokens
+- confirm: the confirmation step (`decide`); confirmation: one call's confirmation and its
+  single-use question; tokens: confirmation tokens
 - quotes: the terms a confirmation binds (quote and arguments), checked again before buying
+- purchase, release: each write's plan, and its steps before the upstream call
 - ledger: spend reserved before a purchase, settled by its outcome
 - audit: the trail of attempts, outcomes and refusals, redacted and cleaned
 - writes: one write from intent to settled outcome
@@ -14,24 +16,21 @@ person's answer) and acts on what these modules decide.
 """
 
 from .audit import AuditTrail, caller_fingerprint, error_code_of, purge_history, redact
-from .confirm import (
-    Answer,
-    ConfirmationError,
-    ConfirmationTokens,
-    Mode,
-    Step,
-    TokenClaims,
-    TokenState,
-    arguments_digest,
-    decide,
-    token_state,
-)
+from .confirm import Answer, Mode, Step, TokenState, decide
+from .confirmation import Confirmation
 from .ledger import DAY, Outcome, SpendLedger
 from .policy import Policy, PolicyError, RuleVerdict, protected_entry
 from .process import THIS_PROCESS, ProcessIdentity
 from .quotes import PurchaseTerms, ReleaseTerms, offer_from, quote_holds, refresh_offer
 from .recovery import Sweep, possibly_live, reconcile
 from .text import clean_text, clean_tree, quoted
+from .tokens import (
+    ConfirmationError,
+    ConfirmationTokens,
+    TokenClaims,
+    arguments_digest,
+    token_state,
+)
 from .writes import Scope, WriteAttempt
 
 __all__ = [
@@ -39,6 +38,7 @@ __all__ = [
     "THIS_PROCESS",
     "Answer",
     "AuditTrail",
+    "Confirmation",
     "ConfirmationError",
     "ConfirmationTokens",
     "Mode",

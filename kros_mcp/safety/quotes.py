@@ -13,7 +13,7 @@ from typing import Any
 
 from ..krosai import AvailableNumber, KrosAIClient, same_number
 from ..store import StoredOffer
-from .confirm import arguments_digest
+from .tokens import arguments_digest
 
 __all__ = [
     "PurchaseTerms",

@@ -22,11 +22,11 @@ from ..safety import (
     Step,
     WriteAttempt,
     error_code_of,
-    quote_holds,
-    refresh_offer,
 )
+from ..safety import purchase as purchasing
+from ..safety.confirmation import step_after
+from ..safety.purchase import PurchasePlan
 from ..store import StoredOffer, StoreError
-from .confirmation import PurchasePlan, step_after
 from .deps import Deps
 from .errors import to_tool_error
 from .guard import scope_of
@@ -40,7 +40,7 @@ __all__ = [
     "buy",
     "confirm",
     "preview",
-    "price_changed",
+    "price_change_result",
     "purchase",
 ]
 
@@ -50,7 +50,6 @@ CLAIM_REFUSALS = {
     "checked. Nothing new was {done}. Call list_numbers in a minute to see the result.",
     Step.REFUSED_TOKEN: "This confirmation was used with other arguments. Nothing was {done}.",
 }
-_CLAIM_REFUSALS = {step: text.format(done="bought") for step, text in CLAIM_REFUSALS.items()}
 
 
 def _plan_lines(offer: StoredOffer, terms: PurchaseTerms) -> list[str]:
@@ -110,7 +109,7 @@ async def confirm(deps: Deps, plan: PurchasePlan, answer: Answer) -> PurchaseRes
     error raised, or None when the purchase may go ahead."""
     confirmation = plan.confirmation
     try:
-        step = await step_after(deps, confirmation, plan.terms.subject(), answer)
+        step = await step_after(deps.store, deps.tenant, confirmation, plan.terms.subject(), answer)
     except StoreError as exc:
         raise to_tool_error(exc, write="bought") from exc
     if step is Step.PROCEED:
@@ -158,56 +157,39 @@ async def confirm(deps: Deps, plan: PurchasePlan, answer: Answer) -> PurchaseRes
 
 async def purchase(ctx: Context, deps: Deps, plan: PurchasePlan) -> PurchaseResult:
     """Claim the confirmation, check the quote against KrosAI's price now, then buy once."""
-    scope = scope_of(deps)
-    claims = plan.confirmation.claims
-    dedupe = f"token:{claims.token_id}" if claims is not None else None
     try:
-        if dedupe is not None:
-            claim = await scope.claim(dedupe, claims.args_digest)  # type: ignore[union-attr]
-            step = plan.confirmation.after_claim(claim.state)
-            if step is Step.REPLAY:
-                return replayed(PurchaseResult.model_validate(claim.result))
-            if step is not Step.PROCEED:
-                raise ToolError(_CLAIM_REFUSALS[step])
-        try:
-            current = await refresh_offer(deps.client, plan.offer)
-            if current is None:
-                raise ToolError(
-                    f"NUMBER_NOT_AVAILABLE: {plan.offer.number} is no longer for sale. Nothing "
-                    "was bought. Call search_available for current offers."
-                )
-            changed = price_changed(deps, plan, current)
-        except BaseException:
-            await scope.unclaim(dedupe)
-            raise
-        if changed is not None:
-            await scope.unclaim(dedupe)
-            # The new price is the quote now: what the next call previews, asks and checks.
-            await deps.store.remember_offers(deps.tenant, [current], deps.settings.offer_ttl)
-            return changed
-        attempt = await scope.begin(
-            TOOL,
-            {**plan.terms.arguments(), "dedupe": dedupe},
-            confirmation=plan.confirmation.how,
-            quote=audit_quote(plan.offer),
-            reserve_cents=current.first_charge_cents,
-            claim_key=dedupe,
-        )
+        step = await purchasing.prepare(scope_of(deps), deps.client, plan, audit_quote(plan.offer))
+    except purchasing.ConfirmationInUse as exc:
+        raise ToolError(
+            CLAIM_REFUSALS[Step.BUSY if exc.in_progress else Step.REFUSED_TOKEN].format(
+                done="bought"
+            )
+        ) from None
+    except purchasing.NoLongerForSale:
+        raise ToolError(
+            f"NUMBER_NOT_AVAILABLE: {plan.offer.number} is no longer for sale. Nothing was "
+            "bought. Call search_available for current offers."
+        ) from None
     except (PolicyError, StoreError, KrosAIError) as exc:
         raise to_tool_error(exc, write="bought") from exc
+    if isinstance(step, purchasing.Replay):
+        return replayed(PurchaseResult.model_validate(step.result))
+    if isinstance(step, purchasing.PriceChanged):
+        # The new price is the quote now: what the next call previews, asks and checks.
+        await deps.store.remember_offers(deps.tenant, [step.current], deps.settings.offer_ttl)
+        return price_change_result(deps, plan, step)
+    claims = plan.confirmation.claims
     idempotency_key = f"kros-mcp-{deps.tenant}-{claims.token_id}" if claims else None
     lines = _plan_lines(plan.offer, plan.terms)
-    return await buy(ctx, deps, attempt, plan.offer, plan.terms, lines, idempotency_key)
+    return await buy(ctx, deps, step.attempt, plan.offer, plan.terms, lines, idempotency_key)
 
 
-def price_changed(deps: Deps, plan: PurchasePlan, current: StoredOffer) -> PurchaseResult | None:
-    """A result that stops the purchase when any agreed term of the quote moved (the number, the
-    setup or the monthly price), else None. A token is checked against the quote it carries."""
-    claims = plan.confirmation.claims
-    agreed = claims.quote if claims is not None else plan.terms.quote()
-    if quote_holds(agreed, current):
-        return None
-    was = agreed or {}
+def price_change_result(
+    deps: Deps, plan: PurchasePlan, change: purchasing.PriceChanged
+) -> PurchaseResult:
+    """Nothing bought: the quote moved from what was agreed to `change.current`. On the token
+    path the result carries a token for the new quote."""
+    current, was = change.current, change.agreed
     was_setup, was_monthly = was.get("setup_cost_cents", 0), was.get("monthly_cost_cents", 0)
     result = PurchaseResult(
         status="price_changed",
@@ -218,7 +200,7 @@ def price_changed(deps: Deps, plan: PurchasePlan, current: StoredOffer) -> Purch
         f"{usd(was_monthly)} a month to {usd(current.first_charge_cents)} now and "
         f"{usd(current.monthly_cost_cents)} a month. Confirm the new price to buy.",
     )
-    if claims is not None:
+    if plan.confirmation.claims is not None:
         result.confirmation_token, result.token_expires_at = _token(deps, plan, current)
     return result
 

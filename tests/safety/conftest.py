@@ -65,10 +65,16 @@ class FakeKrosAI:
             )
         )
 
-    def offer(self, inventory_id: str, number: str, country: str = "NG") -> None:
+    def offer(self, inventory_id: str, number: str, country: str = "NG", **prices: int) -> None:
         self.for_sale.append(
             AvailableNumber.model_validate(
-                {"id": inventory_id, "number": number, "country": country, "type": "local"}
+                {
+                    "id": inventory_id,
+                    "number": number,
+                    "country": country,
+                    "type": "local",
+                    **prices,
+                }
             )
         )
 

@@ -6,13 +6,8 @@ from typing import Annotated
 
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 
-from ..confirmation import (
-    ConfirmPurchase,
-    PurchasePlan,
-    answer_of,
-    ask_purchase,
-    plan_purchase,
-)
+from ...safety.purchase import PurchasePlan
+from ..confirmation import ConfirmPurchase, answer_of, ask_purchase, plan_purchase
 from ..context import deps_of
 from ..guard import refuse
 from ..models import EndpointId, InventoryId, PurchaseResult

@@ -10,22 +10,23 @@ from mcp.server.mcpserver.exceptions import ToolError
 from ...krosai import KrosAIError, PhoneNumber, ServerError, TransportError
 from ...safety import (
     ConfirmationError,
-    ConfirmationTokens,
     PolicyError,
     ReleaseTerms,
     Step,
     TokenClaims,
     error_code_of,
 )
+from ...safety import release as releasing
+from ...safety.confirmation import step_after
+from ...safety.purchase import ConfirmationInUse
+from ...safety.release import ReleasePlan
 from ...store import StoreError
 from ..confirmation import (
     ConfirmRelease,
-    ReleasePlan,
     answer_of,
     ask_release,
     lookup_number,
     plan_release,
-    step_after,
 )
 from ..context import deps_of
 from ..deps import Deps
@@ -72,7 +73,7 @@ async def release_number(
         raise await refuse(deps, TOOL, _terms(number).arguments(), verdict, what="released")
     try:
         step = await step_after(
-            deps, plan.confirmation, _terms(number).subject(), answer_of(answer)
+            deps.store, deps.tenant, plan.confirmation, _terms(number).subject(), answer_of(answer)
         )
     except StoreError as exc:
         raise to_tool_error(exc, write="released") from exc
@@ -144,24 +145,17 @@ async def _release_by_token(
     scope = scope_of(deps)
     dedupe = f"token:{claims.token_id}"
     try:
-        claim = await scope.claim(dedupe, claims.args_digest)
+        replay = await releasing.claim(scope, plan.confirmation, claims)
     except StoreError as exc:
         raise to_tool_error(exc, write="released") from exc
-    step = plan.confirmation.after_claim(claim.state)
-    if step is Step.REPLAY:
-        return replayed(ReleaseResult.model_validate(claim.result))
-    if step is not Step.PROCEED:
-        raise ToolError(CLAIM_REFUSALS[step].format(done="released"))
+    except ConfirmationInUse as exc:
+        step = Step.BUSY if exc.in_progress else Step.REFUSED_TOKEN
+        raise ToolError(CLAIM_REFUSALS[step].format(done="released")) from None
+    if replay is not None:
+        return replayed(ReleaseResult.model_validate(replay.result))
     try:
         number = await lookup_number(deps, number_id)
-        try:
-            ConfirmationTokens.bound_to(claims, _terms(number).arguments())
-        except ConfirmationError:
-            raise ConfirmationError(
-                "mismatch",
-                "this confirmation_token was issued for another number; call "
-                "release_number without a token to get one for this number",
-            ) from None
+        releasing.bind(claims, number)
         verdict = deps.policy.change_verdict(
             number_id=number.id, number=number.number, action="released"
         )
