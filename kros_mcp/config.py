@@ -128,7 +128,8 @@ class Settings(BaseSettings):
         default="auto",
         alias="KROS_MCP_CONFIRMATION",
         description="How purchases and releases are confirmed: auto (ask the person when the client "
-        "can, else a confirmation token), human (only by asking the person), none (automated pipelines).",
+        "can, else a confirmation token), human (only by asking the person), none (automated pipelines). "
+        "Unset: auto on stdio, human over HTTP.",
     )
     confirmation_ttl: float = Field(
         default=600.0,
@@ -159,11 +160,12 @@ class Settings(BaseSettings):
         "(tests, demos).",
     )
 
-    state_url: str | None = Field(
+    state_url: SecretStr | None = Field(
         default=None,
         alias="KROS_MCP_STATE_URL",
-        description="State store: postgresql://... for PostgreSQL (several replicas; install kros-mcp[postgres]), "
-        "else the path of a SQLite file. Unset: state.sqlite3 in the data directory.",
+        description="State store: postgresql://, postgres:// or postgresql+psycopg:// for PostgreSQL (several "
+        "replicas; install kros-mcp[postgres]), else the path of a SQLite file; any other scheme, or a libpq "
+        "host=... string, stops start-up. Unset: state.sqlite3 in the data directory.",
     )
     read_only: bool = Field(
         default=False,
@@ -247,6 +249,147 @@ class Settings(BaseSettings):
         description="Tool calls per second allowed per organisation (a burst of as many is allowed at once). "
         "Unset: no limit on stdio, 20 over HTTP.",
     )
+    max_sessions: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        alias="KROS_MCP_MAX_SESSIONS",
+        description="HTTP: most sessions (streamable HTTP sessions and SSE streams) open at once in this "
+        "process; a client opening one more gets 503.",
+    )
+    max_sessions_per_principal: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        alias="KROS_MCP_MAX_SESSIONS_PER_PRINCIPAL",
+        description="HTTP: most sessions one principal (a bearer token, a tenant or an OAuth subject) may "
+        "hold open at once; one more gets 429.",
+    )
+    session_idle_timeout: float = Field(
+        default=600.0,
+        ge=5,
+        le=86_400,
+        alias="KROS_MCP_SESSION_IDLE_TIMEOUT",
+        description="HTTP: seconds a streamable HTTP session may stay without any request before it is closed.",
+    )
+    initialize_rate_per_principal: str = Field(
+        default="30/minute",
+        alias="KROS_MCP_INITIALIZE_RATE_PER_PRINCIPAL",
+        description="HTTP: new sessions (initialize, or an SSE stream) one principal may open, as N/second, "
+        "N/minute or N/hour; more get 429 with Retry-After.",
+    )
+    initialize_rate_per_address: str = Field(
+        default="60/minute",
+        alias="KROS_MCP_INITIALIZE_RATE_PER_ADDRESS",
+        description="HTTP: new sessions one client address may open (N/second, N/minute or N/hour).",
+    )
+    auth_failure_rate_per_address: str = Field(
+        default="30/minute",
+        alias="KROS_MCP_AUTH_FAILURE_RATE_PER_ADDRESS",
+        description="HTTP: refused credentials one client address may present (N/second, N/minute or N/hour) "
+        "before its requests get 429 unchecked; bounds the KrosAI calls made to verify unknown tenant keys.",
+    )
+    tenant_verified_ttl: float = Field(
+        default=300.0,
+        ge=1,
+        le=86_400,
+        alias="KROS_MCP_TENANT_VERIFIED_TTL",
+        description="Multi-tenant: seconds a tenant key KrosAI accepted stays trusted before it is checked again.",
+    )
+    tenant_refused_ttl: float = Field(
+        default=60.0,
+        ge=1,
+        le=86_400,
+        alias="KROS_MCP_TENANT_REFUSED_TTL",
+        description="Multi-tenant: seconds a tenant key KrosAI refused is refused without asking again.",
+    )
+
+    oauth_issuer: str | None = Field(
+        default=None,
+        alias="KROS_MCP_OAUTH_ISSUER",
+        description="HTTP: OAuth 2.1 resource-server mode. The authorization server that issues access tokens "
+        "(its iss), named in the protected resource metadata.",
+    )
+    oauth_audience: str | None = Field(
+        default=None,
+        alias="KROS_MCP_OAUTH_AUDIENCE",
+        description="OAuth: this server's resource URL as clients reach it (e.g. https://mcp.example.com/mcp); "
+        "tokens must carry it in aud (RFC 8707).",
+    )
+    oauth_jwks_url: str | None = Field(
+        default=None,
+        alias="KROS_MCP_OAUTH_JWKS_URL",
+        description="OAuth: the issuer's JWKS URL, to validate JWT access tokens.",
+    )
+    oauth_introspection_url: str | None = Field(
+        default=None,
+        alias="KROS_MCP_OAUTH_INTROSPECTION_URL",
+        description="OAuth: an RFC 7662 introspection endpoint, for opaque access tokens (instead of a JWKS).",
+    )
+    oauth_client_id: str | None = Field(
+        default=None,
+        alias="KROS_MCP_OAUTH_CLIENT_ID",
+        description="OAuth introspection: the client id this server authenticates with (HTTP Basic).",
+    )
+    oauth_client_secret: SecretStr | None = Field(
+        default=None,
+        alias="KROS_MCP_OAUTH_CLIENT_SECRET",
+        description="OAuth introspection: the client secret this server authenticates with.",
+    )
+    oauth_algorithms: str = Field(
+        default="RS256,PS256,ES256,EdDSA",
+        alias="KROS_MCP_OAUTH_ALGORITHMS",
+        description="OAuth: comma-separated JWS algorithms accepted on access tokens (asymmetric only).",
+    )
+    oauth_read_scope: str = Field(
+        default="kros:read",
+        min_length=1,
+        alias="KROS_MCP_OAUTH_READ_SCOPE",
+        description="OAuth: the scope every access token needs (the read tools, resources and prompts).",
+    )
+    oauth_write_scope: str = Field(
+        default="kros:write",
+        min_length=1,
+        alias="KROS_MCP_OAUTH_WRITE_SCOPE",
+        description="OAuth: the scope for purchase_number, update_routing and release_number; without it a "
+        "token sees a read-only server.",
+    )
+
+    @field_validator(
+        "initialize_rate_per_principal",
+        "initialize_rate_per_address",
+        "auth_failure_rate_per_address",
+        "tool_rate_per_address",
+    )
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                "write a rate as N/second, N/minute or N/hour (for example 30/minute)"
+            ) from None
+        return value
+
+    @field_validator("oauth_algorithms")
+    @classmethod
+    def _check_algorithms(cls, value: str) -> str:
+        names = [a.strip() for a in value.split(",") if a.strip()]
+        weak = [a for a in names if a.lower() == "none" or a.upper().startswith("HS")]
+        if not names or weak:
+            raise ValueError(
+                "list asymmetric JWS algorithms only (RS256, PS256, ES256, EdDSA ...); none and HS* are refused"
+            )
+        return ",".join(names)
+
+    tool_rate_per_address: str = Field(
+        default="100/second",
+        alias="KROS_MCP_TOOL_RATE_PER_ADDRESS",
+        description="HTTP: tool calls one client address may make (N/second, N/minute or N/hour), whatever "
+        "credentials it presents.",
+    )
     secret_file: Path | None = Field(
         default=None,
         alias="KROS_MCP_SECRET_FILE",
@@ -303,6 +446,21 @@ class Settings(BaseSettings):
         return (
             None if value is None else [item.strip() for item in value.split(",") if item.strip()]
         )
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return self.oauth_issuer is not None
+
+    @property
+    def state_target(self) -> str | Path:
+        """The state store to open: a PostgreSQL URL, or a SQLite file path.
+
+        Raises StateURLError (never quoting the value) for a form kros-mcp does not accept."""
+        from .store import parse_state_target
+
+        if self.state_url is None:
+            return self.state_db_path
+        return parse_state_target(self.state_url.get_secret_value())
 
     @property
     def state_db_path(self) -> Path:

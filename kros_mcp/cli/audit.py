@@ -22,7 +22,7 @@ def _tenant(settings: Settings) -> str:
 
 async def print_audit(settings: Settings, limit: int, before: int | None, as_json: bool) -> int:
     try:
-        store = await open_store(settings.state_url or settings.state_db_path)
+        store = await open_store(settings.state_target)
     except StoreError as exc:
         print(f"kros-mcp audit: {exc}", file=sys.stderr)
         return 1

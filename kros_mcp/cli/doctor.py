@@ -327,15 +327,11 @@ async def check_store(settings: Settings, timeout: float) -> Check:
     """Open the state store `serve` would open and write, then read back, a throwaway token claim."""
     from ..store import StoreError, is_postgres_url, open_store
 
-    target = settings.state_url or settings.state_db_path
+    try:
+        target = settings.state_target
+    except StoreError as exc:
+        return _fail("state store", str(exc), "fix KROS_MCP_STATE_URL, or unset it for SQLite")
     postgres = is_postgres_url(target)
-    if settings.state_url and not postgres and "://" in settings.state_url:
-        return _fail(
-            "state store",
-            f"KROS_MCP_STATE_URL {settings.state_url.split('://')[0]}://... is neither "
-            "postgresql:// nor a file path",
-            "use postgresql://... or unset it for SQLite in the data directory",
-        )
     try:
         with anyio.fail_after(timeout):
             if postgres:
@@ -390,7 +386,9 @@ def check_signing_key(settings: Settings) -> Check:
     from ..server.deps import load_signing_keys
     from ..store import is_postgres_url
 
-    shared = settings.state_url is not None and is_postgres_url(settings.state_url)
+    shared = settings.state_url is not None and is_postgres_url(
+        settings.state_url.get_secret_value()
+    )
     if settings.secret is not None or settings.secret_file is not None:
         try:
             keys = load_signing_keys(settings)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import socket
+    from pathlib import Path
 
     from ..config import Settings
     from ..server import KrosMCPServer
@@ -284,7 +285,6 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-HTTP_TOOL_RATE_LIMIT = 20.0
 MIN_TOKEN_LENGTH = 16
 
 
@@ -322,21 +322,41 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 def _serve_settings(args: argparse.Namespace) -> Settings:
     """Settings for `serve`, with logging set up; exits on a combination that cannot be served."""
+    from ..store import StoreError
     from .logs import configure_logging
 
     settings = _settings(args)
     http = args.transport != "stdio"
     configure_logging(settings.log_format, calls=http)
     _warn_unknown_variables()
+    try:
+        store_target = settings.state_target
+    except StoreError as exc:  # StateURLError: the message never quotes the value
+        raise SystemExit(f"kros-mcp: {exc}") from None
     if http:
+        from ..server.transports.http import hosted_settings
+
         _check_http_auth(settings, args.host)
-        if settings.tool_rate_limit is None:
-            settings = settings.model_copy(update={"tool_rate_limit": HTTP_TOOL_RATE_LIMIT})
-    elif settings.multi_tenant:
+        settings = hosted_settings(settings)
+        _warn_hosted(settings, store_target)
+    elif settings.multi_tenant or settings.oauth_enabled:
         raise SystemExit(
-            "kros-mcp: --multi-tenant needs an HTTP transport (--transport streamable-http or sse)"
+            "kros-mcp: --multi-tenant and OAuth need an HTTP transport "
+            "(--transport streamable-http or sse)"
         )
     return settings
+
+
+def _warn_hosted(settings: Settings, store_target: str | Path) -> None:
+    """The start-up banner's warnings for HTTP: what an operator must not miss."""
+    from ..store import describe_state_target
+
+    if settings.confirmation == "auto":
+        logging.getLogger("kros_mcp").warning(
+            "KROS_MCP_CONFIRMATION=auto over HTTP: a client that cannot ask its person gets "
+            "confirmation tokens its model can pass back on its own; human is the default over HTTP"
+        )
+    print(f"kros-mcp state store: {describe_state_target(store_target)}", file=sys.stderr)
 
 
 def _serve_http(
@@ -348,10 +368,9 @@ def _serve_http(
     from ..server.transports.http import build_http_app
     from .listen import serve_on
 
-    if args.transport == "streamable-http":
-        # It opens the store before listening: say why now, rather than with uvicorn's traceback.
-        # (SSE opens it per connection, so it starts and /readyz reports the store.)
-        anyio.run(_check_store, settings)
+    # The app opens the one shared store before listening: say why now, rather than with
+    # uvicorn's traceback.
+    anyio.run(_check_store, settings)
     app = build_http_app(
         server,
         settings,
@@ -399,7 +418,7 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
 async def _check_store(settings: Settings) -> None:
     from ..store import open_store
 
-    store = await open_store(settings.state_url or settings.state_db_path)
+    store = await open_store(settings.state_target)
     await store.close()
 
 
@@ -422,10 +441,40 @@ def _check_http_auth(settings: Settings, host: str) -> None:
             "kros-mcp: choose one: --multi-tenant (clients send their KrosAI keys) or "
             "KROS_MCP_AUTH_TOKENS (clients send a server token)"
         )
-    if host not in LOOPBACK and not tokens and not settings.multi_tenant:
+    if settings.oauth_enabled:
+        _check_oauth(settings, bool(tokens))
+    if (
+        host not in LOOPBACK
+        and not tokens
+        and not settings.multi_tenant
+        and not settings.oauth_enabled
+    ):
         raise SystemExit(
             f"kros-mcp: refusing to serve {host} without authentication: set KROS_MCP_AUTH_TOKENS "
-            "(or KROS_MCP_AUTH_TOKENS_FILE), or use --multi-tenant"
+            "(or KROS_MCP_AUTH_TOKENS_FILE), use --multi-tenant, or configure OAuth "
+            "(KROS_MCP_OAUTH_ISSUER)"
+        )
+
+
+def _check_oauth(settings: Settings, tokens: bool) -> None:
+    """OAuth mode needs an audience and a way to validate tokens, and excludes the other modes."""
+    from urllib.parse import urlsplit
+
+    if tokens or settings.multi_tenant:
+        raise SystemExit(
+            "kros-mcp: choose one: OAuth (KROS_MCP_OAUTH_ISSUER), --multi-tenant or "
+            "KROS_MCP_AUTH_TOKENS"
+        )
+    for name in ("oauth_issuer", "oauth_audience"):
+        value = getattr(settings, name) or ""
+        if urlsplit(value).scheme not in ("https", "http") or not urlsplit(value).netloc:
+            raise SystemExit(
+                f"kros-mcp: OAuth mode needs KROS_MCP_{name.upper()} as an http(s) URL"
+            )
+    if not (settings.oauth_jwks_url or settings.oauth_introspection_url):
+        raise SystemExit(
+            "kros-mcp: OAuth mode needs KROS_MCP_OAUTH_JWKS_URL (JWT access tokens) or "
+            "KROS_MCP_OAUTH_INTROSPECTION_URL (opaque tokens)"
         )
 
 

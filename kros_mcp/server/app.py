@@ -14,7 +14,6 @@ from mcp.types import InputRequiredResult
 from .. import __version__
 from ..config import Settings
 from ..safety import Policy, RuleVerdict
-from ..store import tenant_key
 from ._sdk_compat import ReadResourceContents
 from .apps import app_for
 from .context import deps_of
@@ -30,11 +29,10 @@ from .middleware import (
     ToolRateLimit,
     run_chain,
 )
-from .notify import enable_legacy_subscriptions
+from .notify import TenantBus, enable_legacy_subscriptions
 from .prompts import register_prompts
 from .resources import register_policy_and_audit, register_resources
 from .tools import ALL_TOOLS, TOOL_NAMES, ToolSpec
-from .transports.auth import api_key_from_headers
 from .upstream import Upstream
 
 __all__ = ["INSTRUCTIONS", "KrosMCPServer"]
@@ -65,8 +63,9 @@ class KrosMCPServer(MCPServer[Deps]):
         # The MCP App (view and app-only tools) for clients that negotiate MCP Apps; none when off.
         app = app_for(settings)
         # Request state (elicitation across round trips) is sealed with the shared keys, so that
-        # any replica can continue what another began; it is bound to the calling organisation.
-        security = RequestStateSecurity(keys=load_signing_keys(settings), bind_principal=_principal)
+        # any replica can continue what another began; it is bound to the caller's principal (the
+        # SDK's default binding: the authenticated token's client, issuer and subject).
+        security = RequestStateSecurity(keys=load_signing_keys(settings))
         super().__init__(
             "kros-mcp",
             title="KrosAI phone numbers",
@@ -76,6 +75,7 @@ class KrosMCPServer(MCPServer[Deps]):
             lifespan=self._lifespan,
             log_level="WARNING",
             request_state_security=security,
+            subscriptions=TenantBus(),
             extensions=app.extensions,
             middleware=app.middleware,
         )
@@ -148,12 +148,3 @@ def _call_middleware(
         gates.append(ToolRateLimit(settings.tool_rate_limit))
     gates += [FirstCallReconcile(), CallLog((*TOOL_NAMES, *app_tools)), ArgumentErrors()]
     return gates
-
-
-def _principal(ctx: Any) -> str | None:
-    """The organisation a request acts for, when the caller presents its own key (multi tenant)."""
-    headers = getattr(getattr(ctx, "request", None), "headers", None)
-    if not headers:
-        return None
-    api_key = api_key_from_headers({k.lower(): v for k, v in headers.items()})
-    return tenant_key(api_key) if api_key else None

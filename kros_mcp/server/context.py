@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import cast
 
 from mcp.server.mcpserver import Context
@@ -9,24 +10,30 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from ..krosai import e164, same_number
 from .deps import Deps
-from .transports.auth import api_key_from_headers
+from .transports.principal import current_principal
 
 __all__ = ["can_elicit", "deps_of", "resolve_number_id"]
 
 
 def deps_of(ctx: Context) -> Deps:
-    """The dependencies for this request: in multi-tenant mode, acting for the caller's own key."""
+    """The dependencies for this request, acting for its principal: `Deps.principal` names the
+    caller (a bearer-token fingerprint, the verified tenant, the OAuth subject; "stdio" locally),
+    and in multi-tenant mode the client and tenant are the caller's own."""
     deps = cast(Deps, ctx.request_context.lifespan_context)
-    if deps.tenants is None:
-        return deps
-    headers = ctx.headers or {}
-    api_key = api_key_from_headers({k.lower(): v for k, v in headers.items()})
-    if api_key is None:
-        raise ToolError(
-            "This server is multi-tenant: send your KrosAI API key as 'Authorization: Bearer kros_...' "
-            "or in the x-api-key header."
-        )
-    return deps.for_api_key(api_key)
+    caller = current_principal()
+    if caller is None:
+        if deps.tenants is not None:
+            raise ToolError(
+                "This server is multi-tenant: send your KrosAI API key as "
+                "'Authorization: Bearer kros_...' or in the x-api-key header."
+            )
+        name = "stdio" if ctx.request_context.request is None else "anonymous"
+        return deps if deps.principal == name else replace(deps, principal=name)
+    if deps.tenants is not None:
+        if caller.api_key is None:
+            raise ToolError("This server is multi-tenant: this credential names no organisation.")
+        deps = deps.for_api_key(caller.api_key.get_secret_value())
+    return replace(deps, principal=caller.principal)
 
 
 def can_elicit(ctx: Context) -> bool:

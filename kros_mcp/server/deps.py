@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from ..krosai import KrosAIClient
 from ..safety import ConfirmationTokens, Policy
 from ..store import StateStore, open_store, tenant_key
 from .notify import Subscribers
+from .tenants import TenantClients, TenantKeys
 from .upstream import InProcessSandbox, Upstream
 
 __all__ = ["Deps", "open_deps"]
@@ -28,32 +28,6 @@ log = logging.getLogger("kros_mcp.server")
 
 # Multi-tenant mode: the stand-in key until a request says who is calling; never sent to KrosAI.
 _NO_TENANT_YET = SecretStr("kros_multi_tenant_placeholder")
-
-
-class TenantClients:
-    """Multi-tenant mode: one KrosAI client per presented key, sharing one connection pool.
-
-    Keys live only in memory, for as long as their client is among the most recently used."""
-
-    def __init__(self, factory: Callable[[str | SecretStr], KrosAIClient], size: int = 256) -> None:
-        self._factory = factory
-        self._size = size
-        self._clients: OrderedDict[str, KrosAIClient] = OrderedDict()
-        self.reconciled: set[str] = set()
-
-    def get(self, api_key: str) -> KrosAIClient:
-        client = self._clients.get(api_key)
-        if client is None:
-            client = self._clients[api_key] = self._factory(api_key)
-            while len(self._clients) > self._size:
-                # Clients share the pool's transport, so dropping one closes no connection.
-                self._clients.popitem(last=False)
-        self._clients.move_to_end(api_key)
-        return client
-
-    def active(self) -> list[tuple[str, KrosAIClient]]:
-        """The keys (and their clients) seen lately, for the recovery sweep."""
-        return list(self._clients.items())
 
 
 @dataclass
@@ -70,6 +44,7 @@ class Deps:
     sandbox: InProcessSandbox | None = None
     # Multi-tenant mode only: clients per caller key; `client` and `tenant` are then per request.
     tenants: TenantClients | None = None
+    tenant_keys: TenantKeys | None = None
     # Who is asking, for the audit trail and per-caller limits: a non-reversible fingerprint of
     # the bearer token, the verified tenant, or the OAuth subject; "stdio" for a local client.
     principal: str = "stdio"
@@ -176,7 +151,7 @@ async def open_deps(settings: Settings, upstream: Upstream) -> AsyncIterator[Dep
     api_key = upstream.api_key if tenants is None else _NO_TENANT_YET
     client = upstream.connect(api_key)
     try:
-        store = await open_store(settings.state_url or settings.state_db_path)
+        store = await open_store(settings.state_target)
     except BaseException:
         await client.aclose()
         upstream.close()
@@ -191,6 +166,13 @@ async def open_deps(settings: Settings, upstream: Upstream) -> AsyncIterator[Dep
         policy=policy,
         sandbox=upstream.sandbox,
         tenants=tenants,
+        tenant_keys=None
+        if tenants is None
+        else TenantKeys(
+            tenants,
+            accepted_ttl=settings.tenant_verified_ttl,
+            refused_ttl=settings.tenant_refused_ttl,
+        ),
     )
     try:
         from .reconcile import sweep_for

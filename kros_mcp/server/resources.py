@@ -15,6 +15,7 @@ from .context import deps_of
 from .deps import Deps
 from .models import NumberDetail, NumberSummary
 from .notify import LIST_URI
+from .tenants import own_protected_numbers
 
 __all__ = ["audit_json", "register_policy_and_audit", "register_resources"]
 
@@ -111,6 +112,13 @@ def register_policy_and_audit(mcp: MCPServer, current_deps: Callable[[], Deps]) 
     async def policy() -> str:
         deps = current_deps()
         described = deps.policy.describe()
+        if deps.tenants is not None:  # multi tenant: only this organisation's own numbers
+            try:
+                described["protected_numbers"] = await own_protected_numbers(
+                    deps.client, deps.policy.protected_numbers
+                )
+            except KrosAIError as exc:
+                raise ResourceError(f"could not read this organisation's numbers ({exc})") from exc
         try:
             spent = await deps.store.spent_in_window(deps.tenant, 86_400)
         except StoreError as exc:

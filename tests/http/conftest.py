@@ -92,6 +92,9 @@ def base_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, s
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "KROS_MCP_DATA_DIR": str(data_dir),
+        # Over HTTP confirmation defaults to `human`; these tests mostly exercise the token path.
+        # A test of the default passes KROS_MCP_CONFIRMATION="" (empty counts as unset).
+        "KROS_MCP_CONFIRMATION": "auto",
     }
     env.update(extra or {})
     return env

@@ -1,0 +1,71 @@
+"""The SSE transport (`GET /sse` + `POST /messages/`), sharing one set of dependencies.
+
+The SDK's `MCPServer.sse_app()` enters the server's lifespan for every connection: a state store,
+a KrosAI client and a sandbox per SSE stream. Here the lifespan is entered once, by the HTTP app's
+own lifespan, and every stream is served with that state, as the streamable HTTP manager does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mcp.server import NotificationOptions, Server
+from mcp.server.runner import serve_dual_era_loop
+from mcp.server.sse import SseServerTransport
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["SSE_MESSAGES_PATH", "SSE_PATH", "sse_app"]
+
+SSE_PATH = "/sse"
+SSE_MESSAGES_PATH = "/messages/"
+
+
+class _Streams:
+    """`GET /sse`: one MCP connection for as long as the stream stays open."""
+
+    def __init__(
+        self, server: Server[Any], transport: SseServerTransport, state: Callable[[], Any]
+    ) -> None:
+        self._server = server
+        self._transport = transport
+        self._state = state
+        # SSE keeps a channel to the client open, so list changes can be pushed.
+        self._options = server.create_initialization_options(
+            NotificationOptions(resources_changed=True)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with self._transport.connect_sse(scope, receive, send) as (read, write):
+                await serve_dual_era_loop(
+                    self._server,
+                    read,
+                    write,
+                    lifespan_state=self._state(),
+                    init_options=self._options,
+                )
+        except ValueError:
+            return  # refused by the Host/Origin checks: the SDK has already answered
+
+
+def sse_app(
+    server: Server[Any],
+    state: Callable[[], Any],
+    *,
+    security: TransportSecuritySettings,
+    max_request_body_size: int,
+) -> Starlette:
+    """The SSE endpoints for `server`; `state` gives the lifespan state entered once per process."""
+    transport = SseServerTransport(
+        SSE_MESSAGES_PATH, security_settings=security, max_request_body_size=max_request_body_size
+    )
+    return Starlette(
+        routes=[
+            Route(SSE_PATH, endpoint=_Streams(server, transport, state), methods=["GET"]),
+            Mount(SSE_MESSAGES_PATH, app=transport.handle_post_message),
+        ]
+    )
