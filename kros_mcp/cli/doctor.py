@@ -495,7 +495,27 @@ def check_policy(settings: Settings) -> Check:
             f"{summary}: purchases and releases need no confirmation",
             "set KROS_MCP_CONFIRMATION=auto unless this is an automated pipeline",
         )
+    if _auto_over_http(settings) and not policy.read_only:
+        return _warn(
+            "policy",
+            f"{summary}: confirmation auto with HTTP authentication configured: a client that "
+            "cannot ask its person gets tokens its model can confirm on its own",
+            "unset KROS_MCP_CONFIRMATION (human is the default over HTTP) or set it to human",
+        )
     return _ok("policy", summary)
+
+
+def _auto_over_http(settings: Settings) -> bool:
+    """`auto` chosen explicitly where the settings are for hosting (tokens, tenants or OAuth)."""
+    hosted = (
+        settings.auth_tokens_value is not None
+        or settings.auth_tokens_file is not None
+        or settings.multi_tenant
+        or settings.oauth_enabled
+    )
+    return (
+        hosted and settings.confirmation == "auto" and "confirmation" in settings.model_fields_set
+    )
 
 
 # -- running and reporting -------------------------------------------------------------------
