@@ -91,7 +91,9 @@ async def client_for(
 ) -> AsyncIterator[Client]:
     options.setdefault("read_timeout_seconds", 30.0)
     if url.endswith("/sse"):
-        async with Client(sse_client(url, headers=headers, timeout=10.0), mode=mode, **options) as c:
+        async with Client(
+            sse_client(url, headers=headers, timeout=10.0), mode=mode, **options
+        ) as c:
             yield c
         return
     async with (

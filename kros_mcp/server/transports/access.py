@@ -14,6 +14,8 @@ from typing import Any
 from limits import RateLimitItem
 from mcp.server import ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
+from mcp.types import CallToolResult, TextContent
+from mcp_types.methods import serialize_server_result
 
 from .principal import Principal, current_principal
 from .throttle import Throttle
@@ -30,8 +32,12 @@ def visible_tools(
     return [name for name in names if name not in writes]
 
 
-def _refused(text: str) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": text}], "isError": True}
+def _refused(ctx: ServerRequestContext[Any, Any], text: str) -> dict[str, Any]:
+    """A tool error result in the wire form of the request's protocol version."""
+    result = CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+    return serialize_server_result(
+        "tools/call", ctx.protocol_version, result.model_dump(by_alias=True, exclude_none=True)
+    )
 
 
 class ToolAccess:
@@ -60,14 +66,16 @@ class ToolAccess:
         name = (ctx.params or {}).get("name")
         if caller is not None and not caller.can_write and name in self._writes:
             return _refused(
+                ctx,
                 f"INSUFFICIENT_SCOPE: {name} needs write access, which this access token does not "
-                "grant; nothing was done. Ask for a token with the write scope."
+                "grant; nothing was done. Ask for a token with the write scope.",
             )
         wait = self._limited(ctx, caller)
         if wait is not None:
             return _refused(
+                ctx,
                 "RATE_LIMITED: too many tool calls from this caller; nothing was done. "
-                f"Retry after {wait:.2f}s."
+                f"Retry after {wait:.2f}s.",
             )
         return await call_next(ctx)
 
