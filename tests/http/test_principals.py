@@ -167,30 +167,32 @@ async def test_sse_session_refuses_other_principals(tmp_path: Path, auth: str) -
         key_a, key_b = TOKEN_A, TOKEN_B
         settings = {"KROS_MCP_AUTH_TOKENS": f"{TOKEN_A},{TOKEN_B}"}
     with hosted(tmp_path, "sse", **settings) as server:
-        async with httpx2.AsyncClient(timeout=30.0) as http:
-            async with _sse_session(http, server, bearer(key_a)) as (messages, lines):
-                body = initialize_body()
-                posted = await http.post(messages, json=body, headers=bearer(key_a))
-                assert posted.status_code == 202
-                await _next_response(lines, 1)
-                note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-                await http.post(messages, json=note, headers=bearer(key_a))
-                call = _call(2, "search_available", {"country": "KE", "limit": 1})
-                await http.post(messages, json=call, headers=bearer(key_a))
-                offer = (await _next_response(lines, 2))["result"]["structuredContent"]
-                buy = _call(
-                    3,
-                    "purchase_number",
-                    {"inventory_id": offer["offers"][0]["inventory_id"], "dry_run": False},
-                )
-                for stranger in (bearer(key_b), {}, {"x-api-key": key_b}):
-                    hijack = await http.post(messages, json=buy, headers=stranger)
-                    assert hijack.status_code in (401, 404), hijack.text
-                mine = await http.post(
-                    messages, json=_call(4, "list_numbers", {}), headers=bearer(key_a)
-                )
-                assert mine.status_code == 202
-                listed = (await _next_response(lines, 4))["result"]["structuredContent"]
+        async with (
+            httpx2.AsyncClient(timeout=30.0) as http,
+            _sse_session(http, server, bearer(key_a)) as (messages, lines),
+        ):
+            body = initialize_body()
+            posted = await http.post(messages, json=body, headers=bearer(key_a))
+            assert posted.status_code == 202
+            await _next_response(lines, 1)
+            note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            await http.post(messages, json=note, headers=bearer(key_a))
+            call = _call(2, "search_available", {"country": "KE", "limit": 1})
+            await http.post(messages, json=call, headers=bearer(key_a))
+            offer = (await _next_response(lines, 2))["result"]["structuredContent"]
+            buy = _call(
+                3,
+                "purchase_number",
+                {"inventory_id": offer["offers"][0]["inventory_id"], "dry_run": False},
+            )
+            for stranger in (bearer(key_b), {}, {"x-api-key": key_b}):
+                hijack = await http.post(messages, json=buy, headers=stranger)
+                assert hijack.status_code in (401, 404), hijack.text
+            mine = await http.post(
+                messages, json=_call(4, "list_numbers", {}), headers=bearer(key_a)
+            )
+            assert mine.status_code == 202
+            listed = (await _next_response(lines, 4))["result"]["structuredContent"]
         assert listed["numbers"] == []
 
 

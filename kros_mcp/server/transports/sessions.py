@@ -138,16 +138,24 @@ class SessionAdmission:
         if await self._refuse(owner, scope, send, count_only=self.kind == "stateless"):
             return
         opened: dict[str, object] = {}
+        # Hold the place while the opening request is served, so concurrent openings all count.
+        placeholder = f"opening:{id(scope)}"
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
+                self.table.drop(placeholder)
                 found = dict(message.get("headers", [])).get(_SESSION_HEADER)
                 if message["status"] < 400 and found is not None and self.kind == "stateful":
                     opened["id"] = found.decode("latin-1")
                     self.table.add(str(opened["id"]), owner, self._clock())
             await send(message)
 
-        await self.app(scope, receive, watch)
+        if self.kind == "stateful":
+            self.table.add(placeholder, owner, self._clock())
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            self.table.drop(placeholder)
 
     async def _continue(self, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         session = self.table.sessions.get(session_id)
