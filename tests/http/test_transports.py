@@ -173,10 +173,13 @@ async def test_client_without_the_right_token_is_refused(
     assert TOKENS[0] not in text and TOKENS[1] not in text
 
 
-def _assert_401(response: httpx2.Response, *secrets_: str) -> None:
+def _assert_401(response: httpx2.Response, *secrets_: str, presented: bool = True) -> None:
+    """401 with a Bearer challenge: `invalid_token` when a bearer token came, and no error code
+    at all when none did (RFC 6750 §3.1)."""
     assert response.status_code == 401, (response.status_code, response.text)
     challenge = response.headers.get("www-authenticate", "")
-    assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge, challenge
+    assert challenge.startswith("Bearer "), challenge
+    assert ('error="invalid_token"' in challenge) == presented, challenge
     assert response.json()["code"] == "UNAUTHORIZED"
     for secret in secrets_:
         assert secret not in response.text and secret not in challenge
@@ -210,14 +213,16 @@ async def test_raw_401_with_www_authenticate(servers: dict[str, Server], variant
     server, open_server = servers[f"{variant}.token"], servers[f"{variant}.open"]
     wrong = "wrong-" + secrets.token_hex(8)
     async with httpx2.AsyncClient(timeout=10.0) as http:
-        _assert_401(await _probe(http, server, {}))
+        _assert_401(await _probe(http, server, {}), presented=False)
         _assert_401(await _probe(http, server, bearer(wrong)), wrong)
-        _assert_401(await _probe(http, server, {"Authorization": f"Basic {TOKENS[0]}"}), TOKENS[0])
-        _assert_401(await _probe(http, server, {"Authorization": "Bearer"}))
+        basic = {"Authorization": f"Basic {TOKENS[0]}"}
+        _assert_401(await _probe(http, server, basic), TOKENS[0], presented=False)
+        _assert_401(await _probe(http, server, {"Authorization": "Bearer"}), presented=False)
         _assert_401(await _probe(http, server, bearer(TOKENS[0] + "x")), TOKENS[0])
         if server.transport == "sse":  # the message endpoint is guarded too, not just the stream
             _assert_401(
-                await http.post(server.root + "/messages/?session_id=00", json=initialize_body())
+                await http.post(server.root + "/messages/?session_id=00", json=initialize_body()),
+                presented=False,
             )
         for token in TOKENS:
             assert (await _probe(http, server, bearer(token))).status_code == 200
