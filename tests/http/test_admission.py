@@ -107,17 +107,23 @@ async def _flood_run(server: Server) -> None:
         assert await list_numbers(http, server.url, victim)
     other = httpx2.AsyncHTTPTransport(local_address="127.0.0.2")
     async with httpx2.AsyncClient(transport=other, timeout=30.0) as http2:
-        newcomer = await legacy_session(http2, server.url, bearer(VICTIM))
-        assert await list_numbers(http2, server.url, newcomer)
+        opened = await http2.post(
+            server.url, json=initialize_body(), headers={**LEGACY_HEADERS, **bearer(VICTIM)}
+        )
     rss_after = rss_mb(server.process.pid)
     served, refused = statuses[200], sum(n for s, n in statuses.items() if s in (429, 503))
     print(
         f"\ninitialize flood ({'big' if BIG else 'ci'}): {FLOOD} requests in {took:.1f}s, "
         f"served {served}, refused {refused}, other {dict(statuses)}; "
-        f"RSS {rss_before:.0f} MB before, {rss_after:.0f} MB after"
+        f"RSS {rss_before:.0f} MB before, {rss_after:.0f} MB after; "
+        f"a new client from another address got {opened.status_code}"
     )
     if os.environ.get("KROS_MCP_FLOOD_SOURCE"):
         return  # measuring another version: figures only
+    assert opened.status_code == 200, opened.text
+    async with httpx2.AsyncClient(transport=other, timeout=30.0) as http2:
+        newcomer = await legacy_session(http2, server.url, bearer(VICTIM))
+        assert await list_numbers(http2, server.url, newcomer)
     assert served + refused == FLOOD, statuses
     assert served <= 50  # the principal's share (KROS_MCP_MAX_SESSIONS_PER_PRINCIPAL)
     assert rss_after < RSS_LIMIT_MB, rss_after
