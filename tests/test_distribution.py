@@ -33,7 +33,14 @@ import kros_mcp
 from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
 from kros_mcp.server import TOOL_NAMES
-from kros_mcp.server.transports.auth import AuthMiddleware
+from kros_mcp.server.transports.auth import (
+    Challenge,
+    CredentialBackend,
+    RequireAuth,
+    StaticTokenVerifier,
+    TenantKeyVerifier,
+    authenticated,
+)
 from kros_mcp.server.transports.http import MCP_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,8 +156,41 @@ def readme_remote() -> dict[str, Any]:
     return remote
 
 
-def _auth_status(headers: dict[str, str], **options: Any) -> int:
-    app = AuthMiddleware(PlainTextResponse("ok"), **options)
+class _AcceptingKeys:
+    """Stands in for KrosAI's verdict on a tenant key: every well-formed key is accepted."""
+
+    async def verify(self, api_key: str) -> str:
+        return "accepted"
+
+
+def _auth_status(
+    headers: dict[str, str], *, tokens: tuple[str, ...] = (), multi_tenant: bool = False
+) -> int:
+    """The status the server's authentication chain answers `headers` with."""
+    from kros_mcp.server.transports.throttle import Throttle, parse_rate
+
+    scopes = ["kros:read", "kros:write"]
+    verifier: Any = (
+        TenantKeyVerifier(lambda: _AcceptingKeys(), scopes)  # type: ignore[arg-type, return-value]
+        if multi_tenant
+        else StaticTokenVerifier(tokens, scopes)
+    )
+    backend = CredentialBackend(
+        verifier, api_key_header=multi_tenant, throttle=Throttle(), failures=parse_rate("30/minute")
+    )
+
+    def require(inner: Any) -> RequireAuth:
+        return RequireAuth(
+            inner,
+            challenge=Challenge(),
+            read_scope="kros:read",
+            write_scope="kros:write",
+            write_tools=frozenset(),
+            body_limit=1 << 20,
+            missing="send credentials",
+        )
+
+    app = authenticated(PlainTextResponse("ok"), backend, Challenge(), require)
     return TestClient(app).post(MCP_PATH, headers=headers).status_code
 
 
@@ -172,8 +212,8 @@ def test_readme_remote_is_valid_and_what_the_server_accepts() -> None:
 
     server_token = "t" * 32
     assert _auth_status(filled("kros_test_sandbox"), multi_tenant=True) == 200
-    assert _auth_status(filled(server_token), tokens=[server_token]) == 200
-    assert _auth_status({}, tokens=[server_token]) == 401
+    assert _auth_status(filled(server_token), tokens=(server_token,)) == 200
+    assert _auth_status({}, tokens=(server_token,)) == 401
     assert _auth_status({}, multi_tenant=True) == 401
 
 

@@ -711,8 +711,10 @@ def test_the_pods_environment_is_valid_settings_that_may_serve(
             assert str(value) == raw, alias
     assert settings.log_format == "json"
     assert settings.data_dir == Path(env["KROS_MCP_DATA_DIR"])
-    assert settings.state_url == REAL_SECRETS["KROS_MCP_STATE_URL"]
-    assert settings.state_url.startswith("postgresql://"), (
+    # The state URL is a secret setting; what it opens is the shared PostgreSQL store.
+    assert settings.state_url is not None
+    assert settings.state_url.get_secret_value() == REAL_SECRETS["KROS_MCP_STATE_URL"]
+    assert str(settings.state_target).startswith("postgresql://"), (
         "replicas need the shared PostgreSQL store"
     )
     assert settings.secret is not None, "replicas need one shared signing key"
@@ -821,13 +823,14 @@ def test_the_probed_routes_exist_and_answer_without_a_token(
     }
     for path in probed:
         assert path in routes and "GET" in (routes[path].methods or set()), f"no GET route {path}"
-    # The kubelet probes the pod IP with no credentials.
-    client = TestClient(app, base_url=f"http://10.1.2.3:{args.port}")
-    for path in probed:
-        response = client.get(path)
-        assert response.status_code == 200, (path, response.status_code, response.text)
-    assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json()["status"] == "ready"
+    # The kubelet probes the pod IP with no credentials (once the app has started: readiness
+    # reports the shared store, opened at start-up, and never opens one of its own).
+    with TestClient(app, base_url=f"http://10.1.2.3:{args.port}") as client:
+        for path in probed:
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code, response.text)
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").json()["status"] == "ready"
 
 
 INITIALIZE = {
@@ -952,4 +955,5 @@ def test_settings_types_used_here_are_as_assumed() -> None:
         "KROS_MCP_SECRET",
         "KROS_MCP_AUTH_TOKENS",
         "KROS_MCP_STATE_URL",
+        "KROS_MCP_OAUTH_CLIENT_SECRET",
     } == SECRET_ALIASES
