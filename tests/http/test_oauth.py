@@ -229,3 +229,87 @@ def test_oauth_needs_its_settings(tmp_path: Path) -> None:
         env={"KROS_MCP_OAUTH_ISSUER": Issuer.ISSUER},
     )
     assert done.returncode != 0 and "KROS_MCP_OAUTH_AUDIENCE" in done.stderr, done.stderr
+
+
+# -- opaque tokens, by RFC 7662 introspection ----------------------------------------------------
+
+
+class Introspection:
+    """A local introspection endpoint that knows a few opaque tokens and wants Basic auth."""
+
+    CLIENT = ("kros-mcp", "introspection-secret")
+
+    def __init__(self, audience: str) -> None:
+        import time
+
+        now = int(time.time())
+        base = {"active": True, "iss": Issuer.ISSUER, "aud": audience, "exp": now + 600}
+        self.tokens: dict[str, dict[str, Any]] = {
+            "opaque-writer": {**base, "sub": "dana", "scope": "kros:read kros:write"},
+            "opaque-reader": {**base, "sub": "erin", "scope": "kros:read"},
+            "opaque-elsewhere": {**base, "sub": "finn", "scope": "kros:read", "aud": "https://x"},
+            "opaque-expired": {**base, "sub": "gus", "scope": "kros:read", "exp": now - 120},
+        }
+        self.asked = 0
+
+    def app(self) -> Any:
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def introspect(request: Request) -> JSONResponse:
+            self.asked += 1
+            expected = "Basic " + base64.b64encode(":".join(self.CLIENT).encode()).decode()
+            if request.headers.get("authorization") != expected:
+                return JSONResponse({"error": "invalid_client"}, status_code=401)
+            token = (await request.form()).get("token")
+            return JSONResponse(self.tokens.get(str(token), {"active": False}))
+
+        return Starlette(routes=[Route("/introspect", introspect, methods=["POST"])])
+
+
+async def test_opaque_tokens_by_introspection(tmp_path: Path) -> None:
+    port = free_port()
+    audience = f"http://127.0.0.1:{port}/mcp"
+    endpoint = Introspection(audience)
+    with (
+        serve_in_thread(endpoint.app()) as root,
+        hosted(
+            tmp_path,
+            port=port,
+            KROS_MCP_OAUTH_ISSUER=Issuer.ISSUER,
+            KROS_MCP_OAUTH_AUDIENCE=audience,
+            KROS_MCP_OAUTH_INTROSPECTION_URL=root + "/introspect",
+            KROS_MCP_OAUTH_CLIENT_ID=Introspection.CLIENT[0],
+            KROS_MCP_OAUTH_CLIENT_SECRET=Introspection.CLIENT[1],
+        ) as server,
+    ):
+        async with client_for(server.url, "legacy", bearer("opaque-writer")) as client:
+            assert len((await client.list_tools()).tools) == 6
+        async with client_for(server.url, "legacy", bearer("opaque-reader")) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert names.isdisjoint(WRITE_TOOLS) and len(names) == 3
+        for refused in ("opaque-elsewhere", "opaque-expired", "opaque-unknown"):
+            response = await post_init(server, bearer(refused))
+            assert response.status_code == 401, refused
+            assert 'error="invalid_token"' in response.headers["www-authenticate"]
+        asked = endpoint.asked
+        assert (await post_init(server, bearer("opaque-writer"))).status_code == 200
+        assert endpoint.asked == asked  # the answer is remembered for a while
+
+
+async def test_unreachable_jwks_is_503_not_401(tmp_path: Path, issuer: Issuer) -> None:
+    """When the issuer's keys cannot be fetched the token cannot be judged: 503 with Retry-After
+    (try again), never 200, and not 401 (which would send the client to re-authorize)."""
+    port = free_port()
+    audience = f"http://127.0.0.1:{port}/mcp"
+    with hosted(
+        tmp_path,
+        port=port,
+        KROS_MCP_OAUTH_ISSUER=Issuer.ISSUER,
+        KROS_MCP_OAUTH_AUDIENCE=audience,
+        KROS_MCP_OAUTH_JWKS_URL=f"http://127.0.0.1:{free_port()}/jwks.json",
+    ) as server:
+        response = await post_init(server, bearer(issuer.token(audience)))
+    assert response.status_code == 503 and response.headers["retry-after"], response.text
