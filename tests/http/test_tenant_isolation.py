@@ -177,3 +177,20 @@ async def test_stateless_does_not_promise_subscriptions(tmp_path: Path) -> None:
             response = await http.post(server.url, json=initialize_body(), headers=LEGACY_HEADERS)
             capabilities = rpc_messages(response)[-1]["result"]["capabilities"]
             assert capabilities["resources"]["subscribe"] is True  # it can deliver, so it says so
+
+
+async def test_tool_calls_are_limited_per_address_across_keys(tmp_path: Path) -> None:
+    """Rotating keys does not escape the limit: one address, two organisations, one budget."""
+    key_a, key_b = await _orgs(tmp_path, 2)
+    with hosted(
+        tmp_path, KROS_MCP_MULTI_TENANT=True, KROS_MCP_TOOL_RATE_PER_ADDRESS="3/minute"
+    ) as server:
+        async with (
+            client_for(server.url, "legacy", bearer(key_a)) as a,
+            client_for(server.url, "legacy", bearer(key_b)) as b,
+        ):
+            results = [await a.call_tool("list_numbers", {}) for _ in range(2)]
+            results += [await b.call_tool("list_numbers", {}) for _ in range(2)]
+    assert [r.is_error for r in results] == [False, False, False, True]
+    text = results[-1].content[0].text  # type: ignore[union-attr]
+    assert "RATE_LIMITED" in text and "nothing was done" in text
