@@ -192,22 +192,24 @@ def admission_rules(settings: Settings) -> AdmissionRules:
     )
 
 
-def build_http_app(
+def _admitted_endpoint(
     mcp: Any,
     settings: Settings,
+    shared: dict[str, Any],
     *,
     transport: Literal["streamable-http", "sse"],
-    stateless: bool = False,
-    json_response: bool = False,
-) -> Starlette:
-    """The server's HTTP app. `mcp` is a KrosMCPServer from build_server."""
+    stateless: bool,
+    json_response: bool,
+) -> SessionAdmission:
+    """The MCP endpoint (SSE or streamable HTTP) behind session admission."""
     security = transport_security(settings)
     limit = settings.max_body_bytes
-    low = mcp._lowlevel_server
-    shared: dict[str, Any] = {}
     if transport == "sse":
         inner = sse_app(
-            low, lambda: shared["state"], security=security, max_request_body_size=limit
+            mcp._lowlevel_server,
+            lambda: shared["state"],
+            security=security,
+            max_request_body_size=limit,
         )
     else:
         inner = mcp.streamable_http_app(
@@ -222,8 +224,11 @@ def build_http_app(
     kind: Literal["stateful", "stateless", "sse"] = (
         "sse" if transport == "sse" else ("stateless" if stateless else "stateful")
     )
-    admitted = SessionAdmission(inner, admission_rules(settings), kind=kind)
-    _install_middleware(mcp, settings, stateless and transport != "sse")
+    return SessionAdmission(inner, admission_rules(settings), kind=kind)
+
+
+def _open_routes(mcp: Any, settings: Settings) -> list[Route]:
+    """What answers without authentication: health, readiness, and the OAuth metadata."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -239,9 +244,41 @@ def build_http_app(
     async def not_found(request: Request) -> JSONResponse:
         return JSONResponse({"error": "not found"}, status_code=404)
 
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    if settings.oauth_enabled and settings.oauth_issuer and settings.oauth_audience:
+        scopes = OAuthScopes(settings.oauth_read_scope, settings.oauth_write_scope)
+        routes += metadata_routes(
+            issuer=settings.oauth_issuer, audience=settings.oauth_audience, scopes=scopes
+        )
+    # With OAuth off the metadata paths are 404, not 401: nothing to discover here.
+    routes.append(Route("/.well-known/{rest:path}", not_found, methods=["GET", "HEAD", "OPTIONS"]))
+    return routes
+
+
+def build_http_app(
+    mcp: Any,
+    settings: Settings,
+    *,
+    transport: Literal["streamable-http", "sse"],
+    stateless: bool = False,
+    json_response: bool = False,
+) -> Starlette:
+    """The server's HTTP app. `mcp` is a KrosMCPServer from build_server."""
+    shared: dict[str, Any] = {}
+    admitted = _admitted_endpoint(
+        mcp,
+        settings,
+        shared,
+        transport=transport,
+        stateless=stateless,
+        json_response=json_response,
+    )
+    _install_middleware(mcp, settings, stateless and transport != "sse")
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if transport == "sse":  # the server's lifespan (deps) once, for every stream
+            low = mcp._lowlevel_server
             async with low.lifespan(low) as state:
                 shared["state"] = state
                 yield
@@ -249,14 +286,8 @@ def build_http_app(
             async with mcp.session_manager.run():  # enters the server's lifespan once
                 yield
 
-    routes: list[Route | Mount] = [Route("/healthz", healthz), Route("/readyz", readyz)]
-    if settings.oauth_enabled and settings.oauth_issuer and settings.oauth_audience:
-        scopes = OAuthScopes(settings.oauth_read_scope, settings.oauth_write_scope)
-        routes += metadata_routes(
-            issuer=settings.oauth_issuer, audience=settings.oauth_audience, scopes=scopes
-        )
-    routes += [
-        Route("/.well-known/{rest:path}", not_found, methods=["GET", "HEAD", "OPTIONS"]),
+    routes: list[Route | Mount] = [
+        *_open_routes(mcp, settings),
         Mount("/", app=_guard(admitted, settings, mcp)),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
