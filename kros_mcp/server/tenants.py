@@ -9,6 +9,7 @@ for a while (bounded, with a TTL) under the key's hash, never the key. Until the
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Literal
@@ -68,10 +69,11 @@ class TenantKeys:
         accepted_ttl: float = 300.0,
         refused_ttl: float = 60.0,
         size: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clients = clients
-        self._accepted: TTLCache[str, bool] = TTLCache(maxsize=size, ttl=accepted_ttl)
-        self._refused: TTLCache[str, bool] = TTLCache(maxsize=size, ttl=refused_ttl)
+        self._accepted: TTLCache[str, bool] = TTLCache(size, accepted_ttl, timer=clock)
+        self._refused: TTLCache[str, bool] = TTLCache(size, refused_ttl, timer=clock)
         self._checks: SingleFlight[Verdict] = SingleFlight()
         self.upstream_checks = 0  # how many times KrosAI was asked (for tests and diagnostics)
 
