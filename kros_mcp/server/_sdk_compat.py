@@ -8,14 +8,18 @@ to the minor versions that test has seen.
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer, NotificationOptions
 from mcp.server.lowlevel.helper_types import ReadResourceContents  # not exported by the SDK
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.sse import (
+    SseServerTransport,  # the SDK's SSE transport; mcp.server does not export it
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from mcp import ServerSession
     from mcp.server import ServerRequestContext
@@ -23,10 +27,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ReadResourceContents",
+    "SseServerTransport",
     "connection_of",
     "publish_output_schema",
     "run_with_notifications",
     "serve_resource_subscriptions",
+    "serve_with_state",
+    "server_lifespan",
 ]
 
 
@@ -78,3 +85,36 @@ def connection_of(session: ServerSession) -> object:
     The SDK builds a new ServerSession for every request, so the session object cannot tell one
     subscriber from another; its connection can. ServerSession does not expose it."""
     return session._connection
+
+
+@asynccontextmanager
+async def server_lifespan(mcp: MCPServer[Any]) -> AsyncIterator[Any]:
+    """Enter `mcp`'s lifespan once, for a transport that serves many connections with its state.
+
+    The streamable HTTP session manager does this itself; `MCPServer.sse_app()` instead enters the
+    lifespan for every SSE connection (a store and a client per stream). The lifespan lives on the
+    low-level server."""
+    low = mcp._lowlevel_server
+    async with low.lifespan(low) as state:
+        yield state
+
+
+async def serve_with_state(
+    mcp: MCPServer[Any],
+    read_stream: Any,
+    write_stream: Any,
+    state: Any,
+    notifications: NotificationOptions,
+) -> None:
+    """Serve one connection (either protocol era) with lifespan `state` entered by
+    `server_lifespan`, advertising `notifications` to 2025-era clients."""
+    from mcp.server.runner import serve_dual_era_loop
+
+    low = mcp._lowlevel_server
+    await serve_dual_era_loop(
+        low,
+        read_stream,
+        write_stream,
+        lifespan_state=state,
+        init_options=low.create_initialization_options(notifications),
+    )

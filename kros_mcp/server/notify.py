@@ -11,15 +11,13 @@ advertise `resources.subscribe` or `listChanged` to 2025-era clients there, and 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mcp import ServerSession
+from mcp import MCPError, ServerSession
 from mcp.server import ServerRequestContext
-from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus, ServerEvent
-from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_REQUEST, EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 from ._sdk_compat import connection_of, serve_resource_subscriptions
@@ -141,8 +139,9 @@ async def notify_changed(ctx: Context, subscribers: Subscribers, number_id: str)
 
 
 async def stateless_capabilities(
-    ctx: ServerRequestContext[Any, Any], call_next: CallNext
-) -> HandlerResult:
+    ctx: ServerRequestContext[Any, Any],
+    call_next: Callable[[ServerRequestContext[Any, Any]], Awaitable[Any]],
+) -> Any:
     """Server middleware for `--stateless` HTTP: no connection outlives a request there, so a
     2025-era client is neither promised subscriptions and list-change notifications nor allowed to
     subscribe."""

@@ -29,6 +29,8 @@ from kros_mcp.server._sdk_compat import (
     publish_output_schema,
     run_with_notifications,
     serve_resource_subscriptions,
+    serve_with_state,
+    server_lifespan,
 )
 
 pytestmark = pytest.mark.anyio
@@ -168,3 +170,39 @@ async def test_read_resource_contents_is_what_read_resource_returns() -> None:
 
     contents = list(await server.read_resource("kros://thing"))  # type: ignore[arg-type]
     assert [type(c) for c in contents] == [ReadResourceContents]
+
+
+async def test_server_lifespan_is_entered_once_for_every_connection_served_with_it() -> None:
+    entered: list[int] = []
+
+    @asynccontextmanager
+    async def lifespan(server: MCPServer[Any]) -> AsyncIterator[dict[str, int]]:
+        entered.append(1)
+        yield {"n": 7}
+
+    server: MCPServer[Any] = MCPServer("compat", lifespan=lifespan)
+
+    @server.tool()
+    def peek(ctx: Context) -> str:
+        """The lifespan state's number."""
+        return str(ctx.request_context.lifespan_context["n"])
+
+    async with server_lifespan(server) as state:
+        assert state == {"n": 7}
+
+        @asynccontextmanager
+        async def connection() -> AsyncIterator[Any]:
+            async with (
+                create_client_server_memory_streams() as (client_streams, server_streams),
+                anyio.create_task_group() as tasks,
+            ):
+                notifications = NotificationOptions(resources_changed=True)
+                tasks.start_soon(serve_with_state, server, *server_streams, state, notifications)
+                yield client_streams
+                tasks.cancel_scope.cancel()
+
+        for mode in ("legacy", "auto"):
+            async with Client(connection(), mode=mode) as client:
+                result = await client.call_tool("peek", {})
+                assert result.content[0].text == "7"  # type: ignore[union-attr]
+    assert entered == [1]

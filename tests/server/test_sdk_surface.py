@@ -32,6 +32,15 @@ PUBLIC_MODULES = (
     "mcp.server.mcpserver.tools",
     "mcp.server.apps",  # the MCP Apps extension; the SDK documents Apps as kept in-core here
     "mcp.server.transport_security",
+    # The SDK's auth support for resource servers, as its guide documents it: the token verifier
+    # and access token, the authenticated user its session-owner checks read from the ASGI scope,
+    # the request's token, and the RFC 9728 metadata routes.
+    "mcp.server.auth.provider",
+    "mcp.server.auth.middleware.auth_context",
+    "mcp.server.auth.middleware.bearer_auth",
+    "mcp.server.auth.routes",
+    # The `subscriptions=` seam MCPServer takes (a SubscriptionBus), with its exports.
+    "mcp.server.subscriptions",
     "mcp.client.stdio",
     "mcp.client.streamable_http",
 )

@@ -8,12 +8,11 @@ limited per principal and per client address, besides the per-organisation limit
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from limits import RateLimitItem
 from mcp.server import ServerRequestContext
-from mcp.server.context import CallNext, HandlerResult
 from mcp.types import CallToolResult, TextContent
 from mcp_types.methods import serialize_server_result
 
@@ -21,6 +20,10 @@ from .principal import Principal, current_principal
 from .throttle import Throttle
 
 __all__ = ["ToolAccess", "visible_tools"]
+
+# The SDK's server middleware shapes (mcp.server.context, not among its exported modules).
+HandlerResult = Any
+CallNext = Callable[[ServerRequestContext[Any, Any]], Awaitable[HandlerResult]]
 
 
 def visible_tools(

@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from ...config import Settings
+from ...config import ConfigError, Settings
+from .._sdk_compat import server_lifespan
 from ..tools import WRITE_TOOLS
 from .access import ToolAccess
 from .auth import (
@@ -99,7 +100,8 @@ async def _probe_store(current: Any) -> tuple[bool, str]:
 def _verifier(settings: Settings, mcp: Any, scopes: OAuthScopes) -> Any:
     """The token verifier for the configured way in, or None when nothing is asked (loopback)."""
     if settings.oauth_enabled:
-        assert settings.oauth_issuer is not None and settings.oauth_audience is not None
+        if settings.oauth_audience is None or settings.oauth_issuer is None:
+            raise ConfigError("OAuth mode needs KROS_MCP_OAUTH_ISSUER and KROS_MCP_OAUTH_AUDIENCE")
         if settings.oauth_introspection_url:
             return IntrospectionVerifier(
                 issuer=settings.oauth_issuer,
@@ -109,7 +111,10 @@ def _verifier(settings: Settings, mcp: Any, scopes: OAuthScopes) -> Any:
                 client_secret=settings.oauth_client_secret,
                 scopes=scopes,
             )
-        assert settings.oauth_jwks_url is not None
+        if settings.oauth_jwks_url is None:
+            raise ConfigError(
+                "OAuth mode needs KROS_MCP_OAUTH_JWKS_URL or KROS_MCP_OAUTH_INTROSPECTION_URL"
+            )
         return JWTVerifier(
             issuer=settings.oauth_issuer,
             audience=settings.oauth_audience,
@@ -206,7 +211,7 @@ def _admitted_endpoint(
     limit = settings.max_body_bytes
     if transport == "sse":
         inner = sse_app(
-            mcp._lowlevel_server,
+            mcp,
             lambda: shared["state"],
             security=security,
             max_request_body_size=limit,
@@ -278,8 +283,7 @@ def build_http_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if transport == "sse":  # the server's lifespan (deps) once, for every stream
-            low = mcp._lowlevel_server
-            async with low.lifespan(low) as state:
+            async with server_lifespan(mcp) as state:
                 shared["state"] = state
                 yield
         else:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mcp.server import NotificationOptions, Server
-from mcp.server.runner import serve_dual_era_loop
-from mcp.server.sse import SseServerTransport
+from mcp.server import MCPServer, NotificationOptions
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
+
+from .._sdk_compat import SseServerTransport, serve_with_state
 
 __all__ = ["SSE_MESSAGES_PATH", "SSE_PATH", "sse_app"]
 
@@ -28,32 +28,29 @@ class _Streams:
     """`GET /sse`: one MCP connection for as long as the stream stays open."""
 
     def __init__(
-        self, server: Server[Any], transport: SseServerTransport, state: Callable[[], Any]
+        self, server: MCPServer[Any], transport: SseServerTransport, state: Callable[[], Any]
     ) -> None:
         self._server = server
         self._transport = transport
         self._state = state
-        # SSE keeps a channel to the client open, so list changes can be pushed.
-        self._options = server.create_initialization_options(
-            NotificationOptions(resources_changed=True)
-        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             async with self._transport.connect_sse(scope, receive, send) as (read, write):
-                await serve_dual_era_loop(
+                # SSE keeps a channel to the client open, so list changes can be pushed.
+                await serve_with_state(
                     self._server,
                     read,
                     write,
-                    lifespan_state=self._state(),
-                    init_options=self._options,
+                    self._state(),
+                    NotificationOptions(resources_changed=True),
                 )
         except ValueError:
             return  # refused by the Host/Origin checks: the SDK has already answered
 
 
 def sse_app(
-    server: Server[Any],
+    server: MCPServer[Any],
     state: Callable[[], Any],
     *,
     security: TransportSecuritySettings,
