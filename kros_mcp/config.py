@@ -279,9 +279,10 @@ class Settings(BaseSettings):
         "N/minute or N/hour; more get 429 with Retry-After.",
     )
     initialize_rate_per_address: str = Field(
-        default="60/minute",
+        default="300/minute",
         alias="KROS_MCP_INITIALIZE_RATE_PER_ADDRESS",
-        description="HTTP: new sessions one client address may open (N/second, N/minute or N/hour).",
+        description="HTTP: new sessions one client address may open (N/second, N/minute or N/hour); "
+        "higher than per principal, as many clients may share an address behind NAT.",
     )
     auth_failure_rate_per_address: str = Field(
         default="30/minute",

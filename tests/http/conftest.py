@@ -95,6 +95,12 @@ def base_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, s
         # Over HTTP confirmation defaults to `human`; these tests mostly exercise the token path.
         # A test of the default passes KROS_MCP_CONFIRMATION="" (empty counts as unset).
         "KROS_MCP_CONFIRMATION": "auto",
+        # Every test client comes from 127.0.0.1, and the open servers' clients are one principal
+        # (their address): the session admission defaults would throttle the suite itself. Tests
+        # of those defaults pass "" (unset) for these.
+        "KROS_MCP_INITIALIZE_RATE_PER_PRINCIPAL": "100000/minute",
+        "KROS_MCP_INITIALIZE_RATE_PER_ADDRESS": "100000/minute",
+        "KROS_MCP_MAX_SESSIONS_PER_PRINCIPAL": "1000",
     }
     env.update(extra or {})
     return env

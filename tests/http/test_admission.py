@@ -82,7 +82,12 @@ async def list_numbers(http: httpx2.AsyncClient, url: str, session: dict[str, st
 
 def _spec(name: str, env: dict[str, str] | None = None) -> ServerSpec:
     source = os.environ.get("KROS_MCP_FLOOD_SOURCE")
-    extra = {"KROS_MCP_AUTH_TOKENS": f"{FLOODER},{VICTIM}", **(env or {})}
+    defaults = {  # the admission defaults, not the test rig's (see conftest.base_env)
+        "KROS_MCP_INITIALIZE_RATE_PER_PRINCIPAL": "",
+        "KROS_MCP_INITIALIZE_RATE_PER_ADDRESS": "",
+        "KROS_MCP_MAX_SESSIONS_PER_PRINCIPAL": "",
+    }
+    extra = {**defaults, "KROS_MCP_AUTH_TOKENS": f"{FLOODER},{VICTIM}", **(env or {})}
     if source:
         extra["PYTHONPATH"] = source
     return ServerSpec(name, "stateful", env=extra)
@@ -96,6 +101,11 @@ async def test_initialize_flood_is_refused_and_others_are_served(tmp_path: Path)
         server.stop()
 
 
+def _other_address() -> httpx2.AsyncHTTPTransport:
+    """A client on another loopback address (Linux routes all of 127.0.0.0/8 to lo)."""
+    return httpx2.AsyncHTTPTransport(local_address="127.0.0.2")
+
+
 async def _flood_run(server: Server) -> None:
     async with httpx2.AsyncClient(timeout=30.0) as http:
         victim = await legacy_session(http, server.url, bearer(VICTIM))
@@ -103,10 +113,9 @@ async def _flood_run(server: Server) -> None:
         started = time.monotonic()
         statuses = await flood(server.url, FLOODER, FLOOD)
         took = time.monotonic() - started
-        # The victim's open session still works, and a new client from another address gets in.
-        assert await list_numbers(http, server.url, victim)
-    other = httpx2.AsyncHTTPTransport(local_address="127.0.0.2")
-    async with httpx2.AsyncClient(transport=other, timeout=30.0) as http2:
+        # The victim's open session still works.
+        victim_served = await list_numbers(http, server.url, victim)
+    async with httpx2.AsyncClient(transport=_other_address(), timeout=30.0) as http2:
         opened = await http2.post(
             server.url, json=initialize_body(), headers={**LEGACY_HEADERS, **bearer(VICTIM)}
         )
@@ -120,8 +129,13 @@ async def _flood_run(server: Server) -> None:
     )
     if os.environ.get("KROS_MCP_FLOOD_SOURCE"):
         return  # measuring another version: figures only
+    assert victim_served
     assert opened.status_code == 200, opened.text
-    async with httpx2.AsyncClient(transport=other, timeout=30.0) as http2:
+    # A new session for the other principal opens from the flood's own address too.
+    async with httpx2.AsyncClient(timeout=30.0) as http:
+        same_address = await legacy_session(http, server.url, bearer(VICTIM))
+        assert await list_numbers(http, server.url, same_address)
+    async with httpx2.AsyncClient(transport=_other_address(), timeout=30.0) as http2:
         newcomer = await legacy_session(http2, server.url, bearer(VICTIM))
         assert await list_numbers(http2, server.url, newcomer)
     assert served + refused == FLOOD, statuses

@@ -185,8 +185,11 @@ class SessionAdmission:
     async def _refuse(self, owner: str, scope: Scope, send: Send, count_only: bool = False) -> bool:
         """Answer and return True if a new session for `owner` may not open now."""
         rules = self.rules
-        wait = self._throttle.hit(rules.address_rate, "open", client_address(scope))
-        wait = wait or self._throttle.hit(rules.principal_rate, "open", owner)
+        # The principal first: a principal over its rate does not use up its address's (which
+        # other principals behind the same NAT share).
+        wait = self._throttle.hit(rules.principal_rate, "open", owner)
+        if wait is None:
+            wait = self._throttle.hit(rules.address_rate, "open", client_address(scope))
         if wait is not None:
             return await self._answer(send, 429, "too many new sessions; retry later", wait)
         if count_only:
