@@ -109,17 +109,13 @@ class TenantKeys:
 
 
 async def own_protected_numbers(client: KrosAIClient, protected: frozenset[str]) -> list[str]:
-    """The protected entries (normalised, as the policy holds them) that name one of the numbers
+    """The protected entries (as the policy holds them: ids, or E.164) that name one of the numbers
     of the organisation behind `client`: a tenant is shown only what applies to it."""
-    from ..safety.policy import normalise_number
+    from ..krosai import e164
 
     if not protected:
         return []
     found: set[str] = set()
     async for owned in client.iter_numbers():
-        found.update(
-            p
-            for p in (normalise_number(owned.id), normalise_number(owned.number))
-            if p in protected
-        )
+        found.update(p for p in (owned.id, e164(owned.number, valid=False)) if p in protected)
     return sorted(found)
