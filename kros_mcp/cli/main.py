@@ -300,6 +300,8 @@ def _run_serve(args: argparse.Namespace) -> int:
     require_data_dir(settings, "serve")
     # Bound before anything is opened or announced, so a port clash is the only thing said.
     sock = bind(args.host, args.port, "serve") if args.transport != "stdio" else None
+    if sock is not None:
+        _warn_hosted(settings, settings.state_target)
     try:
         server = build_server(settings)
     except ValueError as exc:  # ConfigError: the message says what to change
@@ -330,7 +332,7 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
     configure_logging(settings.log_format, calls=http)
     _warn_unknown_variables()
     try:
-        store_target = settings.state_target
+        settings.state_target  # noqa: B018 - refuses a malformed state URL before anything else
     except StoreError as exc:  # StateURLError: the message never quotes the value
         raise SystemExit(f"kros-mcp: {exc}") from None
     if http:
@@ -338,7 +340,6 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
 
         _check_http_auth(settings, args.host)
         settings = hosted_settings(settings)
-        _warn_hosted(settings, store_target)
     elif settings.multi_tenant or settings.oauth_enabled:
         raise SystemExit(
             "kros-mcp: --multi-tenant and OAuth need an HTTP transport "
@@ -348,7 +349,8 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
 
 
 def _warn_hosted(settings: Settings, store_target: str | Path) -> None:
-    """The start-up banner's warnings for HTTP: what an operator must not miss."""
+    """The start-up banner's warnings for HTTP, said once the port is ours: what an operator
+    must not miss."""
     from ..store import describe_state_target
 
     if settings.confirmation == "auto":
