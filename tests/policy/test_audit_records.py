@@ -10,6 +10,7 @@ import os
 import socket
 import sqlite3
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -17,6 +18,7 @@ import pytest
 
 from kros_mcp.krosai import ReconcilePolicy
 from kros_mcp.safety import caller_fingerprint
+from kros_mcp.server import context as context_module
 from kros_mcp.store import AuditEntry, SQLiteStateStore
 from tests.server.conftest import START_BALANCE, Harness, Session
 
@@ -27,13 +29,17 @@ pytestmark = pytest.mark.anyio
 DAY = 86_400.0
 
 
-async def test_audit_records_who_asked_and_never_where_the_server_runs(harness: Harness) -> None:
+async def test_audit_records_who_asked_and_never_where_the_server_runs(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     harness.configure(KROS_MCP_CONFIRMATION="none")
     async with harness.connect() as s:
         offer = await s.offer("NG")
         await s.ok("purchase_number", {"inventory_id": offer["inventory_id"]})
         principal = "bearer:0f9e8d7c6b5a-the-callers-credential"
-        s.deps.principal = principal  # set per HTTP request by the transport
+        # What the HTTP transport's authentication hands the request (tests/http cover that part).
+        caller = SimpleNamespace(principal=principal, api_key=None)
+        monkeypatch.setattr(context_module, "current_principal", lambda: caller)
         number = (await s.owned())[0]
         await s.ok("update_routing", {"number_id": number["id"], "allow_outbound": False})
         audit = await audit_of(s)
