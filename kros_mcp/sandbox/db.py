@@ -11,6 +11,7 @@ import json
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,8 +31,10 @@ SANDBOX_API_KEY = "kros_test_sandbox"
 SANDBOX_ORG_ID = "org_sandbox"
 SANDBOX_BALANCE_CENTS = 10_000
 KYC_STATES = ("not_submitted", "initiated", "pending", "declined", "approved")
+# The Buy Numbers guide's code for an organisation that has not started KYC is KYC_REQUIRED; the
+# later stages keep the codes KrosAI's OpenAPI gives them.
 _KYC_ERRORS = {
-    "not_submitted": ("KYC_NOT_SUBMITTED", "KYC verification has not been submitted"),
+    "not_submitted": ("KYC_REQUIRED", "KYC verification is required and has not been started"),
     "initiated": ("KYC_INITIATED", "KYC verification was submitted but not yet reviewed"),
     "pending": ("KYC_PENDING", "KYC verification is still pending"),
     "declined": ("KYC_DECLINED", "KYC verification was declined"),
@@ -45,7 +48,8 @@ CREATE TABLE IF NOT EXISTS orgs (
     name TEXT NOT NULL,
     kyc_status TEXT NOT NULL,
     balance_cents INTEGER NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    provisioning_seconds REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS inventory (
     id TEXT PRIMARY KEY,
@@ -96,7 +100,8 @@ CREATE TABLE IF NOT EXISTS phone_numbers (
     monthly_cost_cents INTEGER NOT NULL,
     sip_password TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    active_at REAL
 );
 CREATE INDEX IF NOT EXISTS phone_numbers_by_org ON phone_numbers (org_id, seq);
 CREATE TABLE IF NOT EXISTS transactions (
@@ -144,6 +149,34 @@ class Org:
     name: str
     kyc_status: str
     balance_cents: int
+    # Seconds a new number stays `pending` before it becomes `active` (0: active at once).
+    provisioning_seconds: float = 0.0
+
+
+_ORG_COLUMNS = "id, api_key, name, kyc_status, balance_cents, provisioning_seconds"
+# Status changes KrosAI refuses, per number status: (operation, code, message).
+_REFUSED = {
+    ("update", "suspended"): (
+        "NUMBER_SUSPENDED",
+        "a suspended number cannot be re-routed; KrosAI support must lift the suspension first",
+    ),
+    ("update", "porting"): (
+        "NUMBER_PORTING",
+        "a number being ported in cannot be re-routed until the port completes",
+    ),
+    ("release", "porting"): (
+        "NUMBER_PORTING",
+        "a number being ported in cannot be released; the port must complete or be cancelled first",
+    ),
+    ("release", "pending"): (
+        "NUMBER_PENDING",
+        "a number still being provisioned cannot be released until it is active",
+    ),
+}
+
+
+def iso_at(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def now_iso() -> str:
@@ -177,6 +210,12 @@ class SandboxDB:
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        self._add_missing_columns()
+        # The earliest time a pending number becomes active (None: no pending number), so that
+        # reads only write when an activation is due.
+        self._next_activation: float | None = self._read(
+            "SELECT MIN(active_at) FROM phone_numbers WHERE active_at IS NOT NULL"
+        )[0][0]
         with self.transaction() as tx:
             if tx.execute("SELECT 1 FROM orgs WHERE id = ?", (SANDBOX_ORG_ID,)).fetchone() is None:
                 self._insert_org(
@@ -189,6 +228,33 @@ class SandboxDB:
                     endpoint_ids=("ep_support_agent", "ep_webhook_handler"),
                 )
         self._seed_inventory(inventory_per_block, seed, progress)
+
+    def _add_missing_columns(self) -> None:
+        """Columns added after a sandbox file was created are added to it (its data is kept)."""
+        for table, column, declaration in (
+            ("orgs", "provisioning_seconds", "REAL NOT NULL DEFAULT 0"),
+            ("phone_numbers", "active_at", "REAL"),
+        ):
+            present = {row[1] for row in self._read(f"PRAGMA table_info({table})")}
+            if column not in present:
+                with self.transaction() as tx:
+                    tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+    def _activate_due(self) -> None:
+        """Pending numbers whose provisioning time has passed become active."""
+        due = self._next_activation
+        if due is None or time.time() < due:
+            return
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE phone_numbers SET status = 'active', updated_at = strftime("
+                "'%Y-%m-%dT%H:%M:%fZ', active_at, 'unixepoch'), active_at = NULL "
+                "WHERE active_at IS NOT NULL AND active_at <= ?",
+                (time.time(),),
+            )
+            self._next_activation = tx.execute(
+                "SELECT MIN(active_at) FROM phone_numbers WHERE active_at IS NOT NULL"
+            ).fetchone()[0]
 
     def _seed_inventory(self, per_block: int, seed: int, progress: Progress | None) -> None:
         """Generate the inventory of a new database, or finish seeding that was interrupted.
@@ -293,7 +359,7 @@ class SandboxDB:
         return added
 
     def inventory_size(self) -> int:
-        return self._read("SELECT COUNT(*) FROM inventory")[0][0]
+        return int(self._read("SELECT COUNT(*) FROM inventory")[0][0])
 
     def search_inventory(
         self, country: str, type: str | None, area_code: str | None, limit: int, offset: int
@@ -330,7 +396,7 @@ class SandboxDB:
                 "monthly_cost_cents = COALESCE(?, monthly_cost_cents) WHERE id = ?",
                 (setup_cost_cents, monthly_cost_cents, inventory_id),
             )
-            return tx.execute("SELECT * FROM inventory WHERE id = ?", (inventory_id,)).fetchone()
+            return _row(tx, "SELECT * FROM inventory WHERE id = ?", inventory_id)
 
     # -- organisations ------------------------------------------------------------------------
 
@@ -346,7 +412,8 @@ class SandboxDB:
     ) -> None:
         created = now_iso()
         tx.execute(
-            "INSERT INTO orgs VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO orgs (id, api_key, name, kyc_status, balance_cents, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (org_id, api_key, name, kyc, balance, created),
         )
         tx.execute(
@@ -379,33 +446,45 @@ class SandboxDB:
                 ),
             )
 
-    def create_org(self, *, kyc_status: str, balance_cents: int, name: str | None = None) -> Org:
+    def create_org(
+        self,
+        *,
+        kyc_status: str,
+        balance_cents: int,
+        name: str | None = None,
+        provisioning_seconds: float = 0.0,
+    ) -> Org:
         api_key = "kros_test_" + secrets.token_hex(16)
         org_id = _new_id("org")
+        name = name or f"Organisation {org_id[-6:]}"
         with self.transaction() as tx:
-            self._insert_org(
-                tx,
-                org_id,
-                api_key,
-                name or f"Organisation {org_id[-6:]}",
-                kyc_status,
-                balance_cents,
+            self._insert_org(tx, org_id, api_key, name, kyc_status, balance_cents)
+            tx.execute(
+                "UPDATE orgs SET provisioning_seconds = ? WHERE id = ?",
+                (provisioning_seconds, org_id),
             )
-        return Org(
-            org_id, api_key, name or f"Organisation {org_id[-6:]}", kyc_status, balance_cents
-        )
+        return Org(org_id, api_key, name, kyc_status, balance_cents, provisioning_seconds)
 
     def org_for_key(self, api_key: str) -> Org | None:
-        rows = self._read(
-            "SELECT id, api_key, name, kyc_status, balance_cents FROM orgs WHERE api_key = ?",
-            (api_key,),
-        )
+        rows = self._read(f"SELECT {_ORG_COLUMNS} FROM orgs WHERE api_key = ?", (api_key,))
         return Org(*rows[0]) if rows else None
 
-    def update_org(self, org_id: str, *, kyc_status: str | None, balance_cents: int | None) -> Org:
+    def update_org(
+        self,
+        org_id: str,
+        *,
+        kyc_status: str | None,
+        balance_cents: int | None,
+        provisioning_seconds: float | None = None,
+    ) -> Org:
         with self.transaction() as tx:
             if kyc_status is not None:
                 tx.execute("UPDATE orgs SET kyc_status = ? WHERE id = ?", (kyc_status, org_id))
+            if provisioning_seconds is not None:
+                tx.execute(
+                    "UPDATE orgs SET provisioning_seconds = ? WHERE id = ?",
+                    (provisioning_seconds, org_id),
+                )
             if balance_cents is not None:
                 old = tx.execute(
                     "SELECT balance_cents FROM orgs WHERE id = ?", (org_id,)
@@ -417,10 +496,7 @@ class SandboxDB:
                     "INSERT INTO transactions (org_id, kind, amount_cents, created_at) VALUES (?, 'adjustment', ?, ?)",
                     (org_id, balance_cents - old, now_iso()),
                 )
-            row = tx.execute(
-                "SELECT id, api_key, name, kyc_status, balance_cents FROM orgs WHERE id = ?",
-                (org_id,),
-            ).fetchone()
+            row = tx.execute(f"SELECT {_ORG_COLUMNS} FROM orgs WHERE id = ?", (org_id,)).fetchone()
         return Org(*row)
 
     def transactions(self, org_id: str) -> list[sqlite3.Row]:
@@ -428,13 +504,48 @@ class SandboxDB:
 
     # -- endpoints ----------------------------------------------------------------------------
 
-    def list_endpoints(self, org_id: str, limit: int, offset: int) -> tuple[list[sqlite3.Row], int]:
+    def list_endpoints(
+        self,
+        org_id: str,
+        limit: int,
+        offset: int,
+        *,
+        type: str | None = None,
+        status: str | None = None,
+    ) -> tuple[list[sqlite3.Row], int]:
+        where = ["org_id = ?"]
+        params: list[Any] = [org_id]
+        for column, value in (("type", type), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        clause = " AND ".join(where)
         rows = self._read(
-            "SELECT * FROM endpoints WHERE org_id = ? ORDER BY seq LIMIT ? OFFSET ?",
-            (org_id, limit, offset),
+            f"SELECT * FROM endpoints WHERE {clause} ORDER BY seq LIMIT ? OFFSET ?",
+            (*params, limit, offset),
         )
-        total = self._read("SELECT COUNT(*) FROM endpoints WHERE org_id = ?", (org_id,))[0][0]
+        total = self._read(f"SELECT COUNT(*) FROM endpoints WHERE {clause}", tuple(params))[0][0]
         return rows, total
+
+    def update_endpoint(
+        self, org_id: str, endpoint_id: str, changes: dict[str, Any]
+    ) -> sqlite3.Row:
+        """Change an endpoint's fields (names from a fixed allowlist in the routes)."""
+        with self.transaction() as tx:
+            found = tx.execute(
+                "SELECT 1 FROM endpoints WHERE org_id = ? AND id = ?", (org_id, endpoint_id)
+            ).fetchone()
+            if found is None:
+                raise SandboxError(404, "NOT_FOUND", f"endpoint {endpoint_id!r} not found")
+            if "provider_config" in changes and changes["provider_config"] is not None:
+                changes = {**changes, "provider_config": json.dumps(changes["provider_config"])}
+            if changes:
+                assignments = ", ".join(f"{column} = ?" for column in changes)
+                tx.execute(
+                    f"UPDATE endpoints SET {assignments}, updated_at = ? WHERE id = ?",
+                    (*changes.values(), now_iso(), endpoint_id),
+                )
+            return _row(tx, "SELECT * FROM endpoints WHERE id = ?", endpoint_id)
 
     def get_endpoint(self, org_id: str, endpoint_id: str) -> sqlite3.Row | None:
         rows = self._read(
@@ -468,13 +579,14 @@ class SandboxDB:
                     created,
                 ),
             )
-            return tx.execute("SELECT * FROM endpoints WHERE id = ?", (ep_id,)).fetchone()
+            return _row(tx, "SELECT * FROM endpoints WHERE id = ?", ep_id)
 
     # -- owned numbers ------------------------------------------------------------------------
 
     def list_numbers(
         self, org_id: str, status: str | None, country: str | None, limit: int, offset: int
     ) -> tuple[list[sqlite3.Row], int]:
+        self._activate_due()
         where = ["org_id = ?"]
         params: list[Any] = [org_id]
         if status is not None:
@@ -494,6 +606,7 @@ class SandboxDB:
         return rows, total
 
     def get_number(self, org_id: str, number_id: str) -> sqlite3.Row:
+        self._activate_due()
         rows = self._read(
             "SELECT * FROM phone_numbers WHERE org_id = ? AND id = ?", (org_id, number_id)
         )
@@ -529,7 +642,8 @@ class SandboxDB:
                         )
                     return prior["status"], json.loads(prior["body"]), True
             current = tx.execute(
-                "SELECT kyc_status, balance_cents FROM orgs WHERE id = ?", (org.id,)
+                "SELECT kyc_status, balance_cents, provisioning_seconds FROM orgs WHERE id = ?",
+                (org.id,),
             ).fetchone()
             if current["kyc_status"] in _KYC_ERRORS:
                 code, message = _KYC_ERRORS[current["kyc_status"]]
@@ -561,6 +675,9 @@ class SandboxDB:
                 )
             number_id = _new_id("pn")
             created = now_iso()
+            # An organisation set to provision slowly gets its number `pending` for a while.
+            wait = current["provisioning_seconds"]
+            active_at = time.time() + wait if wait > 0 else None
             tx.execute("UPDATE inventory SET available = 0 WHERE id = ?", (inventory_id,))
             tx.execute(
                 "UPDATE inventory_counts SET available = available - 1"
@@ -573,7 +690,7 @@ class SandboxDB:
             tx.execute(
                 "INSERT INTO phone_numbers (id, org_id, inventory_id, e164, country, type, status, endpoint_id, "
                 "allow_inbound, allow_outbound, setup_cost_cents, monthly_cost_cents, sip_password, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
+                "updated_at, active_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     number_id,
                     org.id,
@@ -581,6 +698,7 @@ class SandboxDB:
                     item["e164"],
                     item["country"],
                     item["type"],
+                    "pending" if active_at is not None else "active",
                     endpoint_id,
                     int(allow_inbound),
                     int(allow_outbound),
@@ -589,8 +707,13 @@ class SandboxDB:
                     secrets.token_urlsafe(12),
                     created,
                     created,
+                    active_at,
                 ),
             )
+            if active_at is not None and (
+                self._next_activation is None or active_at < self._next_activation
+            ):
+                self._next_activation = active_at
             tx.execute(
                 "INSERT INTO transactions (org_id, kind, amount_cents, phone_number_id, inventory_id, created_at) "
                 "VALUES (?, 'purchase', ?, ?, ?, ?)",
@@ -606,14 +729,14 @@ class SandboxDB:
             return 201, body, False
 
     def update_number(self, org_id: str, number_id: str, changes: dict[str, Any]) -> sqlite3.Row:
+        self._activate_due()
         with self.transaction() as tx:
-            if (
-                tx.execute(
-                    "SELECT 1 FROM phone_numbers WHERE org_id = ? AND id = ?", (org_id, number_id)
-                ).fetchone()
-                is None
-            ):
+            current = tx.execute(
+                "SELECT status FROM phone_numbers WHERE org_id = ? AND id = ?", (org_id, number_id)
+            ).fetchone()
+            if current is None:
                 raise SandboxError(404, "NOT_FOUND", f"phone number {number_id!r} not found")
+            _refuse_in_state("update", current["status"], number_id)
             endpoint_id = changes.get("endpoint_id")
             if (
                 endpoint_id is not None
@@ -631,15 +754,17 @@ class SandboxDB:
                     f"UPDATE phone_numbers SET {assignments}, updated_at = ? WHERE id = ?",
                     (*values, now_iso(), number_id),
                 )
-            return tx.execute("SELECT * FROM phone_numbers WHERE id = ?", (number_id,)).fetchone()
+            return _row(tx, "SELECT * FROM phone_numbers WHERE id = ?", number_id)
 
     def release_number(self, org_id: str, number_id: str) -> sqlite3.Row:
+        self._activate_due()
         with self.transaction() as tx:
-            row = tx.execute(
+            row: sqlite3.Row | None = tx.execute(
                 "SELECT * FROM phone_numbers WHERE org_id = ? AND id = ?", (org_id, number_id)
             ).fetchone()
             if row is None:
                 raise SandboxError(404, "NOT_FOUND", f"phone number {number_id!r} not found")
+            _refuse_in_state("release", row["status"], number_id)
             tx.execute("DELETE FROM phone_numbers WHERE id = ?", (number_id,))
             tx.execute("UPDATE inventory SET available = 1 WHERE id = ?", (row["inventory_id"],))
             tx.execute(
@@ -653,6 +778,40 @@ class SandboxDB:
                 (org_id, number_id, row["inventory_id"], now_iso()),
             )
             return row
+
+    def set_number_status(
+        self, org_id: str, number_id: str, status: str, pending_seconds: float | None
+    ) -> sqlite3.Row:
+        """Sandbox control: put a number in `status`; `pending` may end after `pending_seconds`."""
+        self._activate_due()
+        active_at = (
+            time.time() + pending_seconds if status == "pending" and pending_seconds else None
+        )
+        with self.transaction() as tx:
+            changed = tx.execute(
+                "UPDATE phone_numbers SET status = ?, active_at = ?, updated_at = ? "
+                "WHERE org_id = ? AND id = ?",
+                (status, active_at, now_iso(), org_id, number_id),
+            ).rowcount
+            if not changed:
+                raise SandboxError(404, "NOT_FOUND", f"phone number {number_id!r} not found")
+            if active_at is not None and (
+                self._next_activation is None or active_at < self._next_activation
+            ):
+                self._next_activation = active_at
+            return _row(tx, "SELECT * FROM phone_numbers WHERE id = ?", number_id)
+
+
+def _row(tx: sqlite3.Connection, sql: str, key: str) -> sqlite3.Row:
+    row: sqlite3.Row = tx.execute(sql, (key,)).fetchone()
+    return row
+
+
+def _refuse_in_state(operation: str, status: str, number_id: str) -> None:
+    refused = _REFUSED.get((operation, status))
+    if refused is not None:
+        code, message = refused
+        raise SandboxError(409, code, f"{number_id}: {message}", {"status": status})
 
 
 def _area_of(tx: sqlite3.Connection, inventory_id: str) -> str:

@@ -48,7 +48,7 @@ async def _price_offers(sandbox: SandboxProcess, count: int) -> list[str]:
     found = await sandbox.request(
         "GET", f"/v1/phone-numbers/available?country={COUNTRY}&limit={count}"
     )
-    ids = [item["id"] for item in found["available_numbers"]]
+    ids = [item["inventory_id"] for item in found["available_numbers"]]
     assert len(ids) == count, found
     for inventory_id in ids:
         await sandbox.request(

@@ -214,7 +214,7 @@ async def test_concurrent_routing_updates_of_one_number(rig: Rig, figures: dict[
     found = rig.sandbox_call("GET", "/v1/phone-numbers/available?country=GH&limit=1")[
         "available_numbers"
     ][0]
-    number = rig.sandbox_call("POST", "/v1/phone-numbers", {"inventory_id": found["id"]})
+    number = rig.sandbox_call("POST", "/v1/phone-numbers", {"inventory_id": found["inventory_id"]})
     number_id = number["id"] if "id" in number else number["phone_number"]["id"]
     combos = list(itertools.product(ENDPOINTS, (True, False), (True, False)))
     requested = [combos[i % len(combos)] for i in range(CALLS)]

@@ -253,7 +253,7 @@ class Sandbox:
         return response.json()["available_numbers"]
 
     def offer(self) -> str:
-        return self.available(limit=1)[0]["id"]
+        return self.available(limit=1)[0]["inventory_id"]
 
     def purchase(self, body: Any, **kwargs: Any) -> httpx2.Response:
         return self.request("POST", "/phone-numbers", json=body, **kwargs)
@@ -344,15 +344,29 @@ def replayed_purchase(sb: Sandbox) -> httpx2.Response:
 
 def reused_key(sb: Sandbox) -> httpx2.Response:
     first, second = sb.available(limit=2)
-    response = sb.purchase({"inventory_id": first["id"]}, headers={"Idempotency-Key": "reuse-1"})
+    response = sb.purchase({"inventory_id": first["inventory_id"]}, headers={"Idempotency-Key": "reuse-1"})
     assert response.status_code == 201, response.text
-    return sb.purchase({"inventory_id": second["id"]}, headers={"Idempotency-Key": "reuse-1"})
+    return sb.purchase({"inventory_id": second["inventory_id"]}, headers={"Idempotency-Key": "reuse-1"})
 
 
 def released_twice(sb: Sandbox) -> httpx2.Response:
     path = sb.number_path()
     assert sb.request("DELETE", path).status_code == 200
     return sb.request("DELETE", path)
+
+
+def in_state(status: str) -> Callable[[Sandbox], str]:
+    """The path of a number just bought and put in `status` through the sandbox's control."""
+
+    def make(sb: Sandbox) -> str:
+        path = sb.number_path()
+        control = sb.client.patch(
+            "/_sandbox" + path, json={"status": status}, headers={"x-api-key": SANDBOX_API_KEY}
+        )
+        assert control.status_code == 200, control.text
+        return path
+
+    return make
 
 
 def others_endpoint(sb: Sandbox) -> httpx2.Response:
@@ -424,7 +438,7 @@ def _bought_then_listed(sb: Sandbox) -> httpx2.Response:
 
 TOO_BIG = "x" * 70_000
 KYC_ERRORS = [
-    ("not_submitted", "KYC_NOT_SUBMITTED"),
+    ("not_submitted", "KYC_REQUIRED"),
     ("initiated", "KYC_INITIATED"),
     ("pending", "KYC_PENDING"),
     ("declined", "KYC_DECLINED"),
@@ -663,6 +677,15 @@ SCENARIOS: list[Scenario] = [
         "PAYLOAD_TOO_LARGE",
         call("PATCH", UNKNOWN_NUMBER, json={"endpoint_id": TOO_BIG}),
     ),
+    *[
+        Scenario(
+            "updatePhoneNumber",
+            "409",
+            code,
+            call("PATCH", in_state(state), json={"endpoint_id": "ep_support_agent"}),
+        )
+        for state, code in (("suspended", "NUMBER_SUSPENDED"), ("porting", "NUMBER_PORTING"))
+    ],
     *common("updatePhoneNumber", "update", "PATCH", UNKNOWN_NUMBER, json={}),
     # DELETE /phone-numbers/{id}
     Scenario("releasePhoneNumber", "200", None, call("DELETE", owned())),
@@ -675,9 +698,21 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario("releasePhoneNumber", "404", "NOT_FOUND", call("DELETE", UNKNOWN_NUMBER)),
     Scenario("releasePhoneNumber", "404", "NOT_FOUND", released_twice, "twice"),
+    Scenario("releasePhoneNumber", "200", None, call("DELETE", in_state("suspended")), "suspended"),
+    *[
+        Scenario("releasePhoneNumber", "409", code, call("DELETE", in_state(state)))
+        for state, code in (("porting", "NUMBER_PORTING"), ("pending", "NUMBER_PENDING"))
+    ],
     *common("releasePhoneNumber", "release", "DELETE", UNKNOWN_NUMBER),
     # GET /endpoints
     Scenario("listEndpoints", "200", None, call("GET", "/endpoints")),
+    Scenario(
+        "listEndpoints",
+        "200",
+        None,
+        call("GET", "/endpoints", params={"type": "agent", "status": "active"}),
+        "filtered",
+    ),
     Scenario(
         "listEndpoints", "400", "INVALID_REQUEST", call("GET", "/endpoints", params={"limit": "x"})
     ),
@@ -726,6 +761,32 @@ SCENARIOS: list[Scenario] = [
     Scenario("getEndpoint", "404", "NOT_FOUND", call("GET", "/endpoints/ep_nope")),
     Scenario("getEndpoint", "404", "NOT_FOUND", others_endpoint, "other-org"),
     *common("getEndpoint", "endpoints", "GET", "/endpoints/ep_support_agent"),
+    # PATCH /endpoints/{id}
+    Scenario(
+        "updateEndpoint",
+        "200",
+        None,
+        call("PATCH", "/endpoints/ep_webhook_handler", json={"status": "inactive"}),
+    ),
+    Scenario(
+        "updateEndpoint",
+        "400",
+        "INVALID_REQUEST",
+        call("PATCH", "/endpoints/ep_webhook_handler", json={"status": "error"}),
+    ),
+    Scenario(
+        "updateEndpoint",
+        "404",
+        "NOT_FOUND",
+        call("PATCH", "/endpoints/ep_nope", json={"name": "x"}),
+    ),
+    Scenario(
+        "updateEndpoint",
+        "413",
+        "PAYLOAD_TOO_LARGE",
+        call("PATCH", "/endpoints/ep_nope", json={"name": TOO_BIG}),
+    ),
+    *common("updateEndpoint", "endpoints", "PATCH", "/endpoints/ep_support_agent", json={}),
 ]
 
 
@@ -816,12 +877,12 @@ def test_released_number_is_gone_and_back_in_inventory(sandbox: Sandbox) -> None
     assert sandbox.request("DELETE", f"/phone-numbers/{bought['id']}").status_code == 200
     response = sandbox.request("GET", f"/phone-numbers/{bought['id']}")
     assert response.status_code == 404 and response.json()["code"] == "NOT_FOUND"
-    assert bought["inventory_id"] in {n["id"] for n in sandbox.available(limit=100)}
+    assert bought["inventory_id"] in {n["inventory_id"] for n in sandbox.available(limit=100)}
 
 
 def test_purchase_debits_setup_plus_first_month(sandbox: Sandbox) -> None:
     offer = sandbox.available(limit=1)[0]
-    response = sandbox.purchase({"inventory_id": offer["id"]})
+    response = sandbox.purchase({"inventory_id": offer["inventory_id"]})
     assert response.status_code == 201, response.text
     bought = response.json()
     assert bought["setup_cost_cents"] == offer["setup_cost_cents"]

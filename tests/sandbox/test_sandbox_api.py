@@ -236,7 +236,7 @@ async def test_purchase_debits_setup_plus_first_month(
 @pytest.mark.parametrize(
     ("kyc", "code"),
     [
-        ("not_submitted", "KYC_NOT_SUBMITTED"),
+        ("not_submitted", "KYC_REQUIRED"),
         ("initiated", "KYC_INITIATED"),
         ("pending", "KYC_PENDING"),
         ("declined", "KYC_DECLINED"),
