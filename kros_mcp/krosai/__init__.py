@@ -1,11 +1,13 @@
 """Async client for the KrosAI Phone Numbers API. Knows nothing of MCP."""
 
 from ._auth import mask_api_key
+from ._observe import ClientEvent, budget, observing
 from ._retry import RetryPolicy
 from .client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, UNSET, KrosAIClient, ReconcilePolicy
 from .errors import (
     APIError,
     AuthenticationError,
+    BaseURLError,
     ConflictError,
     EndpointNotFoundError,
     IdempotencyConflictError,
@@ -28,6 +30,8 @@ from .models import (
     NUMBER_TYPES,
     AvailableNumber,
     AvailableNumberPage,
+    Endpoint,
+    EndpointPage,
     EndpointSummary,
     PhoneNumber,
     PhoneNumberPage,
@@ -46,8 +50,12 @@ __all__ = [
     "AuthenticationError",
     "AvailableNumber",
     "AvailableNumberPage",
+    "BaseURLError",
+    "ClientEvent",
     "ConflictError",
+    "Endpoint",
     "EndpointNotFoundError",
+    "EndpointPage",
     "EndpointSummary",
     "IdempotencyConflictError",
     "InsufficientBalanceError",
@@ -71,9 +79,11 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "TransportError",
+    "budget",
     "e164",
     "looks_secret",
     "mask_api_key",
+    "observing",
     "redact_secret",
     "same_number",
 ]

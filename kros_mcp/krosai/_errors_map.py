@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email.utils
 import json
+import socket
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ from .errors import (
     RateLimitError,
     ServerError,
     TransportError,
+    TransportReason,
 )
 from .formats import ERROR_CODE, matches
 from .secrets import looks_secret, redact_secret
@@ -166,28 +169,98 @@ _NOT_SENT = (
     httpx2.UnsupportedProtocol,
 )
 
+_REASON_WORDS: tuple[tuple[TransportReason, tuple[str, ...]], ...] = (
+    (
+        "dns",
+        (
+            "name or service not known",
+            "nodename nor servname",
+            "temporary failure in name resolution",
+            "no address associated",
+            "getaddrinfo",
+            "name resolution",
+        ),
+    ),
+    ("refused", ("connection refused", "errno 111", "errno 61", "actively refused")),
+    ("tls", ("ssl", "certificate", "tls", "handshake")),
+)
+
+_REASON_TEXT: dict[TransportReason, str] = {
+    "dns": "the host name does not resolve (DNS failure)",
+    "refused": "the connection was refused (nothing listens at that address)",
+    "tls": "the TLS handshake failed (certificate or protocol problem)",
+    "connect": "the connection could not be opened",
+}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def connect_failure_reason(exc: BaseException) -> TransportReason:
+    """Why a connection could not be opened: dns, refused, tls, or just connect."""
+    chain = _chain(exc)
+    for link in chain:
+        if isinstance(link, socket.gaierror):
+            return "dns"
+        if isinstance(link, ConnectionRefusedError):
+            return "refused"
+        if isinstance(link, ssl.SSLError):
+            return "tls"
+    text = " ".join(str(link) for link in chain).lower()
+    for reason, words in _REASON_WORDS:
+        if any(word in text for word in words):
+            return reason
+    return "connect"
+
 
 @contextmanager
-def translate_transport_errors(method: str, path: str) -> Iterator[None]:
-    """Turn httpx2 and timeout failures into TransportError, saying whether the request left."""
+def translate_transport_errors(
+    method: str, path: str, base_url: str | None = None
+) -> Iterator[None]:
+    """Turn httpx2 and timeout failures into TransportError, saying whether the request left and,
+    when KrosAI could not be reached at all, why."""
     try:
         yield
-    except _NOT_SENT as exc:
+    except httpx2.ConnectTimeout as exc:
         raise TransportError(
-            f"could not connect to KrosAI for {method} {path}: {type(exc).__name__}",
+            f"could not connect to KrosAI for {method} {path}: the connection timed out",
             request_sent=False,
+            reason="connect",
+            base_url=base_url,
+        ) from exc
+    except _NOT_SENT as exc:
+        reason = connect_failure_reason(exc)
+        raise TransportError(
+            f"could not reach KrosAI for {method} {path}: "
+            f"{_REASON_TEXT.get(reason, type(exc).__name__)}",
+            request_sent=False,
+            reason=reason,
+            base_url=base_url,
         ) from exc
     except httpx2.TimeoutException as exc:
         raise TransportError(
             f"KrosAI did not answer {method} {path} in time ({type(exc).__name__})",
             request_sent=True,
+            reason="timeout",
+            base_url=base_url,
         ) from exc
     except TimeoutError as exc:
         raise TransportError(
-            f"KrosAI did not answer {method} {path} before the deadline", request_sent=True
+            f"KrosAI did not answer {method} {path} before the deadline",
+            request_sent=True,
+            reason="deadline",
+            base_url=base_url,
         ) from exc
     except httpx2.HTTPError as exc:
         raise TransportError(
             f"connection to KrosAI lost during {method} {path}: {type(exc).__name__}",
             request_sent=True,
+            reason="dropped",
+            base_url=base_url,
         ) from exc

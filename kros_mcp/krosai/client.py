@@ -16,10 +16,12 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from ._auth import ApiKeyAuth, mask_api_key
 from ._errors_map import error_from_response, translate_transport_errors
+from ._observe import capped, emit, spending, watch_slow
 from ._retry import RETRYABLE_STATUSES, Deadline, RetryPolicy
 from ._singleflight import SingleFlight
 from .errors import (
     APIError,
+    BaseURLError,
     KrosAIError,
     NotFoundError,
     PurchaseNotCompleted,
@@ -30,6 +32,8 @@ from .errors import (
 )
 from .models import (
     AvailableNumberPage,
+    Endpoint,
+    EndpointPage,
     PhoneNumber,
     PhoneNumberPage,
     PurchaseReceipt,
@@ -143,7 +147,7 @@ class KrosAIClient:
         params = _drop_none(
             {"status": status, "country": country, "limit": limit, "offset": offset}
         )
-        response = await self._request("GET", "phone-numbers", params=params)
+        response = await self._collection("phone-numbers", params)
         return _parse(PhoneNumberPage, response)
 
     async def iter_numbers(
@@ -222,13 +226,39 @@ class KrosAIClient:
                 self._available_route = "action"
                 return await self._search(params)
         else:
-            response = await self._request(
-                "GET", "phone-numbers", params={"action": "available", **params}
-            )
+            response = await self._collection("phone-numbers", {"action": "available", **params})
         page = _parse(AvailableNumberPage, response)
         for item in page.items:
             self._remember_offer(item.id, item.number)
         return page
+
+    async def list_endpoints(
+        self,
+        *,
+        type: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> EndpointPage:
+        """One page of the organisation's endpoints (where calls to a number can be routed)."""
+        params = _drop_none({"type": type, "status": status, "limit": limit, "offset": offset})
+        return _parse(EndpointPage, await self._collection("endpoints", params))
+
+    async def iter_endpoints(self, *, status: str | None = None) -> AsyncIterator[Endpoint]:
+        """Every endpoint, page by page."""
+        offset = 0
+        while True:
+            page = await self.list_endpoints(status=status, limit=PAGE_MAX, offset=offset)
+            for endpoint in page.items:
+                yield endpoint
+            offset += len(page.items)
+            done = offset >= page.total if page.total is not None else len(page.items) < PAGE_MAX
+            if done or not page.items:
+                return
+
+    async def get_endpoint(self, endpoint_id: str) -> Endpoint:
+        response = await self._request("GET", f"endpoints/{_segment(endpoint_id)}")
+        return _parse(Endpoint, _unwrap_data(response, ("data", "endpoint")))
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -249,6 +279,26 @@ class KrosAIClient:
         `PurchaseOutcomeUnknown` when it could not tell. `expected_number` (E.164) helps
         reconciliation recognise the number; numbers seen in `search_available` are remembered.
         """
+        with spending():
+            return await self._purchase(
+                inventory_id,
+                endpoint_id=endpoint_id,
+                allow_inbound=allow_inbound,
+                allow_outbound=allow_outbound,
+                idempotency_key=idempotency_key,
+                expected_number=expected_number,
+            )
+
+    async def _purchase(
+        self,
+        inventory_id: str,
+        *,
+        endpoint_id: str | None,
+        allow_inbound: bool | None,
+        allow_outbound: bool | None,
+        idempotency_key: str | None,
+        expected_number: str | None,
+    ) -> PurchaseReceipt:
         key = idempotency_key or f"kros-mcp-{uuid.uuid4()}"
         body = _drop_none(
             {
@@ -261,7 +311,7 @@ class KrosAIClient:
         headers = {"Idempotency-Key": key}
         # An ambiguous outcome is settled by looking for the number, never by sending again.
         settle = functools.partial(self._reconcile_purchase, inventory_id, expected_number, key)
-        deadline = Deadline(self.retry.deadline)
+        deadline = Deadline(capped(self.retry.deadline))
         attempts = 0
         while True:
             attempts += 1
@@ -297,6 +347,12 @@ class KrosAIClient:
         wait = self.retry.backoff(attempts)
         if attempts < self.retry.max_attempts and deadline.allows(wait):
             log.info("purchase: KrosAI unreachable, nothing sent; retrying in %.2fs", wait)
+            await emit(
+                "retry",
+                "info",
+                "Could not reach KrosAI for the purchase (nothing was sent); "
+                f"retry {attempts} in {wait:.1f}s.",
+            )
             await anyio.sleep(wait)
             return
         raise PurchaseNotCompleted(
@@ -317,6 +373,11 @@ class KrosAIClient:
         if wait is None or not deadline.allows(wait):
             return False
         log.info("purchase rate limited; retrying in %.2fs", wait)
+        await emit(
+            "retry",
+            "info",
+            f"KrosAI rate-limited the purchase (not processed); retry {attempts} in {wait:.1f}s.",
+        )
         await anyio.sleep(wait)
         return True
 
@@ -406,12 +467,13 @@ class KrosAIClient:
             remaining = deadline.remaining()
             if remaining <= 0:
                 raise not_sent
-            with translate_transport_errors(method, "/" + path):
-                # fail_after also bounds transports that ignore httpx2 timeouts (in-process ASGI).
-                with anyio.fail_after(remaining):
-                    return await self._http.request(
-                        method, path, params=params, json=json, headers=headers
-                    )
+            with translate_transport_errors(method, "/" + path, self.base_url):
+                async with watch_slow(f"{method} /{path}", remaining):
+                    # fail_after also bounds transports that ignore httpx2 timeouts (in-process ASGI).
+                    with anyio.fail_after(remaining):
+                        return await self._http.request(
+                            method, path, params=params, json=json, headers=headers
+                        )
         finally:
             self._slots.release()
 
@@ -425,8 +487,25 @@ class KrosAIClient:
         attempts: _Attempts | None = None,
     ) -> httpx2.Response:
         """Send an idempotent request, retrying what is safe to retry, and return a 2xx answer."""
-        attempts = attempts or _Attempts()
-        deadline = Deadline(self.retry.deadline)
+        with spending():
+            return await self._request_loop(method, path, params, json, attempts or _Attempts())
+
+    async def _collection(self, path: str, params: Mapping[str, Any]) -> httpx2.Response:
+        """GET a list route. A 404 there cannot mean a missing object: the base URL is wrong."""
+        try:
+            return await self._request("GET", path, params=params)
+        except NotFoundError as exc:
+            raise BaseURLError.for_route(self.base_url, "/" + path, exc) from exc
+
+    async def _request_loop(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        attempts: _Attempts,
+    ) -> httpx2.Response:
+        deadline = Deadline(capped(self.retry.deadline))
         while True:
             attempts.count += 1
             try:
@@ -443,6 +522,12 @@ class KrosAIClient:
                     exc.message,
                     attempts.count,
                     backoff,
+                )
+                await emit(
+                    "retry",
+                    "info",
+                    f"{method} /{path} failed ({exc.message}); "
+                    f"retry {attempts.count} in {backoff:.1f}s.",
                 )
                 await anyio.sleep(backoff)
                 continue
@@ -465,6 +550,12 @@ class KrosAIClient:
                         attempts.count,
                         wait,
                     )
+                    await emit(
+                        "retry",
+                        "info",
+                        f"KrosAI answered {method} /{path} with {error.code}; "
+                        f"retry {attempts.count} in {wait:.1f}s.",
+                    )
                     await anyio.sleep(wait)
                     continue
             raise error
@@ -486,10 +577,11 @@ class KrosAIClient:
             inventory_id,
             cause.message,
         )
+        await emit("reconcile", "warning", _RECONCILING.format(inventory_id, cause.message))
         scan_error: KrosAIError | None = None
         clean_scan = False
         found: PhoneNumber | None = None
-        with anyio.move_on_after(self.reconcile.max_seconds) as scope:
+        with anyio.move_on_after(capped(self.reconcile.max_seconds)) as scope:
             found, clean_scan, scan_error = await self._scan_for_purchase(
                 inventory_id, hint, authoritative
             )
@@ -527,14 +619,17 @@ class KrosAIClient:
         """Scan owned numbers (repeatedly, per the policy): (found, clean scan seen, last error)."""
         scan_error: KrosAIError | None = None
         clean_scan = False
-        for delay in self.reconcile.scan_delays:
+        scans = len(self.reconcile.scan_delays)
+        for scan, delay in enumerate(self.reconcile.scan_delays, start=1):
             await anyio.sleep(delay)
+            await emit("reconcile", "info", f"Checking owned numbers ({scan} of {scans}).")
             unidentifiable = False
             try:
                 async for number in self.iter_numbers():
                     if number.inventory_id == inventory_id or (
                         hint and same_number(number.number, hint)
                     ):
+                        await emit("reconcile", "notice", f"Found it: bought as {number.id}.")
                         return number, True, None
                     unidentifiable = unidentifiable or (
                         number.inventory_id is None and hint is None
@@ -547,6 +642,12 @@ class KrosAIClient:
             if clean_scan and authoritative:
                 break
         return None, clean_scan, scan_error
+
+
+_RECONCILING = (
+    "The purchase of {} ended without a clear answer ({}); checking owned numbers before "
+    "anything else."
+)
 
 
 def _segment(value: str) -> str:
@@ -569,11 +670,13 @@ def _json_or_none(response: httpx2.Response) -> Any:
         return None
 
 
-def _unwrap_data(response: httpx2.Response) -> Any:
+def _unwrap_data(
+    response: httpx2.Response, keys: tuple[str, ...] = ("data", "phone_number", "phoneNumber")
+) -> Any:
     """Single objects may come bare or as `{"data": {...}}` / `{"phone_number": {...}}`."""
     body = _json_or_none(response)
     if isinstance(body, dict) and "id" not in body:
-        for key in ("data", "phone_number", "phoneNumber"):
+        for key in keys:
             inner = body.get(key)
             if isinstance(inner, dict):
                 return inner

@@ -12,10 +12,12 @@ KrosAIError                       anything this package raises
 │   ├── NotFoundError             404: unknown id, or not this organisation's
 │   │   ├── NumberNotAvailableError    the inventory number is sold or unknown
 │   │   └── EndpointNotFoundError      the endpoint id does not exist
-│   ├── ConflictError             409
+│   ├── ConflictError             409 (e.g. a number whose status forbids the change)
 │   ├── RateLimitError            429 (retry_after seconds)
 │   └── ServerError               5xx
 ├── TransportError                no usable answer: connection failed, timed out, or dropped
+│                                 (`reason` says which: dns, refused, tls, timeout, ...)
+├── BaseURLError                  the base URL serves no KrosAI routes (e.g. it lacks /v1)
 ├── ResponseFormatError           a 2xx answer this client cannot read
 └── PurchaseError                 a purchase whose first answer was ambiguous
     ├── PurchaseNotCompleted      reconciled: definitely not purchased, safe to try again
@@ -28,11 +30,13 @@ error text only.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Literal
 
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BaseURLError",
     "ConflictError",
     "EndpointNotFoundError",
     "IdempotencyConflictError",
@@ -50,6 +54,8 @@ __all__ = [
     "ResponseFormatError",
     "ServerError",
     "TransportError",
+    "TransportReason",
+    "has_version_path",
 ]
 
 
@@ -136,15 +142,64 @@ class ServerError(APIError):
     """KrosAI failed (5xx)."""
 
 
+TransportReason = Literal["dns", "refused", "tls", "connect", "timeout", "dropped", "deadline"]
+
+
 class TransportError(KrosAIError):
     """No usable answer: the connection failed, timed out or was dropped."""
 
     code = "TRANSPORT_ERROR"
 
-    def __init__(self, message: str, *, request_sent: bool) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool,
+        reason: TransportReason = "dropped",
+        base_url: str | None = None,
+    ) -> None:
         super().__init__(message)
         # False only when the request certainly never reached the server.
         self.request_sent = request_sent
+        # dns, refused and tls mean KrosAI was never reached: the network or the base URL is wrong.
+        self.reason: TransportReason = reason
+        self.base_url = base_url
+
+    @property
+    def unreachable(self) -> bool:
+        """True when the host could not be reached at all (not a slow or dropped answer)."""
+        return self.reason in ("dns", "refused", "tls", "connect")
+
+
+def has_version_path(base_url: str) -> bool:
+    """True when the base URL's path ends in a version segment such as /v1 (KrosAI's routes sit
+    under it)."""
+    from urllib.parse import urlsplit
+
+    segments = [part for part in urlsplit(base_url).path.split("/") if part]
+    return bool(segments) and re.fullmatch(r"v\d+(\.\d+)?", segments[-1]) is not None
+
+
+class BaseURLError(KrosAIError):
+    """KrosAI answered 404 on a list route: the base URL points somewhere without its API."""
+
+    code = "BAD_BASE_URL"
+
+    def __init__(self, message: str, *, base_url: str) -> None:
+        super().__init__(message)
+        self.base_url = base_url
+
+    @classmethod
+    def for_route(cls, base_url: str, route: str, cause: APIError) -> BaseURLError:
+        if not has_version_path(base_url):
+            why = f"it has no version path (KrosAI's API is under /v1, e.g. {base_url}/v1)"
+        else:
+            why = "nothing there serves KrosAI's routes"
+        return cls(
+            f"{base_url} answered {cause.status} for GET {route}, a route KrosAI always has: "
+            f"the base URL looks wrong: {why}",
+            base_url=base_url,
+        )
 
 
 class ResponseFormatError(KrosAIError):

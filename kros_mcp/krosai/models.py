@@ -24,6 +24,8 @@ __all__ = [
     "NUMBER_TYPES",
     "AvailableNumber",
     "AvailableNumberPage",
+    "Endpoint",
+    "EndpointPage",
     "EndpointSummary",
     "NumberType",
     "PhoneNumber",
@@ -90,6 +92,55 @@ class EndpointSummary(_Model):
         return _checked(ENDPOINT_ID, "endpoint id", value)  # type: ignore[no-any-return]
 
 
+# KrosAI states no currency (its documents say only "cents"); if it ever does, it is kept.
+_CURRENCY = Field(
+    default=None, validation_alias=_aliases("currency", "currency_code", "currencyCode")
+)
+
+
+class Endpoint(_Model):
+    """Where calls to a number can be routed: a voice-agent provider, a webhook or SIP.
+
+    A webhook endpoint may carry its signing secret (`secret`): kept out of reprs, never shown.
+    """
+
+    id: str
+    name: str | None = None
+    type: str | None = None
+    status: str | None = None
+    url: str | None = Field(default=None, repr=False)
+    provider_config: dict[str, Any] | None = Field(
+        default=None, repr=False, validation_alias=_aliases("provider_config", "providerConfig")
+    )
+    created_at: datetime | None = Field(
+        default=None, validation_alias=_aliases("created_at", "createdAt")
+    )
+    updated_at: datetime | None = Field(
+        default=None, validation_alias=_aliases("updated_at", "updatedAt")
+    )
+
+    @property
+    def provider(self) -> str | None:
+        provider = (self.provider_config or {}).get("provider")
+        return provider if isinstance(provider, str) else None
+
+    def __repr_args__(self) -> Any:
+        # Unknown fields (a webhook's `secret`) are left out of the repr.
+        return [(k, v) for k, v in super().__repr_args__() if k in type(self).model_fields]
+
+
+class EndpointPage(_Model):
+    """One page of endpoints."""
+
+    items: list[Endpoint]
+    total: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, data: Any) -> Any:
+        return _wrap_list(data, ("endpoints", "data", "results"))
+
+
 class PhoneNumber(_Model):
     """A phone number the organisation owns."""
 
@@ -131,6 +182,7 @@ class PhoneNumber(_Model):
     updated_at: datetime | None = Field(
         default=None, validation_alias=_aliases("updated_at", "updatedAt")
     )
+    currency: str | None = _CURRENCY
 
     @field_validator("id")
     @classmethod
@@ -171,6 +223,7 @@ class AvailableNumber(_Model):
         default=None, validation_alias=_aliases("monthly_cost_cents", "monthlyCostCents")
     )
     capabilities: dict[str, bool] = Field(default_factory=dict)
+    currency: str | None = _CURRENCY
 
     @field_validator("id")
     @classmethod
@@ -228,6 +281,7 @@ class AvailableNumberPage(_Model):
 
     items: list[AvailableNumber]
     total: int | None = None
+    currency: str | None = _CURRENCY
 
     @model_validator(mode="before")
     @classmethod

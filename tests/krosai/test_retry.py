@@ -14,6 +14,7 @@ import pytest
 from kros_mcp.krosai import (
     APIError,
     AuthenticationError,
+    BaseURLError,
     ConflictError,
     InvalidRequestError,
     KrosAIClient,
@@ -109,6 +110,13 @@ async def test_final_status_is_not_retried(op: str, status: int, cls: type[APIEr
     """Client errors and a plain 500 are raised after a single request."""
     call, ok = OPERATIONS[op]
     handler = Scripted(error_response(status, message="final answer"), ok)
+    if op == "GET-list" and status == 404:
+        # A list route always exists: its 404 says the base URL is wrong (test_network_errors).
+        async with make_client(handler) as client:
+            with pytest.raises(BaseURLError):
+                await call(client)
+        assert handler.calls == 1
+        return
     async with make_client(handler) as client:
         with pytest.raises(cls) as caught:
             await call(client)
