@@ -21,10 +21,10 @@ from kros_mcp.krosai import (
     PurchaseOutcomeUnknown,
     RetryPolicy,
     TransportError,
+    _observe,
     budget,
     observing,
 )
-from kros_mcp.krosai import _observe
 from kros_mcp.sandbox import SANDBOX_API_KEY, SandboxTransport, create_app
 
 from .conftest import Scripted, error_response, make_client, number_json
