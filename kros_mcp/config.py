@@ -110,12 +110,23 @@ class Settings(BaseSettings):
         alias="KROSAI_TIMEOUT",
         description="Seconds to wait for one KrosAI answer.",
     )
+    # 45 s: common MCP clients (the TypeScript SDK, the Inspector) give up on a request after 60 s,
+    # so the server's own explanation must be on its way well before then, with room for the
+    # work around the KrosAI calls (state store, audit) and for the answer to travel.
     krosai_deadline: float = Field(
-        default=60.0,
+        default=45.0,
         gt=0,
         le=900,
         alias="KROSAI_DEADLINE",
-        description="Seconds one KrosAI call may take in all, retries included.",
+        description="Seconds of KrosAI time one tool call may use in all, retries and "
+        "reconciliation included. Keep it under your MCP client's request timeout (often 60).",
+    )
+    currency: str = Field(
+        default="USD",
+        pattern=r"^[A-Z]{3}$",
+        alias="KROS_MCP_CURRENCY",
+        description="ISO 4217 code of the currency KrosAI's cent amounts are in, used when KrosAI "
+        'does not state one (its documents say only "cents").',
     )
     data_dir: Path = Field(
         default_factory=default_data_dir,

@@ -101,8 +101,11 @@ def quote_holds(agreed: dict[str, Any] | None, current: StoredOffer) -> bool:
     )
 
 
-def offer_from(item: AvailableNumber, country: str, query: dict[str, Any]) -> StoredOffer:
-    """The offer to remember for an inventory item shown by a search."""
+def offer_from(
+    item: AvailableNumber, country: str, query: dict[str, Any], currency: str = "USD"
+) -> StoredOffer:
+    """The offer to remember for an inventory item shown by a search; `currency` is used when
+    KrosAI states none for the item."""
     return StoredOffer(
         inventory_id=item.id,
         number=item.number,
@@ -113,6 +116,7 @@ def offer_from(item: AvailableNumber, country: str, query: dict[str, Any]) -> St
         monthly_cost_cents=item.monthly_cost_cents or 0,
         capabilities=tuple(sorted(k for k, v in item.capabilities.items() if v)),
         query=query,
+        currency=item.currency or currency,
     )
 
 
@@ -131,5 +135,5 @@ async def refresh_offer(client: KrosAIClient, offer: StoredOffer) -> StoredOffer
         )
         for item in result.items:
             if item.id == offer.inventory_id:
-                return offer_from(item, offer.country, offer.query)
+                return offer_from(item, offer.country, offer.query, offer.currency)
     return None

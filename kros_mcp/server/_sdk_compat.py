@@ -23,7 +23,12 @@ if TYPE_CHECKING:
 
     from mcp import ServerSession
     from mcp.server import ServerRequestContext
-    from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+    from mcp.types import (
+        EmptyResult,
+        SetLevelRequestParams,
+        SubscribeRequestParams,
+        UnsubscribeRequestParams,
+    )
 
 __all__ = [
     "ReadResourceContents",
@@ -31,6 +36,7 @@ __all__ = [
     "connection_of",
     "publish_output_schema",
     "run_with_notifications",
+    "serve_logging_level",
     "serve_resource_subscriptions",
     "serve_with_state",
     "server_lifespan",
@@ -66,6 +72,21 @@ def serve_resource_subscriptions(
     low = mcp._lowlevel_server
     low.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+
+
+def serve_logging_level(
+    mcp: MCPServer[Any],
+    set_level: Callable[
+        [ServerRequestContext[Any, Any], SetLevelRequestParams], Awaitable[EmptyResult]
+    ],
+) -> None:
+    """Serve 2025-era `logging/setLevel` (the SDK then advertises the logging capability).
+
+    MCPServer registers no handler for it and offers none to register; its low-level server
+    does (the SDK's extension guide names this very case)."""
+    from mcp.types import SetLevelRequestParams
+
+    mcp._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
 
 
 async def run_with_notifications(

@@ -16,6 +16,8 @@ from ..config import Settings
 from ..safety import Policy, RuleVerdict
 from ._sdk_compat import ReadResourceContents
 from .apps import app_for
+from .client_logging import register_client_logging
+from .completions import register_completions
 from .context import deps_of
 from .deps import Deps, build_policy, load_signing_keys, open_deps
 from .middleware import (
@@ -33,15 +35,17 @@ from .notify import TenantBus, enable_legacy_subscriptions
 from .prompts import register_prompts
 from .resources import register_policy_and_audit, register_resources
 from .tools import ALL_TOOLS, TOOL_NAMES, ToolSpec
+from .tools.endpoints import register_endpoints_resource
 from .upstream import Upstream
 
 __all__ = ["INSTRUCTIONS", "KrosMCPServer"]
 
 INSTRUCTIONS = (
-    "Manage KrosAI phone numbers for AI voice agents (Africa and the Middle East). Reading is free: "
-    "list_numbers, get_number, search_available. Writes: purchase_number spends money, release_number is "
-    "irreversible; preview both with dry_run=true and never pass a confirmation_token the user has not "
-    "approved. Costs are in US cents."
+    "Manage KrosAI phone numbers for AI voice agents (Africa and the Middle East). Reading is "
+    "free: list_numbers, get_number, search_available, list_endpoints. Writes: purchase_number "
+    "spends money, release_number is irreversible; preview both with dry_run=true and never pass "
+    "a confirmation_token the user has not approved. Amounts are in cents of the currency each "
+    "result names."
 )
 
 # The request a static resource is being read for (static resources get no Context of their own).
@@ -85,6 +89,9 @@ class KrosMCPServer(MCPServer[Deps]):
         register_resources(self, self.current_deps)
         register_policy_and_audit(self, self.current_deps)
         register_prompts(self)
+        register_completions(self)
+        register_client_logging(self, settings.krosai_deadline)
+        register_endpoints_resource(self, self.current_deps)
         enable_legacy_subscriptions(self, lambda ctx: ctx.lifespan_context.subscribers)
 
     @asynccontextmanager

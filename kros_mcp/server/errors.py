@@ -7,6 +7,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from ..krosai import (
     APIError,
     AuthenticationError,
+    BaseURLError,
     EndpointNotFoundError,
     IdempotencyConflictError,
     InsufficientBalanceError,
@@ -26,6 +27,7 @@ from ..krosai import (
 from ..safety import ConfirmationError, PolicyError
 from ..safety.text import clean_text
 from ..store import StoreError
+from .upstream_errors import unreachable_message
 
 __all__ = ["to_tool_error"]
 
@@ -121,6 +123,8 @@ def _upstream_message(exc: Exception, nothing: str) -> str | None:
             f"{exc.code}: KrosAI rejected the request: {_detail(exc)}.{nothing} "
             "Correct the arguments and try again."
         )
+    if isinstance(exc, BaseURLError) or (isinstance(exc, TransportError) and exc.unreachable):
+        return unreachable_message(exc, nothing)
     if isinstance(exc, (ServerError, TransportError)):
         return f"KrosAI is unavailable right now ({_detail(exc)}).{nothing} Try again in a minute."
     if isinstance(exc, ResponseFormatError):

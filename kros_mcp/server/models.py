@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from ..krosai import AvailableNumber, PhoneNumber
+from ..krosai import Endpoint as KrosEndpoint
 from ..safety.text import ENDPOINT_ID_ARGUMENT, INVENTORY_ID_ARGUMENT, clean_text
 from ..store import StoredOffer
 
 __all__ = [
     "Endpoint",
     "EndpointId",
+    "EndpointInfo",
+    "EndpointList",
     "InventoryId",
     "NumberDetail",
     "NumberList",
@@ -47,6 +51,19 @@ class _Out(BaseModel):
         return super().model_dump_json(exclude_none=exclude_none, **options)
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value else None
+
+
+def call_directions(inbound: bool | None, outbound: bool | None) -> str | None:
+    """Which calls a number takes, in one short word: in+out, in, out or none."""
+    if inbound is None and outbound is None:
+        return None
+    return {(True, True): "in+out", (True, False): "in", (False, True): "out"}.get(
+        (bool(inbound), bool(outbound)), "none"
+    )
+
+
 class NumberSummary(_Out):
     id: str
     number: str
@@ -54,7 +71,9 @@ class NumberSummary(_Out):
     type: str | None = None
     status: str
     endpoint_id: str | None = None
+    calls: str | None = Field(None, description="in+out, in, out or none")
     monthly_cost_cents: int | None = None
+    updated_at: str | None = None
 
     @classmethod
     def of(cls, n: PhoneNumber) -> NumberSummary:
@@ -65,7 +84,9 @@ class NumberSummary(_Out):
             type=n.type,
             status=clean_text(n.status, limit=40) or "",
             endpoint_id=n.endpoint_id,
+            calls=call_directions(n.allow_inbound, n.allow_outbound),
             monthly_cost_cents=n.monthly_cost_cents,
+            updated_at=_iso(n.updated_at),
         )
 
 
@@ -73,6 +94,30 @@ class NumberList(_Out):
     numbers: list[NumberSummary]
     total: int | None = None
     next_offset: int | None = None  # absent on the last page
+    currency: str | None = None
+
+
+class EndpointInfo(_Out):
+    id: str
+    name: str | None = None
+    type: str | None = None
+    provider: str | None = None
+    status: str | None = None
+
+    @classmethod
+    def of(cls, e: KrosEndpoint) -> EndpointInfo:
+        return cls(
+            id=e.id,
+            name=clean_text(e.name, limit=100),
+            type=clean_text(e.type, limit=40),
+            provider=clean_text(e.provider, limit=40),
+            status=clean_text(e.status, limit=40),
+        )
+
+
+class EndpointList(_Out):
+    endpoints: list[EndpointInfo]
+    total: int | None = None
 
 
 class Endpoint(_Out):
@@ -95,6 +140,8 @@ class NumberDetail(_Out):
     sip_uri: str | None = None
     sip_username: str | None = None  # the SIP password is never shown
     created_at: str | None = None
+    updated_at: str | None = None
+    currency: str | None = None
 
     @classmethod
     def of(cls, n: PhoneNumber) -> NumberDetail:
@@ -122,12 +169,15 @@ class NumberDetail(_Out):
             sip_uri=clean_text(n.sip_uri, limit=200),
             sip_username=clean_text(username, limit=100) if isinstance(username, str) else None,
             created_at=n.created_at.isoformat().replace("+00:00", "Z") if n.created_at else None,
+            updated_at=_iso(n.updated_at),
+            currency=n.currency,
         )
 
 
 class Offer(_Out):
     inventory_id: str
     number: str
+    country: str | None = None
     type: str | None = None
     area_code: str | None = None
     setup_cost_cents: int
@@ -136,11 +186,12 @@ class Offer(_Out):
     capabilities: list[str]
 
     @classmethod
-    def of(cls, o: AvailableNumber) -> Offer:
+    def of(cls, o: AvailableNumber, country: str | None = None) -> Offer:
         setup, monthly = o.setup_cost_cents or 0, o.monthly_cost_cents or 0
         return cls(
             inventory_id=o.id,
             number=o.number,
+            country=o.country or country,
             type=o.type,
             area_code=o.area_code,
             setup_cost_cents=setup,
@@ -152,7 +203,10 @@ class Offer(_Out):
 
 class OfferList(_Out):
     offers: list[Offer]
-    total: int | None = None
+    total: int | None = None  # KrosAI's count; absent when this server filtered (see note)
+    next_offset: int | None = None
+    note: str | None = None
+    currency: str | None = None
 
 
 class Quote(_Out):
@@ -163,10 +217,12 @@ class Quote(_Out):
     setup_cost_cents: int
     monthly_cost_cents: int
     first_charge_cents: int = Field(description="Debited now: setup plus the first month")
+    currency: str | None = None
 
     @classmethod
     def of(cls, offer: StoredOffer) -> Quote:
         return cls(
+            currency=offer.currency,
             inventory_id=offer.inventory_id,
             number=offer.number,
             country=offer.country,

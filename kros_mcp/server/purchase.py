@@ -28,10 +28,12 @@ from ..safety.confirmation import step_after
 from ..safety.purchase import PurchasePlan
 from ..store import StoredOffer, StoreError
 from .deps import Deps
+from .endpoint_checks import endpoint_lines
 from .errors import to_tool_error
 from .guard import scope_of
 from .models import NumberDetail, PurchaseResult, Quote
 from .notify import notify_changed
+from .number_states import purchase_note
 from .wording import buy_line, iso_time, payment_checks, policy_line, replayed, usd
 
 __all__ = [
@@ -76,13 +78,13 @@ async def preview(deps: Deps, plan: PurchasePlan) -> PurchaseResult:
         raise to_tool_error(exc, write="bought") from exc
     blocker = (blocked.error_code or "", blocked.created_at) if blocked else None
     refused = plan.refusal is not None
+    lines = _plan_lines(plan.offer, plan.terms)
+    lines[1:2] = await endpoint_lines(deps, plan.terms.endpoint_id, strict=False, what="bought")
     return PurchaseResult(
         status="dry_run",
         executed=False,
         quote=Quote.of(plan.offer),
-        plan=_plan_lines(plan.offer, plan.terms)
-        + [policy_line(v) for v in plan.verdicts]
-        + payment_checks(blocker),
+        plan=lines + [policy_line(v) for v in plan.verdicts] + payment_checks(blocker),
         message="Preview only: nothing was bought."
         + (" The operator's policy would refuse it." if refused else "")
         + (" Warning: the last purchase failed for KYC or balance." if blocker else ""),
@@ -260,7 +262,8 @@ async def _buy(
         quote=quote,
         plan=lines,
         number=NumberDetail.of(receipt.number),
-        message=f"Bought {receipt.number.number} as {receipt.number.id}{note}.",
+        message=f"Bought {receipt.number.number} as {receipt.number.id}{note}."
+        + purchase_note(receipt.number),
     )
     await attempt.succeeded(
         {"result": "purchased", "number_id": receipt.number.id, "reconciled": receipt.reconciled},

@@ -11,7 +11,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from ..krosai import KrosAIError, NotFoundError
 from ..store import AuditEntry, StoreError
-from .context import deps_of
+from .context import deps_of, resolve_number_id
 from .deps import Deps
 from .models import NumberDetail, NumberSummary
 from .notify import LIST_URI
@@ -53,12 +53,12 @@ def register_resources(mcp: MCPServer, current_deps: Callable[[], Deps]) -> None
         name="phone_number",
         title="One phone number",
         mime_type="application/json",
-        description="One owned number's full record (routing, flags, SIP URI), JSON",
+        description="One owned number's full record (routing, flags, SIP URI), JSON; id or E.164",
     )
     async def phone_number(id: str, ctx: Context) -> str:
         deps = deps_of(ctx)
         try:
-            number = await deps.client.get_number(id)
+            number = await deps.client.get_number(await resolve_number_id(deps, id))
         except NotFoundError as exc:
             raise ResourceNotFoundError(f"No phone number {id} in this organisation") from exc
         except KrosAIError as exc:

@@ -29,7 +29,11 @@ def compact_schema(node: Any) -> Any:
     options = out.get("anyOf")
     if isinstance(options, list) and len(options) == 2 and _NULL in options:
         other = options[0] if options[1] == _NULL else options[1]
-        if isinstance(other.get("type"), str) and "anyOf" not in other:
+        if "enum" in other and "type" not in other and "anyOf" not in other:
+            # A nullable Literal: one enum that includes null.
+            del out["anyOf"]
+            out = {**other, **out, "enum": [*other["enum"], None]}
+        elif isinstance(other.get("type"), str) and "anyOf" not in other:
             del out["anyOf"]
             out = {**other, **out, "type": [other["type"], "null"]}
             if "enum" in out:

@@ -35,14 +35,16 @@ def iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def usd(cents: int) -> str:
-    return f"{cents / 100:,.2f} USD"
+def usd(cents: int, currency: str = "USD") -> str:
+    """An amount in cents, in words, in `currency` (KrosAI's when stated, else the operator's)."""
+    return f"{cents / 100:,.2f} {currency}"
 
 
 def buy_line(offer: StoredOffer) -> str:
     return (
-        f"Buy {offer.number} ({offer.country} {offer.type or 'number'}) for {usd(offer.first_charge_cents)} "
-        f"now, then {usd(offer.monthly_cost_cents)} a month."
+        f"Buy {offer.number} ({offer.country} {offer.type or 'number'}) for "
+        f"{usd(offer.first_charge_cents, offer.currency)} now, then "
+        f"{usd(offer.monthly_cost_cents, offer.currency)} a month."
     )
 
 
@@ -76,15 +78,17 @@ def purchase_question(offer: StoredOffer, terms: PurchaseTerms, ref: str) -> str
         for label, allowed in (("inbound", terms.allow_inbound), ("outbound", terms.allow_outbound))
     )
     return (
-        f"Pay {usd(terms.first_charge_cents)} now (setup {usd(terms.setup_cost_cents)} + first "
-        f"month), then {usd(terms.monthly_cost_cents)} a month, to buy {offer.number} "
+        f"Pay {usd(terms.first_charge_cents, offer.currency)} now (setup "
+        f"{usd(terms.setup_cost_cents, offer.currency)} + first month), then "
+        f"{usd(terms.monthly_cost_cents, offer.currency)} a month, to buy {offer.number} "
         f"({offer.country} {offer.type or 'number'}), {route}, {directions}? (ref {ref})"
     )
 
 
 def release_question(number: PhoneNumber, effects: list[str], ref: str) -> str:
     money = (
-        f"Stop paying {usd(number.monthly_cost_cents)} a month (nothing is refunded) and release "
+        f"Stop paying {usd(number.monthly_cost_cents, number.currency or 'USD')} a month "
+        "(nothing is refunded) and release "
         if number.monthly_cost_cents
         else "Release "
     )
@@ -115,7 +119,8 @@ def release_effects(number: PhoneNumber) -> list[str]:
         effects.append(f"{number.number} stops receiving and making calls.")
     if number.monthly_cost_cents:
         effects.append(
-            f"The monthly charge of {usd(number.monthly_cost_cents)} stops; nothing is refunded."
+            f"The monthly charge of {usd(number.monthly_cost_cents, number.currency or 'USD')} "
+            "stops; nothing is refunded."
         )
     effects.append(
         "The number goes back to KrosAI's pool; anyone may buy it, and it may not be available again."

@@ -52,6 +52,8 @@ class StoredOffer:
     capabilities: tuple[str, ...] = ()
     # The search that showed it, so the price can be checked again before buying.
     query: dict[str, Any] = field(default_factory=dict)
+    # The currency of its amounts: KrosAI's when stated, else the operator's setting.
+    currency: str = "USD"
 
     @property
     def first_charge_cents(self) -> int:

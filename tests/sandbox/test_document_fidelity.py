@@ -172,7 +172,9 @@ def test_number_state_control_only_reaches_the_callers_numbers(client: TestClien
 
 
 def test_endpoints_filter_by_type_and_status_and_can_be_deactivated(client: TestClient) -> None:
-    off = client.patch("/v1/endpoints/ep_webhook_handler", json={"status": "inactive"}, headers=AUTH)
+    off = client.patch(
+        "/v1/endpoints/ep_webhook_handler", json={"status": "inactive"}, headers=AUTH
+    )
     assert off.status_code == 200 and off.json()["status"] == "inactive"
     active = client.get("/v1/endpoints?status=active", headers=AUTH).json()
     assert [e["id"] for e in active["endpoints"]] == ["ep_support_agent"]

@@ -182,7 +182,9 @@ async def test_purchase_rate_limit_is_5_per_second_with_fractional_retry_after(
         ).json()
         statuses = []
         for offer in offers["available_numbers"]:
-            response = await http.post("/phone-numbers", json={"inventory_id": offer["inventory_id"]})
+            response = await http.post(
+                "/phone-numbers", json={"inventory_id": offer["inventory_id"]}
+            )
             statuses.append(response.status_code)
             assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(
                 response.headers

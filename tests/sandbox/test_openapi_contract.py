@@ -344,9 +344,13 @@ def replayed_purchase(sb: Sandbox) -> httpx2.Response:
 
 def reused_key(sb: Sandbox) -> httpx2.Response:
     first, second = sb.available(limit=2)
-    response = sb.purchase({"inventory_id": first["inventory_id"]}, headers={"Idempotency-Key": "reuse-1"})
+    response = sb.purchase(
+        {"inventory_id": first["inventory_id"]}, headers={"Idempotency-Key": "reuse-1"}
+    )
     assert response.status_code == 201, response.text
-    return sb.purchase({"inventory_id": second["inventory_id"]}, headers={"Idempotency-Key": "reuse-1"})
+    return sb.purchase(
+        {"inventory_id": second["inventory_id"]}, headers={"Idempotency-Key": "reuse-1"}
+    )
 
 
 def released_twice(sb: Sandbox) -> httpx2.Response:

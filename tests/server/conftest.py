@@ -231,7 +231,9 @@ class Session:
         """Buy a number directly on the sandbox (setup for read tests; not through the tools)."""
         found = await self.sandbox("GET", f"/v1/phone-numbers/available?country={country}&limit=1")
         item = found["available_numbers"][0]
-        return await self.sandbox("POST", "/v1/phone-numbers", {"inventory_id": item["inventory_id"], **body})
+        return await self.sandbox(
+            "POST", "/v1/phone-numbers", {"inventory_id": item["inventory_id"], **body}
+        )
 
 
 @dataclass

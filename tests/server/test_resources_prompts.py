@@ -24,6 +24,7 @@ async def test_resources_listed_and_read(harness: Harness) -> None:
         resources = (await s.client.list_resources()).resources
         assert sorted((r.uri, r.name, r.mime_type) for r in resources) == [
             ("kros://audit", "audit", "application/json"),
+            ("kros://endpoints", "endpoints", "application/json"),
             (LIST_URI, "phone_numbers", "application/json"),
             ("kros://policy", "policy", "application/json"),
         ]
@@ -154,7 +155,7 @@ async def test_change_notifications_legacy(tmp_path: Any, opened_deps: Any) -> N
 async def test_prompts(harness: Harness) -> None:
     async with harness.connect() as s:
         prompts = {p.name: p for p in (await s.client.list_prompts()).prompts}
-        assert set(prompts) == {"provision_number", "review_numbers"}
+        assert set(prompts) == {"provision_number", "review_numbers", "route_number"}
         provision = prompts["provision_number"]
         assert provision.title and provision.description
         assert [(a.name, a.required) for a in provision.arguments or []] == [

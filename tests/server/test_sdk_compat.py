@@ -20,7 +20,12 @@ from mcp.server import MCPServer, NotificationOptions, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.memory import create_client_server_memory_streams
-from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+from mcp.types import (
+    EmptyResult,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    UnsubscribeRequestParams,
+)
 from pydantic import BaseModel
 
 from kros_mcp.server._sdk_compat import (
@@ -28,6 +33,7 @@ from kros_mcp.server._sdk_compat import (
     connection_of,
     publish_output_schema,
     run_with_notifications,
+    serve_logging_level,
     serve_resource_subscriptions,
     serve_with_state,
     server_lifespan,
@@ -206,3 +212,20 @@ async def test_server_lifespan_is_entered_once_for_every_connection_served_with_
                 result = await client.call_tool("peek", {})
                 assert result.content[0].text == "7"  # type: ignore[union-attr]
     assert entered == [1]
+
+
+async def test_serve_logging_level_receives_set_level_and_advertises_logging() -> None:
+    levels: list[str] = []
+
+    async def set_level(
+        ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams
+    ) -> EmptyResult:
+        levels.append(params.level)
+        return EmptyResult()
+
+    server = MCPServer("compat")
+    serve_logging_level(server, set_level)
+    async with Client(server, mode="legacy") as client:
+        assert client.server_capabilities.logging is not None
+        await client.set_logging_level("warning")
+    assert levels == ["warning"]

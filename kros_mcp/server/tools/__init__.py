@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mcp.types import ToolAnnotations
 
 from ._build import build_tool
+from .endpoints import list_endpoints
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver.tools import Tool
@@ -62,8 +63,9 @@ class ToolSpec:
 ALL_TOOLS: tuple[ToolSpec, ...] = (
     # reads
     ToolSpec(list_numbers, "List owned numbers", _READ),
-    ToolSpec(get_number, "Get a number", _READ),
-    ToolSpec(search_available, "Search numbers for sale", _READ),
+    ToolSpec(get_number, "One number", _READ),
+    ToolSpec(search_available, "Search numbers", _READ),
+    ToolSpec(list_endpoints, "Endpoints", _READ),
     # writes
     ToolSpec(purchase_number, "Buy a number", _write(destructive=False, idempotent=False)),
     ToolSpec(update_routing, "Route a number's calls", _write(destructive=True, idempotent=True)),

@@ -17,9 +17,7 @@ NumberId = Annotated[
         description="pn_... id, or the E.164 number",
     ),
 ]
-Country = Annotated[
-    str, Field(pattern=r"^[A-Za-z]{2}$", description="ISO country code: NG, KE, GH, RW, EG, AE")
-]
+Country = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", description="NG, KE, GH, RW, EG or AE")]
 NumberType = Literal["local", "mobile", "toll_free"]
 DryRun = bool
 Token = Annotated[str | None, Field(max_length=2048)]

@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from ...safety.purchase import PurchasePlan
 from ..confirmation import ConfirmPurchase, answer_of, ask_purchase, plan_purchase
 from ..context import deps_of
+from ..endpoint_checks import endpoint_lines
 from ..guard import refuse
 from ..models import EndpointId, InventoryId, PurchaseResult
 from ..purchase import confirm, preview, purchase
@@ -29,8 +30,8 @@ async def purchase_number(
     confirmation_token: Token = None,
 ) -> PurchaseResult:
     """Buy a number from search_available. SPENDS MONEY: setup + first month now, then monthly.
-    Preview with dry_run=true. Needs confirmation: the person is asked, or you get a
-    confirmation_token to resend with the same arguments once they agree."""
+    Preview: dry_run=true. Needs confirmation: the person is asked, or you get a
+    confirmation_token to resend with the same arguments."""
     deps = deps_of(ctx)
     if plan.dry_run:
         return await preview(deps, plan)
@@ -43,6 +44,7 @@ async def purchase_number(
             what="bought",
             quote=plan.terms.quote(),
         )
+    await endpoint_lines(deps, plan.terms.endpoint_id, strict=True, what="bought")
     settled = await confirm(deps, plan, answer_of(answer))
     if settled is not None:
         return settled

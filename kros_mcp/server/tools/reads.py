@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from ...krosai import KrosAIError
+from ...krosai import KrosAIError, PhoneNumber
 from ..context import deps_of, resolve_number_id
 from ..errors import to_tool_error
 from ..models import (
@@ -17,6 +17,7 @@ from ..models import (
     Offer,
     OfferList,
 )
+from ..offer_search import MAX_PAGES, PAGE_SIZE, OfferFilter, SearchPage, search_offers
 from ..quotes import offer_from
 from ._params import Country, NumberId, NumberType
 
@@ -26,11 +27,11 @@ __all__ = ["get_number", "list_numbers", "search_available"]
 async def list_numbers(
     ctx: Context,
     status: Literal["active", "pending", "suspended", "porting", "inactive"] | None = None,
-    country: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2}$", description="ISO code")] = None,
+    country: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2}$")] = None,
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
     offset: Annotated[int, Field(ge=0)] = 0,
 ) -> NumberList:
-    """List the organisation's phone numbers: status, endpoint, monthly cost. Free."""
+    """Owned numbers. Free."""
     deps = deps_of(ctx)
     try:
         page = await deps.client.list_numbers(
@@ -50,46 +51,94 @@ async def list_numbers(
         numbers=[NumberSummary.of(n) for n in page.items],
         total=page.total,
         next_offset=seen if more else None,
+        currency=_currency(page.items, deps.settings.currency),
     )
 
 
+def _currency(numbers: list[PhoneNumber], default: str) -> str:
+    stated = {n.currency for n in numbers if n.currency}
+    return stated.pop() if len(stated) == 1 else default
+
+
 async def get_number(ctx: Context, number_id: NumberId) -> NumberDetail:
-    """One owned number in full: endpoint, call flags, SIP URI, cost. Free."""
+    """An owned number in full. Free."""
     deps = deps_of(ctx)
     try:
-        return NumberDetail.of(
-            await deps.client.get_number(await resolve_number_id(deps, number_id))
-        )
+        number = await deps.client.get_number(await resolve_number_id(deps, number_id))
     except KrosAIError as exc:
         raise to_tool_error(exc) from exc
+    detail = NumberDetail.of(number)
+    detail.currency = detail.currency or deps.settings.currency
+    return detail
 
 
 async def search_available(
     ctx: Context,
     country: Country,
     type: NumberType | None = None,
-    area_code: Annotated[str | None, Field(pattern=r"^0?\d{1,5}$", description="e.g. 803")] = None,
-    limit: Annotated[int, Field(ge=1, le=100)] = 10,
+    area_code: Annotated[str | None, Field(pattern=r"^0?\d{1,5}$")] = None,
+    capability: Literal["voice", "sms"] | None = None,
+    digits: Annotated[
+        str | None, Field(pattern=r"^\+?\d{1,15}\*?$", description="555, or 803* (prefix)")
+    ] = None,
     max_monthly_cost_cents: Annotated[int | None, Field(ge=0)] = None,
+    limit: Annotated[int, Field(ge=1, le=100)] = 10,
+    offset: Annotated[int, Field(ge=0)] = 0,
 ) -> OfferList:
-    """Numbers for sale, with setup and monthly cost in cents. Free. Buy with purchase_number
-    (dry_run=true first)."""
+    """Numbers for sale. Free; buy with purchase_number."""
     deps = deps_of(ctx)
     country = country.upper()
-    fetch = 100 if max_monthly_cost_cents is not None else limit
+    prefix = digits.rstrip("*") if digits and digits.endswith("*") else None
+    where = OfferFilter(capability, None if prefix else digits, prefix, max_monthly_cost_cents)
     try:
-        page = await deps.client.search_available(
-            country, type=type, area_code=area_code, limit=fetch
+        page = await search_offers(
+            deps.client,
+            country,
+            type=type,
+            area_code=area_code,
+            limit=limit,
+            offset=offset,
+            where=where,
+            calling_code=calling_code,
         )
     except KrosAIError as exc:
         raise to_tool_error(exc) from exc
-    items = [
-        i
-        for i in page.items
-        if max_monthly_cost_cents is None or (i.monthly_cost_cents or 0) <= max_monthly_cost_cents
-    ][:limit]
-    query = {"type": type, "area_code": area_code, "offset": 0}
+    currency = page.currency or deps.settings.currency
     await deps.store.remember_offers(
-        deps.tenant, [offer_from(i, country, query) for i in items], deps.settings.offer_ttl
+        deps.tenant,
+        [
+            offer_from(i, country, {"type": type, "area_code": area_code, "offset": at}, currency)
+            for i, at in zip(page.items, page.page_offsets, strict=True)
+        ],
+        deps.settings.offer_ttl,
     )
-    return OfferList(offers=[Offer.of(i) for i in items], total=page.total)
+    return OfferList(
+        offers=[Offer.of(i, country) for i in page.items],
+        total=None if where.active else page.total,
+        next_offset=page.next_offset,
+        note=filter_note(where, offset, page) if where.active else None,
+        currency=currency,
+    )
+
+
+def calling_code(country: str) -> str:
+    """The country calling code, e.g. 234 for NG (empty when unknown)."""
+    import phonenumbers
+
+    code = phonenumbers.country_code_for_region(country)
+    return str(code) if code else ""
+
+
+def filter_note(where: OfferFilter, offset: int, page: SearchPage) -> str:
+    read_to = offset + page.scanned
+    of = f" of {page.total:,}" if page.total is not None else ""
+    more = (
+        f" More may match: search again with offset={page.next_offset}."
+        if page.next_offset is not None
+        else " No more offers."
+    )
+    return (
+        f"{', '.join(where.active)} filtered by this server (KrosAI cannot): read offers "
+        f"{offset:,}-{max(read_to - 1, offset):,}{of} (at most {MAX_PAGES * PAGE_SIZE} a call), "
+        f"{len(page.items)} matched.{more}"
+    )

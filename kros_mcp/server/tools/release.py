@@ -34,6 +34,7 @@ from ..errors import to_tool_error
 from ..guard import refuse, scope_of
 from ..models import ReleaseResult
 from ..notify import notify_changed
+from ..number_states import state_lines
 from ..purchase import CLAIM_REFUSALS
 from ..wording import iso_time, policy_line, release_effects, replayed
 from ._params import DryRun, NumberId, Token
@@ -51,8 +52,8 @@ async def release_number(
     dry_run: DryRun = False,
     confirmation_token: Token = None,
 ) -> ReleaseResult:
-    """Give a number back to KrosAI. IRREVERSIBLE: its calls stop at once. dry_run=true shows
-    what stops working. Needs confirmation, like purchase_number."""
+    """Give a number back to KrosAI. IRREVERSIBLE: its calls stop at once. dry_run=true
+    previews. Needs confirmation like purchase_number."""
     deps = deps_of(ctx)
     claims = plan.confirmation.claims
     if claims is not None:
@@ -60,7 +61,7 @@ async def release_number(
     number, verdict = plan.number, plan.verdict
     if number is None or verdict is None:  # looked up whenever no token is claimed
         raise ToolError("The number could not be looked up. Nothing was released.")
-    effects = release_effects(number)
+    effects = release_effects(number) + state_lines(number, "release", strict=not plan.dry_run)
     if plan.dry_run:
         return _result(
             number,

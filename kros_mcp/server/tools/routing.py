@@ -13,6 +13,7 @@ from ...safety.text import ENDPOINT_OR_KEEP_ARGUMENT
 from ...store import StoreError
 from ..context import deps_of, resolve_number_id
 from ..deps import Deps
+from ..endpoint_checks import routing_checks
 from ..errors import to_tool_error
 from ..guard import refuse, scope_of
 from ..models import (
@@ -33,15 +34,15 @@ async def update_routing(
         str | None,
         Field(
             pattern=ENDPOINT_OR_KEEP_ARGUMENT,
-            description="ep_...; null detaches; 'keep' leaves it",
+            description="null detaches",
         ),
     ] = KEEP,
     allow_inbound: bool | None = None,
     allow_outbound: bool | None = None,
     dry_run: DryRun = False,
 ) -> RoutingResult:
-    """Route a number's calls to an endpoint; allow or block inbound/outbound calls (omitted:
-    unchanged). Free; safe to repeat. dry_run=true shows before and after."""
+    """Route a number's calls to an endpoint; allow or block inbound/outbound calls. Free; safe
+    to repeat. dry_run=true previews."""
     deps = deps_of(ctx)
     changes: dict[str, Any] = {
         "endpoint_id": UNSET if endpoint_id == KEEP else endpoint_id,
@@ -53,6 +54,9 @@ async def update_routing(
         before = _routing(current)
         after = before.model_copy(update={k: v for k, v in changes.items() if v is not UNSET})
         effects = routing_effects(current, before, after)
+        effects += await routing_checks(
+            deps, current, before.endpoint_id, after.endpoint_id, strict=not dry_run
+        )
         verdict = deps.policy.change_verdict(
             number_id=current.id, number=current.number, action="re-routed"
         )
