@@ -30,7 +30,7 @@ from tests.server.conftest import (  # noqa: F401  (fixtures are found by name)
 from tests.support.clocks import OffsetClock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-READ_TOOLS = ["get_number", "list_numbers", "search_available"]
+READ_TOOLS = ["get_number", "list_endpoints", "list_numbers", "search_available"]
 WRITE_TOOLS = ["purchase_number", "release_number", "update_routing"]
 POLICY_ENV = (
     "KROS_MCP_READ_ONLY",

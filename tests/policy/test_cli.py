@@ -31,7 +31,7 @@ def test_unknown_tool_name_stops_the_server(data_dir: Path, flag: str) -> None:
         "kros-mcp:",
         "unknown tool name",
         "nope",
-        "get_number, list_numbers, "
+        "get_number, list_endpoints, list_numbers, "
         "purchase_number, release_number, search_available, update_routing",
     )
 
