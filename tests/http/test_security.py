@@ -18,6 +18,8 @@ import anyio
 import httpx2
 import pytest
 
+from kros_mcp.server import TOOL_NAMES
+
 from .conftest import (
     LEGACY_HEADERS,
     POSTGRES_SKIP_REASON,
@@ -261,7 +263,7 @@ async def test_network_bind_with_auth_starts(tmp_path: Path, mode: str) -> None:
         assert (await _post_init(server)).status_code == 401
         with anyio.fail_after(20):
             async with connect(server, mode, headers=bearer(TOKEN)) as client:
-                assert len((await client.list_tools()).tools) == 6
+                assert len((await client.list_tools()).tools) == len(TOOL_NAMES)
     finally:
         server.stop()
 
