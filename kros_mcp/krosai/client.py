@@ -515,20 +515,7 @@ class KrosAIClient:
                 backoff = self.retry.backoff(attempts.count)
                 if attempts.count >= self.retry.max_attempts or not deadline.allows(backoff):
                     raise
-                log.info(
-                    "%s /%s failed (%s); retry %d in %.2fs",
-                    method,
-                    path,
-                    exc.message,
-                    attempts.count,
-                    backoff,
-                )
-                await emit(
-                    "retry",
-                    "info",
-                    f"{method} /{path} failed ({exc.message}); "
-                    f"retry {attempts.count} in {backoff:.1f}s.",
-                )
+                await _announce_retry(f"{method} /{path} failed ({exc.message})", attempts, backoff)
                 await anyio.sleep(backoff)
                 continue
             if response.is_success:
@@ -542,20 +529,8 @@ class KrosAIClient:
                 attempts.ambiguous = attempts.ambiguous or response.status_code in (502, 504)
                 wait = self._wait_for(error, attempts.count)
                 if wait is not None and deadline.allows(wait):
-                    log.info(
-                        "%s /%s answered %s; retry %d in %.2fs",
-                        method,
-                        path,
-                        error.code,
-                        attempts.count,
-                        wait,
-                    )
-                    await emit(
-                        "retry",
-                        "info",
-                        f"KrosAI answered {method} /{path} with {error.code}; "
-                        f"retry {attempts.count} in {wait:.1f}s.",
-                    )
+                    what = f"KrosAI answered {method} /{path} with {error.code}"
+                    await _announce_retry(what, attempts, wait)
                     await anyio.sleep(wait)
                     continue
             raise error
@@ -642,6 +617,13 @@ class KrosAIClient:
             if clean_scan and authoritative:
                 break
         return None, clean_scan, scan_error
+
+
+async def _announce_retry(what: str, attempts: _Attempts, wait: float) -> None:
+    """Log a retry, and tell whoever observes the call."""
+    message = f"{what}; retry {attempts.count} in {wait:.1f}s."
+    log.info("%s", message)
+    await emit("retry", "info", message)
 
 
 _RECONCILING = (

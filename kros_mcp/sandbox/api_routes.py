@@ -238,7 +238,8 @@ async def search_available(request: Request, sandbox: Sandbox, org: Org) -> Resp
 
 async def _search(request: Request, sandbox: Sandbox) -> Response:
     country = country_param(request, required=True)
-    assert country is not None
+    if country is None:  # country_param raises first; this keeps the type narrow
+        raise invalid("country", "is required")
     number_type = choice_param(request, "type", NUMBER_TYPES)
     area_code = request.query_params.get("area_code") or None
     if area_code is not None:

@@ -17,9 +17,9 @@ from mcp.types import (
     ResourceTemplateReference,
 )
 
+from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
 from kros_mcp.krosai import BaseURLError
-from kros_mcp.server import build_server
 from kros_mcp.server.completions import MAX_VALUES
 from kros_mcp.server.errors import to_tool_error
 
