@@ -13,13 +13,12 @@ from __future__ import annotations
 import logging
 import warnings
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, get_args
 
+from mcp import MCPDeprecationWarning
 from mcp.server import MCPServer, ServerRequestContext
-from mcp.server.context import CallNext, HandlerResult
-from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import EmptyResult, LoggingLevel, SetLevelRequestParams
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..krosai import ClientEvent, budget, observing
 from ._sdk_compat import connection_of, serve_logging_level
@@ -30,6 +29,8 @@ log = logging.getLogger("kros_mcp.server")
 
 LOGGER_NAME: Final = "kros_mcp.krosai"
 _LEVELS: Final[tuple[str, ...]] = get_args(LoggingLevel)
+# The protocol revision that dropped logging/setLevel for a per-request opt-in (versions are dates).
+REQUEST_SCOPED_LOGGING_SINCE: Final = "2026-07-28"
 # Until a 2025-era client sets a level, it hears retries and everything above.
 DEFAULT_LEVEL: Final = "info"
 
@@ -46,7 +47,7 @@ class _Levels:
             self._by_connection[key] = level
 
     def allows(self, ctx: ServerRequestContext[Any, Any], level: str) -> bool:
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        if ctx.protocol_version >= REQUEST_SCOPED_LOGGING_SINCE:
             return True  # 2026-07-28: the request's own opt-in decides (the SDK filters)
         key = _connection_key(ctx)
         wanted = self._by_connection.get(key, DEFAULT_LEVEL) if key is not None else DEFAULT_LEVEL
@@ -90,8 +91,9 @@ def register_client_logging(mcp: MCPServer, deadline_seconds: float) -> None:
         return EmptyResult()
 
     async def observe_tool_calls(
-        ctx: ServerRequestContext[Any, Any], call_next: CallNext
-    ) -> HandlerResult:
+        ctx: ServerRequestContext[Any, Any],
+        call_next: Callable[[ServerRequestContext[Any, Any]], Awaitable[Any]],
+    ) -> Any:
         if ctx.method != "tools/call":
             return await call_next(ctx)
         with observing(ProgressObserver(ctx, levels)), budget(deadline_seconds):

@@ -15,7 +15,6 @@ from contextvars import ContextVar
 from typing import Any, Final
 
 from mcp.server import MCPServer, ServerRequestContext
-from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import (
@@ -165,8 +164,9 @@ def register_completions(mcp: MCPServer) -> None:
     """Serve completion/complete for the prompts and resource templates."""
 
     async def remember_request(
-        ctx: ServerRequestContext[Any, Any], call_next: CallNext
-    ) -> HandlerResult:
+        ctx: ServerRequestContext[Any, Any],
+        call_next: Callable[[ServerRequestContext[Any, Any]], Awaitable[Any]],
+    ) -> Any:
         if ctx.method != "completion/complete":
             return await call_next(ctx)
         # The SDK hands a completion handler no request context: the tenant comes from here.

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from mcp import MCPError
 from mcp.server import ServerRequestContext
-from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver import MCPServer, UserMessage
 from mcp.types import INVALID_PARAMS
 from pydantic import Field
@@ -20,7 +19,10 @@ def _check_prompt_request(mcp: MCPServer) -> Any:
     with -32602 and a message naming what to send. The SDK raises a plain ValueError for both,
     which goes out as code 0 (or an internal error in the 2026 era) with a traceback logged."""
 
-    async def check(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    async def check(
+        ctx: ServerRequestContext[Any, Any],
+        call_next: Callable[[ServerRequestContext[Any, Any]], Awaitable[Any]],
+    ) -> Any:
         if ctx.method != "prompts/get" or not isinstance(ctx.params, Mapping):
             return await call_next(ctx)
         name = ctx.params.get("name")

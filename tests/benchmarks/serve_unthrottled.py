@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 def main() -> int:
-    from kros_mcp import ratelimit
+    from kros_mcp.sandbox import ratelimit
 
     # The sandbox builds its limiter from these defaults; the server's own tool-call limiter is
     # configured separately (KROS_MCP_TOOL_RATE_LIMIT) and stays in place.

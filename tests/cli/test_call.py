@@ -35,7 +35,7 @@ def test_help_lists_the_six_subcommands(kros: Run) -> None:
 def test_list_numbers_json_on_a_fresh_sandbox(kros: Run) -> None:
     done = kros("call", "list_numbers", "--json")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"numbers": [], "total": 0}
+    assert json.loads(done.stdout) == {"numbers": [], "total": 0, "currency": "USD"}
 
 
 def test_search_prints_a_table_of_offers(kros: Run) -> None:

@@ -255,7 +255,9 @@ async def test_list_numbers_opens_the_view_on_your_numbers(tmp_path: Path) -> No
     async with app_host(tmp_path / "data") as host:
         found = await host.sandbox("GET", "/v1/phone-numbers/available?country=RW&limit=1")
         item = found["available_numbers"][0]
-        bought = await host.sandbox("POST", "/v1/phone-numbers", {"inventory_id": item["id"]})
+        bought = await host.sandbox(
+            "POST", "/v1/phone-numbers", {"inventory_id": item["inventory_id"]}
+        )
         await host.open_view("list_numbers", {})
         view = host.view
         row = view.locator(f"#owned li.row[data-number-id='{bought['id']}']")

@@ -44,6 +44,7 @@ TOOLS = {
     "list_numbers",
     "get_number",
     "search_available",
+    "list_endpoints",
     "purchase_number",
     "update_routing",
     "release_number",

@@ -214,6 +214,7 @@ async def test_server_lifespan_is_entered_once_for_every_connection_served_with_
     assert entered == [1]
 
 
+@pytest.mark.filterwarnings("ignore:The logging capability is deprecated")
 async def test_serve_logging_level_receives_set_level_and_advertises_logging() -> None:
     levels: list[str] = []
 

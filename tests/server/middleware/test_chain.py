@@ -63,6 +63,7 @@ async def test_a_disabled_tool_is_neither_listed_nor_callable(tmp_path: Path) ->
         "list_numbers",
         "get_number",
         "search_available",
+        "list_endpoints",
     }
     gate = server.call_middleware[0]
     assert isinstance(gate, DisabledTools)
