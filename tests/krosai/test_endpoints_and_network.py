@@ -92,7 +92,9 @@ def test_available_numbers_accept_every_spelling_of_the_inventory_id(field: str)
 def test_a_stated_currency_is_kept() -> None:
     page = AvailableNumberPage.model_validate(
         {
-            "available_numbers": [{"inventory_id": "inv_1", "number": "+1", "currency": "NGN"}],
+            "available_numbers": [
+                {"inventory_id": "inv_ng_1", "number": "+2348012345678", "currency": "NGN"}
+            ],
             "currency": "NGN",
         }
     )

@@ -246,5 +246,5 @@ async def test_dry_run_warns_that_kyc_and_balance_are_checked_only_at_purchase(
 
         warned = await s.ok("purchase_number", {**args, "dry_run": True})
         (line,) = [line for line in warned["plan"] if line.startswith("WARNING")]
-        assert "KYC_NOT_SUBMITTED" in line and "last purchase failed" in line
+        assert "KYC_REQUIRED" in line and "last purchase failed" in line
         assert "last purchase failed for KYC or balance" in warned["message"]
