@@ -431,6 +431,13 @@ class Settings(BaseSettings):
         alias="KROS_MCP_LOG_FORMAT",
         description="Log lines on stderr as plain text or JSON objects.",
     )
+    result_text: Literal["compact", "json"] = Field(
+        default="compact",
+        alias="KROS_MCP_RESULT_TEXT",
+        description="The text block of tool results, the part a model reads: compact (a header, then "
+        "one line per number or offer; about half the tokens) or json (the structured result as JSON "
+        "text, for clients that parse it). The structured content is the same either way.",
+    )
 
     def auth_tokens(self) -> list[str]:
         """Bearer tokens accepted over HTTP (single tenant)."""

@@ -71,7 +71,7 @@ class KrosMCPServer(MCPServer[Deps]):
             title="KrosAI phone numbers",
             version=__version__,
             instructions=INSTRUCTIONS,
-            tools=[spec.build() for spec in enabled],
+            tools=[spec.build(settings.result_text) for spec in enabled],
             lifespan=self._lifespan,
             log_level="WARNING",
             request_state_security=security,

@@ -1,4 +1,5 @@
-"""Invalid arguments answered field by field (INVALID_ARGUMENTS), not with pydantic's report."""
+"""Invalid arguments answered field by field (INVALID_ARGUMENTS), not with pydantic's report; other
+tool errors without the SDK's "Error executing tool x:" prefix (fewer tokens, nothing lost)."""
 
 from __future__ import annotations
 
@@ -18,4 +19,8 @@ class ArgumentErrors:
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 raise ToolError(invalid_arguments(call.name, exc.__cause__)) from None
-            raise
+            if type(exc) is not ToolError:  # UnexpectedToolError: the SDK hides its detail
+                raise
+            # The model knows which tool it called: the SDK's "Error executing tool x: " is noise.
+            prefix = f"Error executing tool {call.name}: "
+            raise ToolError(str(exc).removeprefix(prefix)) from exc

@@ -30,7 +30,8 @@ async def list_numbers(
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
     offset: Annotated[int, Field(ge=0)] = 0,
 ) -> NumberList:
-    """List the organisation's phone numbers: status, endpoint, monthly cost. Free."""
+    """The organisation's phone numbers: status, endpoint, monthly cost. Free.
+    Text: shared values, then CSV; - = none."""
     deps = deps_of(ctx)
     try:
         page = await deps.client.list_numbers(
@@ -72,8 +73,8 @@ async def search_available(
     limit: Annotated[int, Field(ge=1, le=100)] = 10,
     max_monthly_cost_cents: Annotated[int | None, Field(ge=0)] = None,
 ) -> OfferList:
-    """Numbers for sale, with setup and monthly cost in cents. Free. Buy with purchase_number
-    (dry_run=true first)."""
+    """Numbers for sale: setup and monthly cost in cents. Free. Buy with purchase_number
+    (dry_run=true first). Text as list_numbers."""
     deps = deps_of(ctx)
     country = country.upper()
     fetch = 100 if max_monthly_cost_cents is not None else limit
