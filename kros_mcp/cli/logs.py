@@ -1,13 +1,23 @@
-"""Logging to stderr (on stdio, stdout is the protocol), as text or as JSON lines."""
+"""Logging to stderr (on stdio, stdout is the protocol), as text or as JSON lines.
+
+Over HTTP every tool call logs a line. Those lines are handed to a thread that formats and writes
+them, so that a slow stderr (a pipe a log collector drains late) never stalls the event loop;
+everything else is written where it is logged. No record looks up its thread or process.
+"""
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import sys
 import time
+from logging.handlers import QueueHandler, QueueListener
+from queue import SimpleQueue
 
 __all__ = ["configure_logging"]
+
+_listener: QueueListener | None = None
 
 # Fields that call logs attach with `extra=`; anything else stays out of the JSON object.
 _FIELDS = ("call_id", "request_id", "tenant", "tool", "outcome", "latency_ms")
@@ -39,8 +49,41 @@ class _ClientGoneFilter(logging.Filter):
         return True
 
 
+class _RecordQueueHandler(QueueHandler):
+    """Queues the record as it is: the listener's handler formats it, in the listener's thread.
+    (QueueHandler.prepare would format it here, on the event loop, and copy it.)"""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+def _stop_listener() -> None:
+    """Write what is queued and stop the writing thread (at exit, or before a new one)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
+
+
+def _write_calls_from_a_thread(calls: logging.Logger, handler: logging.Handler) -> None:
+    global _listener
+    _stop_listener()
+    queue: SimpleQueue[logging.LogRecord] = SimpleQueue()
+    _listener = QueueListener(queue, handler)
+    calls.handlers[:] = [_RecordQueueHandler(queue)]
+    calls.propagate = False
+    _listener.start()
+
+
+atexit.register(_stop_listener)
+
+
 def configure_logging(fmt: str = "text", *, calls: bool = False) -> None:
     """Warnings and kros_mcp's own info lines to stderr; `calls` adds one line per tool call."""
+    # Thread, process and multiprocessing names are in no format here: don't look them up.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter()
@@ -51,5 +94,12 @@ def configure_logging(fmt: str = "text", *, calls: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("kros_mcp").setLevel(logging.INFO)
-    logging.getLogger("kros_mcp.calls").setLevel(logging.INFO if calls else logging.WARNING)
     handler.addFilter(_ClientGoneFilter())
+    call_lines = logging.getLogger("kros_mcp.calls")
+    call_lines.setLevel(logging.INFO if calls else logging.WARNING)
+    if calls:
+        _write_calls_from_a_thread(call_lines, handler)
+    else:
+        _stop_listener()
+        call_lines.handlers.clear()
+        call_lines.propagate = True
