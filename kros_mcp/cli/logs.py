@@ -1,8 +1,10 @@
 """Logging to stderr (on stdio, stdout is the protocol), as text or as JSON lines.
 
-Over HTTP every tool call logs a line. Those lines are handed to a thread that formats and writes
-them, so that a slow stderr (a pipe a log collector drains late) never stalls the event loop;
-everything else is written where it is logged. No record looks up its thread or process.
+Over HTTP every tool call logs a line. The event loop only appends the record to a list; a
+thread wakes every few hundredths of a second, formats what has gathered and writes it in one
+go. So a slow stderr (a pipe a log collector drains late) never stalls the event loop, and under
+load a line costs neither a write nor a thread switch of its own. Everything else is written
+where it is logged. No record looks up its thread or process.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ import atexit
 import json
 import logging
 import sys
+import threading
 import time
-from logging.handlers import QueueHandler, QueueListener
-from queue import SimpleQueue
+from collections import deque
 
 __all__ = ["configure_logging"]
 
-_listener: QueueListener | None = None
+BATCH_SECONDS = 0.05  # how long a call line may wait to be written
 
 # Fields that call logs attach with `extra=`; anything else stays out of the JSON object.
 _FIELDS = ("call_id", "request_id", "tenant", "tool", "outcome", "latency_ms")
@@ -49,37 +51,73 @@ class _ClientGoneFilter(logging.Filter):
         return True
 
 
-class _RecordQueueHandler(QueueHandler):
-    """Queues the record as it is: the listener's handler formats it, in the listener's thread.
-    (QueueHandler.prepare would format it here, on the event loop, and copy it.)"""
+class _BatchingHandler(logging.Handler):
+    """Gathers records; a thread of its own writes them through `target` in batches."""
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        return record
+    def __init__(self, target: logging.StreamHandler) -> None:  # type: ignore[type-arg]
+        super().__init__()
+        self.target = target
+        self._pending: deque[logging.LogRecord] = deque()
+        self._stopping = threading.Event()
+        self._writing = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="kros-mcp call log", daemon=True)
+        self._thread.start()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # No lock and no formatting on the caller's side: deque.append is atomic.
+        self._pending.append(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._pending.append(record)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(BATCH_SECONDS):
+            self.write_pending()
+        self.write_pending()
+
+    def write_pending(self) -> None:
+        with self._writing:
+            lines = []
+            while self._pending:
+                record = self._pending.popleft()
+                if self.target.filter(record):
+                    lines.append(self.target.format(record) + "\n")
+            if lines:
+                with self.target.lock or _NO_LOCK:
+                    self.target.stream.write("".join(lines))
+                    self.target.flush()
+
+    def flush(self) -> None:
+        self.write_pending()
+
+    def stop(self) -> None:
+        """Write what has gathered and stop the thread. (Not close(): logging.config closes
+        every handler when uvicorn configures its loggers, and this one must go on.)"""
+        self._stopping.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self.write_pending()
 
 
-def _stop_listener() -> None:
-    """Write what is queued and stop the writing thread (at exit, or before a new one)."""
-    global _listener
-    if _listener is not None:
-        _listener.stop()
-        _listener = None
+_NO_LOCK = threading.Lock()
+_batcher: _BatchingHandler | None = None
 
 
-def _write_calls_from_a_thread(calls: logging.Logger, handler: logging.Handler) -> None:
-    global _listener
-    _stop_listener()
-    queue: SimpleQueue[logging.LogRecord] = SimpleQueue()
-    _listener = QueueListener(queue, handler)
-    calls.handlers[:] = [_RecordQueueHandler(queue)]
-    calls.propagate = False
-    _listener.start()
+def _stop_batcher() -> None:
+    """Write what has gathered and stop the writing thread (at exit, or before a new one)."""
+    global _batcher
+    if _batcher is not None:
+        _batcher.stop()
+        _batcher = None
 
 
-atexit.register(_stop_listener)
+atexit.register(_stop_batcher)
 
 
 def configure_logging(fmt: str = "text", *, calls: bool = False) -> None:
     """Warnings and kros_mcp's own info lines to stderr; `calls` adds one line per tool call."""
+    global _batcher
     # Thread, process and multiprocessing names are in no format here: don't look them up.
     logging.logThreads = False
     logging.logProcesses = False
@@ -97,9 +135,11 @@ def configure_logging(fmt: str = "text", *, calls: bool = False) -> None:
     handler.addFilter(_ClientGoneFilter())
     call_lines = logging.getLogger("kros_mcp.calls")
     call_lines.setLevel(logging.INFO if calls else logging.WARNING)
+    _stop_batcher()
     if calls:
-        _write_calls_from_a_thread(call_lines, handler)
+        _batcher = _BatchingHandler(handler)
+        call_lines.handlers[:] = [_batcher]
+        call_lines.propagate = False
     else:
-        _stop_listener()
         call_lines.handlers.clear()
         call_lines.propagate = True

@@ -58,8 +58,7 @@ class NumberSummary(_Out):
 
     @classmethod
     def of(cls, n: PhoneNumber) -> NumberSummary:
-        # Every value comes from a validated PhoneNumber: no second validation per number.
-        return cls.model_construct(
+        return cls(
             id=n.id,
             number=n.number,
             country=n.country,
@@ -139,8 +138,7 @@ class Offer(_Out):
     @classmethod
     def of(cls, o: AvailableNumber) -> Offer:
         setup, monthly = o.setup_cost_cents or 0, o.monthly_cost_cents or 0
-        # Every value comes from a validated AvailableNumber: no second validation per offer.
-        return cls.model_construct(
+        return cls(
             inventory_id=o.id,
             number=o.number,
             type=o.type,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import chain
 from typing import Any
 
 __all__ = ["render"]
@@ -24,6 +25,11 @@ _WORD = re.compile(r"[\w.:@/][\w.:@/-]*")  # a list item that can be joined with
 _BREAKS = re.compile(r"[\x00-\x1f\x7f]")
 _BREAKS_OR_CSV = re.compile(r"[,\"\x00-\x1f\x7f]")
 _BREAKS_OR_PAIR = re.compile(r"[\s,\"\x00-\x1f\x7f]")
+# A string that can stand bare in a CSV cell, as _text decides it, in one match; and a column
+# of them joined by line breaks (which no bare cell contains).
+_BARE = r"(?!-(?:\n|\Z))[^\s\[{,\"\x00-\x1f\x7f](?:[^,\"\x00-\x1f\x7f]*[^\s,\"\x00-\x1f\x7f])?"
+_BARE_CELL = re.compile(_BARE)
+_BARE_COLUMN = re.compile(rf"(?:{_BARE}\n)*{_BARE}")
 
 
 def render(data: dict[str, Any]) -> str:
@@ -64,14 +70,13 @@ def _object(key: str, value: dict[str, Any]) -> list[str]:
 
 
 def _table(key: str, items: list[dict[str, Any]], facts: str) -> list[str]:
-    columns: list[str] = []
-    for item in items:
-        columns += [k for k in item if k not in columns]
+    columns = list(dict.fromkeys(chain.from_iterable(items)))  # in order of first appearance
+    values = {c: [item.get(c, _ABSENT) for item in items] for c in columns}
     shared = {}
     if len(items) > 1:
-        for column in columns:
-            first = items[0].get(column, _ABSENT)
-            if first is not _ABSENT and all(item.get(column, _ABSENT) == first for item in items):
+        for column, column_values in values.items():
+            first = column_values[0]
+            if first is not _ABSENT and column_values.count(first) == len(column_values):
                 shared[column] = first
     unit = " (amounts in cents)" if any(c.endswith("_cents") for c in columns) else ""
     lines = [f"{len(items)} {key}{facts}{unit}"]
@@ -82,11 +87,40 @@ def _table(key: str, items: list[dict[str, Any]], facts: str) -> list[str]:
     varying = [c for c in columns if c not in shared]
     if varying:
         lines.append(",".join(varying))
-        lines += [",".join(_cell(item.get(c)) for c in varying) for item in items]
+        cells = [_column_cells(values[c]) for c in varying]
+        lines += map(",".join, zip(*cells, strict=True))
     return lines
 
 
-_ABSENT = object()
+def _column_cells(values: list[Any]) -> list[str]:
+    """One column's CSV cells; whole columns of plain strings or integers take a fast path."""
+    kinds = set(map(type, values))
+    if kinds == _STR_KIND:
+        if _all_bare(values):
+            return values
+    elif kinds == _TEXT_KINDS:
+        if _all_bare([v for v in values if v is not _ABSENT]):
+            return [MISSING if v is _ABSENT else v for v in values]
+    elif kinds == _INT_KIND:
+        return list(map(str, values))
+    return [_cell(None if v is _ABSENT else v) for v in values]
+
+
+def _all_bare(texts: list[str]) -> bool:
+    """Every string can stand bare in a cell: one match over them all (a line break inside a
+    value shows in the count)."""
+    joined = "\n".join(texts)
+    return joined.count("\n") == len(texts) - 1 and _BARE_COLUMN.fullmatch(joined) is not None
+
+
+class _Absent:
+    """No value: the item has no such field."""
+
+
+_ABSENT = _Absent()
+_STR_KIND = {str}
+_TEXT_KINDS = {str, _Absent}
+_INT_KIND = {int}
 
 
 def _is_scalar(value: Any) -> bool:
@@ -138,6 +172,11 @@ def _joined(value: Any) -> str:
 
 def _cell(value: Any) -> str:
     """A value in a CSV row."""
+    kind = type(value)  # the common cases first: this runs for every cell of every row
+    if kind is str:
+        return value if _BARE_CELL.fullmatch(value) else _json(value)
+    if kind is int:
+        return str(value)
     plain = _plain(value)
     if plain is not None:
         return plain

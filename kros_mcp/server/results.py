@@ -29,8 +29,6 @@ def tool_result(model: BaseModel, text_style: TextStyle = "compact") -> CallTool
     structured = model.model_dump(mode="json", by_alias=True, exclude_none=True)
     compact = text_style == "compact"
     text = render(structured) if compact else pydantic_core.to_json(structured).decode()
-    # Built from values of known types: no validation on the hot path.
-    return CallToolResult.model_construct(
-        content=[TextContent.model_construct(type="text", text=text)],
-        structured_content=structured,
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=structured
     )

@@ -50,7 +50,7 @@ def configure(stream: RecordingStream, fmt: str, *, calls: bool) -> None:
 
 
 def _flush() -> None:
-    logs._stop_listener()
+    logs._stop_batcher()
 
 
 def test_call_lines_are_written_by_another_thread_as_json(stream: RecordingStream) -> None:

@@ -299,3 +299,12 @@ def test_the_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert Settings().result_text == "json"
     monkeypatch.delenv("KROS_MCP_RESULT_TEXT")
     assert Settings().result_text == "compact"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(texts, st.sampled_from(TRICKY), st.text(max_size=4)))
+def test_the_fast_cell_rule_is_the_general_one(value: str) -> None:
+    from kros_mcp.server import render as module
+
+    general = module._text(value, module._BREAKS_OR_CSV, "[{")
+    assert module._cell(value) == general
