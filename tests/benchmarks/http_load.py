@@ -265,16 +265,31 @@ def load(
     }
 
 
-def _spread(values: list[float]) -> dict[str, float]:
+def _spread(values: list[float | None]) -> dict[str, float | None]:
+    """Median, min and max of the figures a run produced (a run too short to finish a call has
+    none)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return {"median": None, "min": None, "max": None}
     return {
-        "median": round(statistics.median(values), 3),
-        "min": round(min(values), 3),
-        "max": round(max(values), 3),
+        "median": round(statistics.median(known), 3),
+        "min": round(min(known), 3),
+        "max": round(max(known), 3),
     }
 
 
+def _ratios(ours: list[float], base: list[float]) -> list[float | None]:
+    return [o / b if b else None for o, b in zip(ours, base, strict=True)]
+
+
+def _differences(ours: list[Any], base: list[Any]) -> list[float | None]:
+    return [
+        o - b if o is not None and b is not None else None for o, b in zip(ours, base, strict=True)
+    ]
+
+
 def _level_summary(level: int, reps: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
-    def per(name: str, key: str) -> list[float]:
+    def per(name: str, key: str) -> list[Any]:
         return [rep[name][key] for rep in reps]
 
     ours, fair, floor = (per(n, "calls_per_s") for n in SERVERS)
@@ -285,12 +300,10 @@ def _level_summary(level: int, reps: list[dict[str, dict[str, Any]]]) -> dict[st
         "calls_per_s": {name: _spread(per(name, "calls_per_s")) for name in SERVERS},
         "p99_ms": {name: _spread(per(name, "p99_ms")) for name in SERVERS},
         "cpu_ms_per_call": {name: _spread(cpu[name]) for name in SERVERS},
-        "vs_fair": _spread([o / f for o, f in zip(ours, fair, strict=True)]),
-        "vs_floor": _spread([o / f for o, f in zip(ours, floor, strict=True)]),
-        "fair_vs_floor": _spread([f / g for f, g in zip(fair, floor, strict=True)]),
-        "cpu_ms_above_fair": _spread(
-            [o - f for o, f in zip(cpu["kros-mcp"], cpu["fair"], strict=True)]
-        ),
+        "vs_fair": _spread(_ratios(ours, fair)),
+        "vs_floor": _spread(_ratios(ours, floor)),
+        "fair_vs_floor": _spread(_ratios(fair, floor)),
+        "cpu_ms_above_fair": _spread(_differences(cpu["kros-mcp"], cpu["fair"])),
         "runs": reps,
     }
 
