@@ -19,8 +19,9 @@ class ArgumentErrors:
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 raise ToolError(invalid_arguments(call.name, exc.__cause__)) from None
-            if type(exc) is not ToolError:  # UnexpectedToolError: the SDK hides its detail
-                raise
-            # The model knows which tool it called: the SDK's "Error executing tool x: " is noise.
+            # The model knows which tool it called: the SDK's "Error executing tool x: " is noise
+            # (an UnexpectedToolError keeps its form: the SDK hides its detail).
             prefix = f"Error executing tool {call.name}: "
+            if type(exc) is not ToolError or not str(exc).startswith(prefix):
+                raise
             raise ToolError(str(exc).removeprefix(prefix)) from exc
