@@ -102,13 +102,23 @@ def test_lists_and_dicts_are_read_as_json(monkeypatch: pytest.MonkeyPatch) -> No
         _Complex()
 
 
-def test_starting_does_not_import_pydantic_settings() -> None:
+def test_starting_imports_none_of_what_serving_does_not_need(tmp_path: Any) -> None:
     import subprocess
     import sys
 
     code = (
-        "import sys, kros_mcp.cli.main, kros_mcp.config\n"
-        "print('pydantic_settings' in sys.modules, 'dotenv' in sys.modules)"
+        "import sys\n"
+        "from kros_mcp.cli.logs import configure_logging\n"
+        "from kros_mcp.cli.wiring import build_server\n"
+        "configure_logging()\n"
+        "build_server()\n"
+        "print(*(m in sys.modules for m in ('pydantic_settings', 'dotenv', 'rich', 'phonenumbers')))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "False"]
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "KROS_MCP_DATA_DIR": str(tmp_path)},
+    )
+    assert done.stdout.split() == ["False", "False", "False", "False"]
