@@ -70,6 +70,7 @@ async def test_one_json_line_per_tool_call(
         async with connect(server, mode) as client:
             for name, arguments, _ in calls:
                 await client.call_tool(name, arguments)
+
     def call_lines() -> list[dict[str, Any]]:
         objects = json_lines(server.log()[already:])[0]
         return [o for o in objects if o.get("logger") == "kros_mcp.calls"]
