@@ -1,4 +1,5 @@
-"""Settings, read once from the environment and passed down; nothing else reads os.environ."""
+"""Settings, read once from the environment and passed down; nothing else reads os.environ
+(env_settings.EnvSettings reads it the way pydantic-settings would)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .env_settings import EnvSettings
 from .krosai.client import DEFAULT_BASE_URL
 
 __all__ = [
@@ -71,11 +72,9 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("kros-mcp", appauthor=False))
 
 
-class Settings(BaseSettings):
-    """kros-mcp configuration. Environment variable names are given as aliases."""
-
-    # An empty variable (`KROS_MCP_TOOLS=` in an env file) means "not set", not "nothing".
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
+class Settings(EnvSettings):
+    """kros-mcp configuration. Environment variable names are given as aliases; an empty
+    variable (`KROS_MCP_TOOLS=` in an env file) means "not set", not "nothing"."""
 
     krosai_api_key: SecretStr | None = Field(
         default=None,
@@ -441,6 +440,13 @@ class Settings(BaseSettings):
         default="text",
         alias="KROS_MCP_LOG_FORMAT",
         description="Log lines on stderr as plain text or JSON objects.",
+    )
+    result_text: Literal["compact", "json"] = Field(
+        default="compact",
+        alias="KROS_MCP_RESULT_TEXT",
+        description="The text block of tool results, the part a model reads: compact (a header, then "
+        "one line per number or offer; about half the tokens) or json (the structured result as JSON "
+        "text, for clients that parse it). The structured content is the same either way.",
     )
 
     def auth_tokens(self) -> list[str]:

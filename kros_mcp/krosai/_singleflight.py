@@ -51,5 +51,11 @@ class SingleFlight(Generic[T]):
             flight.error, flight.finished = exc, True
             raise
         finally:
-            del self._running[key]
+            if self._running.get(key) is flight:  # not if forget() let a newer flight start
+                del self._running[key]
             flight.done.set()
+
+    def forget(self) -> None:
+        """Callers from now on start their own runs: what is in flight may predate a change.
+        (Those already waiting still get the answer they joined.)"""
+        self._running.clear()

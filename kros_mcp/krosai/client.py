@@ -110,6 +110,8 @@ class KrosAIClient:
         # costs time in proportion to the queue: a thousand queued requests saturated the CPU.
         self._slots = anyio.CapacityLimiter(max_connections)
         self._searches: SingleFlight[AvailableNumberPage] = SingleFlight()
+        # Identical reads in flight at once share one request; a write makes later reads fresh.
+        self._reads: SingleFlight[Any] = SingleFlight()
         self._http = httpx2.AsyncClient(
             limits=httpx2.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
@@ -142,11 +144,20 @@ class KrosAIClient:
         country: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        fresh: bool = False,
     ) -> PhoneNumberPage:
-        """One page of owned numbers (KrosAI allows at most 100 a page)."""
+        """One page of owned numbers (KrosAI allows at most 100 a page). An identical request
+        already in flight is joined unless `fresh` (reconciliation must see what is true now)."""
         params = _drop_none(
             {"status": status, "country": country, "limit": limit, "offset": offset}
         )
+        if fresh:
+            return await self._list_numbers(params)
+        key = ("list", *sorted(params.items()))
+        page: PhoneNumberPage = await self._reads.run(key, lambda: self._list_numbers(params))
+        return page
+
+    async def _list_numbers(self, params: dict[str, Any]) -> PhoneNumberPage:
         response = await self._collection("phone-numbers", params)
         return _parse(PhoneNumberPage, response)
 
@@ -159,7 +170,7 @@ class KrosAIClient:
         seen: set[str] = set()
         while True:
             page = await self.list_numbers(
-                status=status, country=country, limit=page_size, offset=offset
+                status=status, country=country, limit=page_size, offset=offset, fresh=True
             )
             fresh = 0
             for number in page.items:
@@ -173,10 +184,17 @@ class KrosAIClient:
             if done or not fresh:  # nothing new: an empty page, or a server ignoring `offset`
                 return
 
-    async def get_number(self, number_id: str) -> PhoneNumber:
-        """One owned number, with its endpoint and SIP details when KrosAI gives them."""
-        response = await self._request("GET", f"phone-numbers/{_segment(number_id)}")
-        return _parse(PhoneNumber, _unwrap_data(response))
+    async def get_number(self, number_id: str, *, fresh: bool = False) -> PhoneNumber:
+        """One owned number, with its endpoint and SIP details when KrosAI gives them. An
+        identical request already in flight is joined unless `fresh`."""
+        path = f"phone-numbers/{_segment(number_id)}"
+        if fresh:
+            return await self._get_number(path)
+        number: PhoneNumber = await self._reads.run(("get", path), lambda: self._get_number(path))
+        return number
+
+    async def _get_number(self, path: str) -> PhoneNumber:
+        return _parse(PhoneNumber, _unwrap_data(await self._request("GET", path)))
 
     async def search_available(
         self,
@@ -453,29 +471,36 @@ class KrosAIClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx2.Response:
-        not_sent = TransportError(
+        remaining = deadline.remaining()
+        if remaining > 0:
+            acquired = False
+            # One cancel scope bounds the wait for a connection slot and the request; it also
+            # bounds transports that ignore httpx2 timeouts (in-process ASGI).
+            with anyio.CancelScope(deadline=anyio.current_time() + remaining):
+                try:
+                    try:
+                        self._slots.acquire_nowait()  # the usual case: a slot is free
+                    except anyio.WouldBlock:
+                        await self._slots.acquire()
+                    acquired = True
+                    with translate_transport_errors(method, "/" + path, self.base_url):
+                        async with watch_slow(f"{method} /{path}", remaining):
+                            return await self._http.request(
+                                method, path, params=params, json=json, headers=headers
+                            )
+                finally:
+                    if acquired:
+                        self._slots.release()
+                    if method != "GET":  # reads in flight may predate this write
+                        self._reads.forget()
+            if acquired:  # the deadline ended the request
+                raise TransportError(
+                    f"KrosAI did not answer {method} /{path} before the deadline",
+                    request_sent=True,
+                )
+        raise TransportError(
             f"deadline passed before {method} /{path} could be sent", request_sent=False
         )
-        if deadline.remaining() <= 0:
-            raise not_sent
-        try:
-            with anyio.fail_after(deadline.remaining()):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise not_sent from None
-        try:
-            remaining = deadline.remaining()
-            if remaining <= 0:
-                raise not_sent
-            with translate_transport_errors(method, "/" + path, self.base_url):
-                async with watch_slow(f"{method} /{path}", remaining):
-                    # fail_after also bounds transports that ignore httpx2 timeouts (in-process ASGI).
-                    with anyio.fail_after(remaining):
-                        return await self._http.request(
-                            method, path, params=params, json=json, headers=headers
-                        )
-        finally:
-            self._slots.release()
 
     async def _request(
         self,
@@ -666,13 +691,16 @@ def _unwrap_data(
 
 
 def _parse(model: type[_M], payload: Any) -> _M:
-    if isinstance(payload, httpx2.Response):
-        payload = _json_or_none(payload)
-    if payload is None:
-        raise ResponseFormatError("KrosAI answered with a body that is not JSON")
     try:
+        if isinstance(payload, httpx2.Response):
+            # Parsed and validated in one pass (pydantic-core), not json.loads then validation.
+            return model.model_validate_json(payload.content)
+        if payload is None:
+            raise ResponseFormatError("KrosAI answered with a body that is not JSON")
         return model.model_validate(payload)
     except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise ResponseFormatError("KrosAI answered with a body that is not JSON") from None
         fields = ", ".join(
             ".".join(str(p) for p in err["loc"]) or "body" for err in exc.errors()[:5]
         )

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import phonenumbers
+if TYPE_CHECKING:
+    import phonenumbers
 
 __all__ = ["e164", "same_number"]
 
@@ -20,6 +22,8 @@ _FORMATTING = re.compile(r"[ \-.()]")
 
 @lru_cache(maxsize=4096)
 def _parse(value: str) -> phonenumbers.PhoneNumber | None:
+    import phonenumbers  # on first use: starting a server does not need its metadata
+
     compact = _FORMATTING.sub("", value.strip())
     digits = compact[1:]
     if not compact.startswith("+") or not (digits.isascii() and digits.isdigit()):
@@ -33,6 +37,8 @@ def _parse(value: str) -> phonenumbers.PhoneNumber | None:
 def e164(value: str, *, valid: bool = True) -> str | None:
     """`value` in E.164 (`+2348031234567`), or None if it is not an international number
     (with `valid`, also None for a number no country assigns)."""
+    import phonenumbers
+
     parsed = _parse(value) if isinstance(value, str) else None
     if parsed is None or (valid and not phonenumbers.is_valid_number(parsed)):
         return None

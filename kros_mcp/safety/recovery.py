@@ -217,7 +217,8 @@ async def _settle_release(scope: Scope, client: KrosAIClient, entry: AuditEntry)
     number_id = str(entry.arguments.get("number_id"))
     dedupe = entry.arguments.get("dedupe")
     try:
-        number = await client.get_number(number_id)
+        # fresh: a settling read never joins a read in flight from before it.
+        number = await client.get_number(number_id, fresh=True)
     except NotFoundError:
         await scope.trail.outcome(entry.id, "reconciled", {"result": "released"})
         if dedupe:
@@ -242,7 +243,7 @@ async def _settle_release(scope: Scope, client: KrosAIClient, entry: AuditEntry)
 
 async def _settle_routing(scope: Scope, client: KrosAIClient, entry: AuditEntry) -> None:
     try:
-        number = await client.get_number(str(entry.arguments.get("number_id")))
+        number = await client.get_number(str(entry.arguments.get("number_id")), fresh=True)
     except NotFoundError:
         await scope.trail.outcome(entry.id, "reconciled", {"result": "number_gone"})
         return

@@ -8,7 +8,9 @@ to the minor versions that test has seen.
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer, NotificationOptions
@@ -36,6 +38,7 @@ __all__ = [
     "connection_of",
     "publish_output_schema",
     "run_with_notifications",
+    "sdk_logging_setup_skipped",
     "serve_logging_level",
     "serve_resource_subscriptions",
     "serve_with_state",
@@ -139,3 +142,33 @@ async def serve_with_state(
         lifespan_state=state,
         init_options=low.create_initialization_options(notifications),
     )
+
+
+_SDK_LOGGING_SETUP = "configure_logging"  # what MCPServer.__init__ calls, in its server module
+
+
+@contextmanager
+def sdk_logging_setup_skipped() -> Iterator[None]:
+    """Construct an MCPServer inside this block to skip the SDK's logging set-up when the root
+    logger has handlers already (otherwise the SDK sets logging up as usual).
+
+    `MCPServer.__init__` always calls `configure_logging`, which imports rich and builds a
+    RichHandler for `logging.basicConfig`, a call that does nothing once the root logger has
+    handlers (the CLI sets them up first): tens of milliseconds of start-up for nothing. The SDK
+    has no argument to skip it, so for the constructor's duration the name it calls, in its server
+    module, stands for a no-op."""
+    from mcp.server.mcpserver import server as sdk_server
+
+    real = getattr(sdk_server, _SDK_LOGGING_SETUP, None)
+    if real is None or not logging.getLogger().handlers:
+        yield
+        return
+    setattr(sdk_server, _SDK_LOGGING_SETUP, _logging_already_configured)
+    try:
+        yield
+    finally:
+        setattr(sdk_server, _SDK_LOGGING_SETUP, real)
+
+
+def _logging_already_configured(level: Any = None) -> None:
+    """Stands in for the SDK's configure_logging: the application's handlers stay as they are."""

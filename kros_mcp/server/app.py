@@ -14,7 +14,7 @@ from mcp.types import InputRequiredResult
 from .. import __version__
 from ..config import Settings
 from ..safety import Policy, RuleVerdict
-from ._sdk_compat import ReadResourceContents
+from ._sdk_compat import ReadResourceContents, sdk_logging_setup_skipped
 from .apps import app_for
 from .client_logging import register_client_logging
 from .completions import register_completions
@@ -70,19 +70,20 @@ class KrosMCPServer(MCPServer[Deps]):
         # any replica can continue what another began; it is bound to the caller's principal (the
         # SDK's default binding: the authenticated token's client, issuer and subject).
         security = RequestStateSecurity(keys=load_signing_keys(settings))
-        super().__init__(
-            "kros-mcp",
-            title="KrosAI phone numbers",
-            version=__version__,
-            instructions=INSTRUCTIONS,
-            tools=[spec.build() for spec in enabled],
-            lifespan=self._lifespan,
-            log_level="WARNING",
-            request_state_security=security,
-            subscriptions=TenantBus(),
-            extensions=app.extensions,
-            middleware=app.middleware,
-        )
+        with sdk_logging_setup_skipped():  # the CLI configured logging: no rich import
+            super().__init__(
+                "kros-mcp",
+                title="KrosAI phone numbers",
+                version=__version__,
+                instructions=INSTRUCTIONS,
+                tools=[spec.build(settings.result_text) for spec in enabled],
+                lifespan=self._lifespan,
+                log_level="WARNING",
+                request_state_security=security,
+                subscriptions=TenantBus(),
+                extensions=app.extensions,
+                middleware=app.middleware,
+            )
         self.call_middleware: list[ToolCallMiddleware] = _call_middleware(
             settings, disabled, app.tool_names
         )

@@ -4,12 +4,14 @@
 
 Sections: cold_start, overhead, http, tokens, scale. Sizes:
 - --quick: a smoke run (well under a minute; the figures are rough);
-- default: cold start median of 10 runs, 2,000 calls a tool, 5 s a load run, search over 100,000
-  inventory numbers, paging through 10,000 owned numbers;
-- --full: the same with 15 runs, 5,000 calls, 10 s, and search over 1,000,000 numbers (seeding
-  them takes about a minute).
-Each section measures kros-mcp and its baseline side by side in this one run, and reports ratios.
-Run it on an otherwise idle machine: figures from a busy one are noisy.
+- default: cold start median of 10 runs, 2,000 calls a tool, 5 s a load run repeated 3 times per
+  level, search over 100,000 inventory numbers, paging through 10,000 owned numbers;
+- --full: the same with 15 runs, 5,000 calls, 10 s 5 times, and search over 1,000,000 numbers
+  (seeding them takes about a minute).
+Each section measures kros-mcp and its baseline side by side in this one run, and reports ratios;
+the first table is every target with its figure, baseline, ratio, spread, and met or not. Run it
+on an otherwise idle machine (the load average when it began is printed): figures from a busy one
+are noisy.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ SIZES: dict[str, dict[str, Any]] = {
         "cold_runs": 1,
         "importtime": False,
         "calls": 100,
-        "http_seconds": 0.3,
-        "http_warmup": 0.1,
+        "http_seconds": 0.5,
+        "http_warmup": 0.2,
+        "http_repetitions": 2,
         "inventory": 10_000,
         "owned": 1_000,
         "searches": 100,
@@ -45,6 +48,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "calls": 2_000,
         "http_seconds": 5.0,
         "http_warmup": 1.0,
+        "http_repetitions": 3,
         "inventory": 100_000,
         "owned": 10_000,
         "searches": 2_000,
@@ -55,6 +59,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "calls": 5_000,
         "http_seconds": 10.0,
         "http_warmup": 1.0,
+        "http_repetitions": 5,
         "inventory": 1_000_000,
         "owned": 10_000,
         "searches": 2_000,
@@ -81,7 +86,11 @@ def run(size: str, sections: tuple[str, ...]) -> dict[str, Any]:
         elif section == "overhead":
             result[section] = anyio.run(overhead.run, s["calls"])
         elif section == "http":
-            result[section] = http_load.run(seconds=s["http_seconds"], warmup=s["http_warmup"])
+            result[section] = http_load.run(
+                seconds=s["http_seconds"],
+                warmup=s["http_warmup"],
+                repetitions=s["http_repetitions"],
+            )
         elif section == "tokens":
             result[section] = anyio.run(tokens.run)
         elif section == "scale":

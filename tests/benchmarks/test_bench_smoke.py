@@ -21,16 +21,21 @@ FIGURES = [
     ("cold_start", "warm_ratio_fastest"),
     ("cold_start", "first_run", "tools_list_ms"),
     ("cold_start", "warm_ratio"),
+    ("cold_start", "warm_ratio_spread", "min"),
     ("cold_start", "first_run_ratio"),
     ("overhead", "auto", "list_numbers", "overhead_p50_ms"),
     ("overhead", "auto", "list_numbers", "overhead_p99_ms"),
     ("overhead", "auto", "search_available", "overhead_p50_ms"),
     ("overhead", "legacy", "search_available", "overhead_p99_ms"),
-    ("http", "min_throughput_ratio"),
+    ("http", "legacy", "vs_fair"),
     ("tokens", "2026-07-28", "tools_list", "tokens"),
     ("tokens", "2025-11-25", "tools_list", "tokens"),
-    ("tokens", "2026-07-28", "list_numbers_20", "whole", "chars"),
-    ("tokens", "2025-11-25", "search_available_20", "text", "tokens"),
+    ("tokens", "2026-07-28", "list_numbers_20", "text_tokens"),
+    ("tokens", "2026-07-28", "list_numbers_20", "json_tokens"),
+    ("tokens", "2026-07-28", "list_numbers_20", "passthrough_tokens"),
+    ("tokens", "2025-11-25", "search_available_20", "text_tokens"),
+    ("tokens", "2026-07-28", "purchase", "passthrough_tokens"),
+    ("tokens", "2026-07-28", "error", "text_tokens"),
     ("scale", "search", "p50_ms"),
     ("scale", "search", "inventory_numbers"),
     ("scale", "list_numbers_paging", "total_s"),
@@ -62,21 +67,24 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
         timeout=280,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "| target |" in done.stdout  # the printed table
+    assert "| target | figure | baseline | ratio | spread | goal | met |" in done.stdout
     result = json.loads(out.read_text())
 
     for section in ("cold_start", "overhead", "http", "tokens", "scale", "machine", "targets"):
         assert section in result, f"no {section} section"
     for path in FIGURES:
         _number(_at(result, path), ".".join(path))
-    for run in result["http"]["runs"]:
-        for side in ("ours", "baseline"):
-            _number(
-                run[side]["calls_per_s"],
-                f"http {run['era']} {run['response']} {run['concurrency']} {side}",
-            )
-            assert run[side]["errors"] == 0, run[side].get("last_error")
-    assert {run["concurrency"] for run in result["http"]["runs"]} == {1, 8, 32}
-    assert {run["era"] for run in result["http"]["runs"]} == {"2026-07-28", "2025-11-25"}
+    levels = result["http"]["levels"]
+    assert [level["concurrency"] for level in levels] == [1, 8, 32]
+    for level in levels:
+        for name in ("kros-mcp", "fair", "floor"):
+            _number(level["calls_per_s"][name]["median"], f"http {level['concurrency']} {name}")
+            _number(level["cpu_ms_per_call"][name]["median"], f"cpu {level['concurrency']} {name}")
+        _number(level["vs_fair"]["median"], f"x fair at {level['concurrency']}")
+        for run in level["runs"]:
+            for name, figures in run.items():
+                assert figures["errors"] == 0, (name, figures.get("last_error"))
+    assert len(result["targets"]) >= 8  # every row of the target table, and more
     for target in result["targets"]:
         _number(target["figure"], target["target"])
+        assert target["met"] in (True, False, None)

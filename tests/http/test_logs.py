@@ -70,8 +70,13 @@ async def test_one_json_line_per_tool_call(
         async with connect(server, mode) as client:
             for name, arguments, _ in calls:
                 await client.call_tool(name, arguments)
-    with anyio.fail_after(5):  # the last line may land a moment after the answer
-        while len(json_lines(server.log()[already:])[0]) < len(calls):
+
+    def call_lines() -> list[dict[str, Any]]:
+        objects = json_lines(server.log()[already:])[0]
+        return [o for o in objects if o.get("logger") == "kros_mcp.calls"]
+
+    with anyio.fail_after(5):  # call lines are written in batches, a moment after the answers
+        while len(call_lines()) < len(calls):
             await anyio.sleep(0.02)
 
     objects, others = json_lines(server.log()[already:])

@@ -274,7 +274,7 @@ async def test_a_session_answers_only_the_key_that_opened_it(tenants: Tenants) -
     async with httpx2.AsyncClient(timeout=10.0) as http:
         session = await legacy_session(http, server.url, bearer(key_a))
         as_a = rpc_messages(await http.post(server.url, json=call, headers=session))
-        assert len(json.loads(as_a[-1]["result"]["content"][0]["text"])["numbers"]) == 1
+        assert len(as_a[-1]["result"]["structuredContent"]["numbers"]) == 1
         as_b = await http.post(server.url, json=call, headers={**session, **bearer(key_b)})
         assert as_b.status_code == 404 and "result" not in as_b.text, as_b.text
         unauthenticated = {k: v for k, v in session.items() if k != "Authorization"}

@@ -43,6 +43,7 @@ from ..http.conftest import (
     connect,
     servers_on_sandbox,
 )
+from ..server.compact_text import assert_text_carries
 from .conftest import BIG, size
 
 TOOLS = (
@@ -352,8 +353,8 @@ class Tally:
             self.problems.append(f"ok result without structured content {where}: {text[:200]}")
         else:
             try:
-                assert json.loads(text) == outcome.structured_content
-            except (ValueError, AssertionError):
+                assert_text_carries(name, text, outcome.structured_content)
+            except (ValueError, AssertionError, KeyError, IndexError):
                 self.problems.append(f"text block differs from structured content {where}")
 
     def figures(self) -> dict[str, Any]:

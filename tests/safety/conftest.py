@@ -88,7 +88,7 @@ class FakeKrosAI:
         for number in list(self.owned):
             yield number
 
-    async def get_number(self, number_id: str) -> PhoneNumber:
+    async def get_number(self, number_id: str, *, fresh: bool = False) -> PhoneNumber:
         self._check("get")
         for number in self.owned:
             if number.id == number_id:

@@ -7,7 +7,6 @@ very sandbox instance the tools use (faults, prices, KYC, balance) through its `
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from kros_mcp.krosai import RetryPolicy
 from kros_mcp.server import app as app_module
 from kros_mcp.server.deps import Deps
 from tests.support.results import text_of as text_of
+
+from .compact_text import assert_text_carries
 
 SANDBOX_KEY = "kros_test_sandbox"
 START_BALANCE = 10_000
@@ -150,7 +151,7 @@ class Session:
         assert result.is_error is False, text_of(result)
         assert result.structured_content is not None
         # The text block carries the same data, for clients that ignore structured content.
-        assert json.loads(text_of(result)) == result.structured_content
+        assert_text_carries(name, text_of(result), result.structured_content)
         return result.structured_content
 
     async def error(

@@ -2,8 +2,8 @@
 
 Counted with `limits` (the library behind Flask-Limiter and SlowAPI): a moving window, so no
 organisation makes more than the rate's calls in any window, bursts included. Its counters live in
-this process's memory; `limits` keeps the same counters in Redis or Memcached should replicas
-ever need to share one limit.
+this process's memory (window_storage.py); `limits` keeps the same counters in Redis or Memcached
+should replicas ever need to share one limit.
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ class ToolRateLimit:
     """Refuses calls over `per_second` per organisation with RATE_LIMITED and when to retry."""
 
     def __init__(self, per_second: float) -> None:
-        from limits.storage import MemoryStorage
         from limits.strategies import MovingWindowRateLimiter
 
+        from .window_storage import WindowStorage  # limits' MemoryStorage starts timer threads
+
         self.item = per_window(per_second)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = MovingWindowRateLimiter(WindowStorage())
 
     def retry_after(self, tenant: str) -> float | None:
         """None when `tenant` may make a call now (and it is counted), else seconds to wait."""

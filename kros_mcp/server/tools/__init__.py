@@ -17,6 +17,8 @@ from .endpoints import list_endpoints
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver.tools import Tool
+
+    from ..results import TextStyle
 from .purchase import purchase_number
 from .reads import get_number, list_numbers, search_available
 from .release import release_number
@@ -55,9 +57,11 @@ class ToolSpec:
     def writes(self) -> bool:
         return not self.annotations.read_only_hint
 
-    def build(self) -> Tool:
+    def build(self, text_style: TextStyle = "compact") -> Tool:
         """The SDK's Tool for this function, with compact schemas and results shaped once."""
-        return build_tool(self.fn, title=self.title, annotations=self.annotations)
+        return build_tool(
+            self.fn, title=self.title, annotations=self.annotations, text_style=text_style
+        )
 
 
 ALL_TOOLS: tuple[ToolSpec, ...] = (

@@ -1,7 +1,7 @@
 """A tool function as the SDK's Tool: compact schemas, and its model result shaped once.
 
 Each tool function returns a pydantic model. The Tool calls it through a thin wrapper that turns
-the model into the CallToolResult (`results.tool_result`: dumped once, compact JSON text), so the
+the model into the CallToolResult (`results.tool_result`: dumped once, compact text), so the
 SDK neither dumps it twice nor validates it again. The output schema is the model's, compacted.
 """
 
@@ -17,7 +17,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, TypeAdapter
 
 from .._sdk_compat import publish_output_schema
-from ..results import tool_result
+from ..results import TextStyle, tool_result
 from ..schemas import compact_schema, shallow_output_schema
 
 __all__ = ["build_tool", "result_model"]
@@ -32,9 +32,14 @@ def result_model(fn: Callable[..., Any]) -> type[BaseModel]:
 
 
 def build_tool(
-    fn: Callable[..., Awaitable[Any]], *, title: str, annotations: ToolAnnotations
+    fn: Callable[..., Awaitable[Any]],
+    *,
+    title: str,
+    annotations: ToolAnnotations,
+    text_style: TextStyle = "compact",
 ) -> Tool:
-    """The Tool for `fn`: its description on one line, compact input and output schemas."""
+    """The Tool for `fn`: its description on one line, compact input and output schemas, and
+    results whose text block is written in `text_style`."""
     output_schema = shallow_output_schema(
         compact_schema(TypeAdapter(result_model(fn)).json_schema())
     )
@@ -43,7 +48,7 @@ def build_tool(
     @functools.wraps(fn)
     async def shaped(**arguments: Any) -> Any:
         result = await fn(**arguments)
-        return tool_result(result) if isinstance(result, BaseModel) else result
+        return tool_result(result, text_style) if isinstance(result, BaseModel) else result
 
     # structured_output=False: results arrive as CallToolResult, not validated again on the way out.
     tool = Tool.from_function(shaped, title=title, annotations=annotations, structured_output=False)

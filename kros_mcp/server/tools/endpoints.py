@@ -23,7 +23,7 @@ _TOOL_CAP = 100  # organisations have a handful; the total says if there are mor
 
 
 async def list_endpoints(ctx: Context) -> EndpointList:
-    """Endpoints to route calls to. Free."""
+    """Where calls can be routed. Free."""
     deps = deps_of(ctx)
     try:
         page = await deps.client.list_endpoints(limit=_TOOL_CAP)

@@ -31,7 +31,7 @@ async def list_numbers(
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
     offset: Annotated[int, Field(ge=0)] = 0,
 ) -> NumberList:
-    """Owned numbers. Free."""
+    """Owned numbers. Free. Text: shared values, then CSV; - = none."""
     deps = deps_of(ctx)
     try:
         page = await deps.client.list_numbers(
@@ -85,7 +85,7 @@ async def search_available(
     limit: Annotated[int, Field(ge=1, le=100)] = 10,
     offset: Annotated[int, Field(ge=0)] = 0,
 ) -> OfferList:
-    """Numbers for sale. Free; buy with purchase_number."""
+    """Numbers for sale. Free. Text as list_numbers."""
     deps = deps_of(ctx)
     country = country.upper()
     prefix = digits.rstrip("*") if digits and digits.endswith("*") else None

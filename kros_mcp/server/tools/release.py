@@ -52,8 +52,8 @@ async def release_number(
     dry_run: DryRun = False,
     confirmation_token: Token = None,
 ) -> ReleaseResult:
-    """Give a number back to KrosAI. IRREVERSIBLE: its calls stop at once. dry_run=true
-    previews. Needs confirmation like purchase_number."""
+    """Give a number back. IRREVERSIBLE: calls stop at once. dry_run=true previews.
+    Confirmed like purchase_number."""
     deps = deps_of(ctx)
     claims = plan.confirmation.claims
     if claims is not None:

@@ -41,8 +41,8 @@ async def update_routing(
     allow_outbound: bool | None = None,
     dry_run: DryRun = False,
 ) -> RoutingResult:
-    """Route a number's calls to an endpoint; allow or block inbound/outbound calls. Free; safe
-    to repeat. dry_run=true previews."""
+    """Route a number's calls to an endpoint; allow or block inbound/outbound. Free; repeatable.
+    dry_run=true previews."""
     deps = deps_of(ctx)
     changes: dict[str, Any] = {
         "endpoint_id": UNSET if endpoint_id == KEEP else endpoint_id,
