@@ -184,8 +184,15 @@ def _start(stack: ExitStack, data_dir: Path, name: str, krosai: str) -> Target:
     if name == "kros-mcp":
         command = [PYTHON, "-m", "tests.benchmarks.serve_unthrottled", "serve"]
         command += ["--transport", "streamable-http", "--stateless", "--json-response"]
+        # Every load client comes from 127.0.0.1: lift the per-caller and per-address limits
+        # too, or the benchmark would measure them.
         env.update(
-            KROS_MCP_TOOL_RATE_LIMIT="10000", KROSAI_API_KEY=SANDBOX_API_KEY, KROSAI_BASE_URL=krosai
+            KROS_MCP_TOOL_RATE_LIMIT="10000",
+            KROS_MCP_TOOL_RATE_PER_ADDRESS="1000000/second",
+            KROS_MCP_INITIALIZE_RATE_PER_PRINCIPAL="1000000/minute",
+            KROS_MCP_INITIALIZE_RATE_PER_ADDRESS="1000000/minute",
+            KROSAI_API_KEY=SANDBOX_API_KEY,
+            KROSAI_BASE_URL=krosai,
         )
     else:
         command = [
