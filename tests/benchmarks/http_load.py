@@ -15,8 +15,9 @@ separate processes (tests/benchmarks/loadgen.py) on keep-alive connections; the 
 three servers rotates from one repetition to the next so that noise falls on all alike.
 
 The sandbox's imitation of KrosAI's 50 requests/s limit is lifted (serve_unthrottled.py), and
-kros-mcp's own tool-call limit is set to 10,000/s (its HTTP default is 20/s per organisation):
-either limiter would otherwise be what is measured.
+kros-mcp's own tool-call limits are lifted (KROS_MCP_TOOL_RATE_LIMIT, 20/s per organisation over
+HTTP by default, and KROS_MCP_TOOL_RATE_PER_ADDRESS, 100/s per client address): either limiter
+would otherwise be what is measured.
 """
 
 from __future__ import annotations
@@ -185,7 +186,10 @@ def _start(stack: ExitStack, data_dir: Path, name: str, krosai: str) -> Target:
         command = [PYTHON, "-m", "tests.benchmarks.serve_unthrottled", "serve"]
         command += ["--transport", "streamable-http", "--stateless", "--json-response"]
         env.update(
-            KROS_MCP_TOOL_RATE_LIMIT="10000", KROSAI_API_KEY=SANDBOX_API_KEY, KROSAI_BASE_URL=krosai
+            KROS_MCP_TOOL_RATE_LIMIT="10000",
+            KROS_MCP_TOOL_RATE_PER_ADDRESS="1000000/second",
+            KROSAI_API_KEY=SANDBOX_API_KEY,
+            KROSAI_BASE_URL=krosai,
         )
     else:
         command = [
