@@ -64,3 +64,18 @@ def test_idle_organisations_are_forgotten(clock: Clock, monkeypatch: pytest.Monk
     clock.now += 5
     limiter.hit(item, "t_new")
     assert len(storage._calls) == 1  # only t_new's counter is left
+
+
+def test_the_transport_throttle_counts_without_threads(clock: Clock) -> None:
+    from kros_mcp.server.transports.throttle import Throttle, parse_rate
+
+    throttle, rate = Throttle(), parse_rate("3/second")
+    before = threading.active_count()
+    assert [throttle.hit(rate, "tools", "10.0.0.1") for _ in range(3)] == [None] * 3
+    wait = throttle.hit(rate, "tools", "10.0.0.1")
+    assert wait is not None and wait >= 1.0
+    assert throttle.hit(rate, "tools", "10.0.0.2") is None  # another address, its own window
+    assert throttle.blocked(rate, "tools", "10.0.0.1") is not None
+    clock.now += 1.01
+    assert throttle.blocked(rate, "tools", "10.0.0.1") is None
+    assert threading.active_count() == before
