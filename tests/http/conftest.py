@@ -101,6 +101,8 @@ def base_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, s
         "KROS_MCP_INITIALIZE_RATE_PER_PRINCIPAL": "100000/minute",
         "KROS_MCP_INITIALIZE_RATE_PER_ADDRESS": "100000/minute",
         "KROS_MCP_MAX_SESSIONS_PER_PRINCIPAL": "1000",
+        # Likewise the tool calls one address may make (the load tests send thousands at once).
+        "KROS_MCP_TOOL_RATE_PER_ADDRESS": "1000000/second",
     }
     env.update(extra or {})
     return env
