@@ -15,15 +15,14 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
-from ...krosai import KrosAIError, PhoneNumber, ServerError, TransportError
-from ...safety import PurchaseTerms, RuleVerdict, WriteAttempt, error_code_of, refresh_offer
+from ...krosai import PhoneNumber
+from ...safety import PurchaseTerms, RuleVerdict, WriteAttempt, refresh_offer
 from ...store import StoredOffer
 from ..deps import Deps
-from ..errors import to_tool_error
 from ..guard import scope_of
 from ..models import PurchaseResult, ReleaseResult
-from ..notify import notify_changed
 from ..purchase import audit_quote, buy
+from ..tools.release import settle_release
 
 __all__ = [
     "CONFIRMED_BY_APP",
@@ -119,32 +118,5 @@ async def execute_purchase(
 async def execute_release(
     ctx: Context, deps: Deps, attempt: WriteAttempt, number: PhoneNumber, plan: list[str]
 ) -> ReleaseResult:
-    """The release itself, settled in the audit and the claim (the steps release_number takes
-    after its confirmation)."""
-    try:
-        released = await deps.client.release_number(number.id)
-    except KrosAIError as exc:
-        if isinstance(exc, (TransportError, ServerError)):
-            await attempt.unknown(exc.message, error_code_of(exc))
-        else:
-            await attempt.failed(exc.message, error_code_of(exc))
-        raise to_tool_error(exc, write="released") from exc
-    except BaseException:
-        attempt.abandon()  # cancelled mid-call: recovery settles it
-        raise
-    result = ReleaseResult(
-        status="released",
-        executed=True,
-        number_id=number.id,
-        number=number.number,
-        plan=plan,
-        message=f"Released {number.number}."
-        + (
-            " (The first answer was lost; a retry found it already released.)"
-            if released.confirmed_by_retry
-            else ""
-        ),
-    )
-    await attempt.succeeded({"result": "released"}, result=result.model_dump(mode="json"))
-    await notify_changed(ctx, deps.subscribers, number.id)
-    return result
+    """The release itself, by the same path release_number takes after its confirmation."""
+    return await settle_release(ctx, deps, attempt, number, plan)

@@ -14,6 +14,7 @@ from ...safety import (
     ReleaseTerms,
     Step,
     TokenClaims,
+    WriteAttempt,
     error_code_of,
 )
 from ...safety import release as releasing
@@ -39,7 +40,7 @@ from ..purchase import CLAIM_REFUSALS
 from ..wording import iso_time, policy_line, release_effects, replayed
 from ._params import DryRun, NumberId, Token
 
-__all__ = ["release_number"]
+__all__ = ["release_number", "settle_release"]
 
 TOOL = "release_number"
 
@@ -192,6 +193,14 @@ async def _release(
     except (PolicyError, StoreError) as exc:
         await scope_of(deps).unclaim(dedupe)
         raise to_tool_error(exc, write="released") from exc
+    return await settle_release(ctx, deps, attempt, number, effects)
+
+
+async def settle_release(
+    ctx: Context, deps: Deps, attempt: WriteAttempt, number: PhoneNumber, plan: list[str]
+) -> ReleaseResult:
+    """The upstream release of a recorded attempt, settled in the audit and the claim: the one
+    path for release_number and the MCP App's Release."""
     try:
         released = await deps.client.release_number(number.id)
     except KrosAIError as exc:
@@ -208,7 +217,7 @@ async def _release(
         executed=True,
         number_id=number.id,
         number=number.number,
-        plan=effects,
+        plan=plan,
         message=f"Released {number.number}."
         + (
             " (The first answer was lost; a retry found it already released.)"
