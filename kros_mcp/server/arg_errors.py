@@ -19,6 +19,8 @@ def invalid_arguments(tool: str, error: ValidationError) -> str:
             problems.append(f"{where}: required")
             continue
         message = item["msg"].replace("Input should be", "should be")
+        if item["type"] == "value_error":  # our own validators' words, without pydantic's prefix
+            message = message.removeprefix("Value error, ")
         # A token or key is not echoed back, even a malformed one: the text may reach logs or a screen.
         sent = "a value not shown" if looks_secret(where) else _shown(item.get("input"))
         problems.append(f"{where}: {message} (got {sent})")

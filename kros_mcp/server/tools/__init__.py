@@ -26,13 +26,14 @@ from .routing import update_routing
 
 __all__ = ["ALL_TOOLS", "READ_TOOLS", "TOOL_NAMES", "WRITE_TOOLS", "ToolSpec"]
 
-# Reads change nothing and can be repeated; KrosAI is outside this server (open world).
-_READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
+# A read says only readOnlyHint, always explicitly (a client that guesses false asks a person to
+# approve every read). The spec gives destructive and idempotent meaning only when readOnlyHint is
+# false, and openWorldHint defaults to true: spelling them out cost 19 tokens a read tool.
+_READ = ToolAnnotations(read_only_hint=True)
 
 
 def _write(*, destructive: bool, idempotent: bool) -> ToolAnnotations:
+    """Every hint of a write, spelled out: a client that reads them must not have to guess."""
     return ToolAnnotations(
         read_only_hint=False,
         destructive_hint=destructive,
