@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..krosai import AvailableNumber, PhoneNumber
 from ..krosai import Endpoint as KrosEndpoint
@@ -42,7 +42,10 @@ class _Out(BaseModel):
     """A tool result: fields without a value are left out, not sent as null (fewer tokens).
 
     Dumps leave them out by default; a model_serializer would do the same but cost a Python call
-    per nested model on every dump (results.tool_result dumps with exclude_none as well)."""
+    per nested model on every dump (results.tool_result dumps with exclude_none as well).
+    Validators are built on first use rather than at import (start-up time)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     def model_dump(self, *, exclude_none: bool = True, **options: Any) -> dict[str, Any]:
         return super().model_dump(exclude_none=exclude_none, **options)

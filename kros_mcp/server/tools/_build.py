@@ -14,11 +14,11 @@ from typing import Any
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from .._sdk_compat import publish_output_schema
 from ..results import TextStyle, tool_result
-from ..schemas import compact_schema, shallow_output_schema
+from ..schemas import compact_schema, output_schema_of
 
 __all__ = ["build_tool", "result_model"]
 
@@ -40,9 +40,7 @@ def build_tool(
 ) -> Tool:
     """The Tool for `fn`: its description on one line, compact input and output schemas, and
     results whose text block is written in `text_style`."""
-    output_schema = shallow_output_schema(
-        compact_schema(TypeAdapter(result_model(fn)).json_schema())
-    )
+    output_schema = output_schema_of(result_model(fn))
 
     # Same name, docstring and signature (wraps): the SDK reads the arguments from them.
     @functools.wraps(fn)
