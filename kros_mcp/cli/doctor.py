@@ -450,7 +450,7 @@ def check_protected_numbers(settings: Settings) -> Check:
 def check_policy(settings: Settings) -> Check:
     from ..server import TOOL_NAMES, WRITE_TOOLS
     from ..server.deps import build_policy
-    from ..server.wording import usd
+    from ..server.wording import money
 
     try:
         policy = build_policy(settings)
@@ -474,10 +474,10 @@ def check_policy(settings: Settings) -> Check:
         f"countries {', '.join(sorted(policy.allowed_countries)) or 'none'}"
         if policy.allowed_countries is not None
         else "any country",
-        f"max {usd(policy.max_monthly_cost_cents)}/month per number"
+        f"max {money(policy.max_monthly_cost_cents, settings.currency)}/month per number"
         if policy.max_monthly_cost_cents is not None
         else "no monthly cost cap",
-        f"daily budget {usd(policy.daily_budget_cents)}"
+        f"daily budget {money(policy.daily_budget_cents, settings.currency)}"
         if policy.daily_budget_cents is not None
         else "no daily budget",
         f"{len(policy.protected_numbers)} protected number(s)",

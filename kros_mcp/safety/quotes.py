@@ -102,7 +102,7 @@ def quote_holds(agreed: dict[str, Any] | None, current: StoredOffer) -> bool:
 
 
 def offer_from(
-    item: AvailableNumber, country: str, query: dict[str, Any], currency: str = "USD"
+    item: AvailableNumber, country: str, query: dict[str, Any], currency: str
 ) -> StoredOffer:
     """The offer to remember for an inventory item shown by a search; `currency` is used when
     KrosAI states none for the item."""

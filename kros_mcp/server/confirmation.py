@@ -174,11 +174,11 @@ async def lookup_number(deps: Deps, number_id: str) -> PhoneNumber:
 
 
 async def ask_release(
-    plan: Annotated[ReleasePlan, Resolve(plan_release)],
+    plan: Annotated[ReleasePlan, Resolve(plan_release)], ctx: Context
 ) -> NoQuestion | Elicit[ConfirmRelease]:
-    nonce = plan.confirmation.nonce
-    if nonce is None or plan.number is None:
+    nonce, number = plan.confirmation.nonce, plan.number
+    if nonce is None or number is None:
         return NoQuestion()
-    return Elicit(
-        release_question(plan.number, release_effects(plan.number), nonce), ConfirmRelease
-    )
+    currency = deps_of(ctx).settings.currency
+    question = release_question(number, release_effects(number, currency), nonce, currency)
+    return Elicit(question, ConfirmRelease)

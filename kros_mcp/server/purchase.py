@@ -34,7 +34,7 @@ from .guard import scope_of
 from .models import NumberDetail, PurchaseResult, Quote
 from .notify import notify_changed
 from .number_states import purchase_note
-from .wording import buy_line, iso_time, payment_checks, policy_line, replayed, usd
+from .wording import buy_line, iso_time, money, payment_checks, policy_line, replayed
 
 __all__ = [
     "CLAIM_REFUSALS",
@@ -133,6 +133,7 @@ async def confirm(deps: Deps, plan: PurchasePlan, answer: Answer) -> PurchaseRes
     if step is Step.ISSUE_TOKEN:
         token, expires = _token(deps, plan, plan.offer)
         quote = Quote.of(plan.offer)
+        cur = plan.offer.currency
         return PurchaseResult(
             status="confirmation_required",
             executed=False,
@@ -140,8 +141,8 @@ async def confirm(deps: Deps, plan: PurchasePlan, answer: Answer) -> PurchaseRes
             plan=lines,
             confirmation_token=token,
             token_expires_at=expires,
-            message=f"NOT BOUGHT YET. Show the user the price ({usd(quote.first_charge_cents)} "
-            f"now, {usd(quote.monthly_cost_cents)} a month) and ask them. If they agree, call "
+            message=f"NOT BOUGHT YET. Show the user the price ({money(quote.first_charge_cents, cur)} "
+            f"now, {money(quote.monthly_cost_cents, cur)} a month) and ask them. If they agree, call "
             "purchase_number again with the same arguments and this confirmation_token.",
         )
     if step not in (Step.DECLINED, Step.CANCELLED):
@@ -193,14 +194,15 @@ def price_change_result(
     path the result carries a token for the new quote."""
     current, was = change.current, change.agreed
     was_setup, was_monthly = was.get("setup_cost_cents", 0), was.get("monthly_cost_cents", 0)
+    cur = current.currency
     result = PurchaseResult(
         status="price_changed",
         executed=False,
         quote=Quote.of(current),
         plan=[buy_line(current), *_plan_lines(current, plan.terms)[1:]],
-        message=f"NOT BOUGHT: the price changed from {usd(was_setup + was_monthly)} now and "
-        f"{usd(was_monthly)} a month to {usd(current.first_charge_cents)} now and "
-        f"{usd(current.monthly_cost_cents)} a month. Confirm the new price to buy.",
+        message=f"NOT BOUGHT: the price changed from {money(was_setup + was_monthly, cur)} now "
+        f"and {money(was_monthly, cur)} a month to {money(current.first_charge_cents, cur)} now "
+        f"and {money(current.monthly_cost_cents, cur)} a month. Confirm the new price to buy.",
     )
     if plan.confirmation.claims is not None:
         result.confirmation_token, result.token_expires_at = _token(deps, plan, current)

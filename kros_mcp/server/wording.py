@@ -20,6 +20,7 @@ _Result = TypeVar("_Result", PurchaseResult, ReleaseResult)
 __all__ = [
     "buy_line",
     "iso_time",
+    "money",
     "payment_checks",
     "policy_line",
     "purchase_question",
@@ -27,7 +28,6 @@ __all__ = [
     "release_question",
     "replayed",
     "routing_effects",
-    "usd",
 ]
 
 
@@ -35,16 +35,17 @@ def iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def usd(cents: int, currency: str = "USD") -> str:
-    """An amount in cents, in words, in `currency` (KrosAI's when stated, else the operator's)."""
+def money(cents: int, currency: str) -> str:
+    """An amount in cents, in words, in `currency` (KrosAI's when stated, else the operator's:
+    never assumed, since a person agrees to the amount and its currency together)."""
     return f"{cents / 100:,.2f} {currency}"
 
 
 def buy_line(offer: StoredOffer) -> str:
     return (
         f"Buy {offer.number} ({offer.country} {offer.type or 'number'}) for "
-        f"{usd(offer.first_charge_cents, offer.currency)} now, then "
-        f"{usd(offer.monthly_cost_cents, offer.currency)} a month."
+        f"{money(offer.first_charge_cents, offer.currency)} now, then "
+        f"{money(offer.monthly_cost_cents, offer.currency)} a month."
     )
 
 
@@ -78,21 +79,24 @@ def purchase_question(offer: StoredOffer, terms: PurchaseTerms, ref: str) -> str
         for label, allowed in (("inbound", terms.allow_inbound), ("outbound", terms.allow_outbound))
     )
     return (
-        f"Pay {usd(terms.first_charge_cents, offer.currency)} now (setup "
-        f"{usd(terms.setup_cost_cents, offer.currency)} + first month), then "
-        f"{usd(terms.monthly_cost_cents, offer.currency)} a month, to buy {offer.number} "
+        f"Pay {money(terms.first_charge_cents, offer.currency)} now (setup "
+        f"{money(terms.setup_cost_cents, offer.currency)} + first month), then "
+        f"{money(terms.monthly_cost_cents, offer.currency)} a month, to buy {offer.number} "
         f"({offer.country} {offer.type or 'number'}), {route}, {directions}? (ref {ref})"
     )
 
 
-def release_question(number: PhoneNumber, effects: list[str], ref: str) -> str:
-    money = (
-        f"Stop paying {usd(number.monthly_cost_cents, number.currency or 'USD')} a month "
+def release_question(
+    number: PhoneNumber, effects: list[str], ref: str, operator_currency: str
+) -> str:
+    monthly = number.monthly_cost_cents
+    stop = (
+        f"Stop paying {money(monthly, number.currency or operator_currency)} a month "
         "(nothing is refunded) and release "
-        if number.monthly_cost_cents
+        if monthly
         else "Release "
     )
-    return f"{money}{number.number}? {effects[0]} This cannot be undone. (ref {ref})"
+    return f"{stop}{number.number}? {effects[0]} This cannot be undone. (ref {ref})"
 
 
 def replayed(result: _Result) -> _Result:
@@ -106,7 +110,7 @@ def replayed(result: _Result) -> _Result:
     return result
 
 
-def release_effects(number: PhoneNumber) -> list[str]:
+def release_effects(number: PhoneNumber, operator_currency: str) -> list[str]:
     effects = []
     if number.endpoint_id:
         # Cleaned: the name is KrosAI data that also reaches the person's confirmation question.
@@ -119,8 +123,9 @@ def release_effects(number: PhoneNumber) -> list[str]:
         effects.append(f"{number.number} stops receiving and making calls.")
     if number.monthly_cost_cents:
         effects.append(
-            f"The monthly charge of {usd(number.monthly_cost_cents, number.currency or 'USD')} "
-            "stops; nothing is refunded."
+            "The monthly charge of "
+            f"{money(number.monthly_cost_cents, number.currency or operator_currency)} stops; "
+            "nothing is refunded."
         )
     effects.append(
         "The number goes back to KrosAI's pool; anyone may buy it, and it may not be available again."

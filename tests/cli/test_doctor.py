@@ -82,3 +82,17 @@ def test_serve_warns_about_a_misspelt_setting(kros: Run) -> None:
         in done.stderr
     )
     assert done.stdout == ""
+
+
+def test_doctor_states_policy_amounts_in_the_operators_currency(kros: Run) -> None:
+    done = kros(
+        "doctor",
+        env={
+            "KROS_MCP_CURRENCY": "KES",
+            "KROS_MCP_DAILY_BUDGET_CENTS": "5000",
+            "KROS_MCP_MAX_MONTHLY_COST_CENTS": "300",
+        },
+    )
+    policy = _lines(done.stdout)["policy"]
+    assert "daily budget 50.00 KES" in policy and "max 3.00 KES/month" in policy, policy
+    assert "USD" not in policy

@@ -16,10 +16,9 @@ from ..context import deps_of
 from ..deps import Deps
 from ..errors import to_tool_error
 from ..models import NumberDetail, PurchaseResult
-from ..wording import buy_line, iso_time, usd
+from ..wording import buy_line, iso_time, money
 from . import _adapter as core
 from .common import (
-    CURRENCY,
     EndpointArg,
     InventoryArg,
     ProofArg,
@@ -101,7 +100,7 @@ async def _buy(
     key = f"app:{claims.token_id}"
     replay = await core.claim_click(deps, key, arguments_digest(terms.binding()), what="bought")
     if replay is not None:
-        return _replayed(terms, PurchaseResult.model_validate(replay)), None
+        return _replayed(terms, PurchaseResult.model_validate(replay), deps.settings.currency), None
     try:
         shown = await deps.store.get_offer(deps.tenant, terms.inventory_id)
         if shown is None:
@@ -194,7 +193,7 @@ def _quote_model(
         setup_cost_cents=offer.setup_cost_cents,
         monthly_cost_cents=offer.monthly_cost_cents,
         first_charge_cents=offer.first_charge_cents,
-        currency=CURRENCY,
+        currency=offer.currency,
         endpoint_id=terms.endpoint_id,
         allow_inbound=terms.allow_inbound,
         allow_outbound=terms.allow_outbound,
@@ -225,6 +224,7 @@ def _as_offer(shown: StoredOffer, terms: PurchaseTerms) -> StoredOffer:
 
 
 def _price_changed(terms: PurchaseTerms, quote: PurchaseQuote) -> BuyOutcome:
+    cur = quote.currency  # the offer's, shown and agreed with the amounts
     if (terms.setup_cost_cents, terms.monthly_cost_cents) == (
         quote.setup_cost_cents,
         quote.monthly_cost_cents,
@@ -232,9 +232,10 @@ def _price_changed(terms: PurchaseTerms, quote: PurchaseQuote) -> BuyOutcome:
         change = f"the offer changed since it was shown (it is now {quote.number})"
     else:
         change = (
-            f"the price changed from {usd(terms.first_charge_cents)} now and "
-            f"{usd(terms.monthly_cost_cents)} a month to {usd(quote.first_charge_cents)} now and "
-            f"{usd(quote.monthly_cost_cents)} a month"
+            f"the price changed from {money(terms.first_charge_cents, cur)} now and "
+            f"{money(terms.monthly_cost_cents, cur)} a month to "
+            f"{money(quote.first_charge_cents, cur)} now and "
+            f"{money(quote.monthly_cost_cents, cur)} a month"
         )
     return BuyOutcome(
         status="price_changed",
@@ -244,7 +245,7 @@ def _price_changed(terms: PurchaseTerms, quote: PurchaseQuote) -> BuyOutcome:
     )
 
 
-def _replayed(terms: PurchaseTerms, earlier: PurchaseResult) -> BuyOutcome:
+def _replayed(terms: PurchaseTerms, earlier: PurchaseResult, currency: str) -> BuyOutcome:
     quote = PurchaseQuote(
         inventory_id=terms.inventory_id,
         number=terms.number,
@@ -253,7 +254,7 @@ def _replayed(terms: PurchaseTerms, earlier: PurchaseResult) -> BuyOutcome:
         setup_cost_cents=terms.setup_cost_cents,
         monthly_cost_cents=terms.monthly_cost_cents,
         first_charge_cents=terms.first_charge_cents,
-        currency=CURRENCY,
+        currency=earlier.quote.currency or currency,
         endpoint_id=terms.endpoint_id,
         allow_inbound=terms.allow_inbound,
         allow_outbound=terms.allow_outbound,
@@ -273,7 +274,7 @@ def _replayed(terms: PurchaseTerms, earlier: PurchaseResult) -> BuyOutcome:
 
 def _quote_line(quote: PurchaseQuote) -> str:
     return (
-        f"Quote for {quote.number}: {usd(quote.first_charge_cents)} now, then "
-        f"{usd(quote.monthly_cost_cents)} a month"
+        f"Quote for {quote.number}: {money(quote.first_charge_cents, quote.currency)} now, then "
+        f"{money(quote.monthly_cost_cents, quote.currency)} a month"
         + ("." if quote.buyable else "; the operator's policy refuses it.")
     )

@@ -12,12 +12,11 @@ from pydantic import BaseModel, Field
 
 from ...safety import RuleVerdict
 from ..deps import Deps
-from ..wording import usd
+from ..wording import money
 from .models import Verdict
 from .proof import PROOF_KEY
 
 __all__ = [
-    "CURRENCY",
     "EndpointArg",
     "InventoryArg",
     "ProofArg",
@@ -25,9 +24,6 @@ __all__ = [
     "person_verdicts",
     "require_app_client",
 ]
-
-# KrosAI states amounts in cents without a currency; the server speaks of them as USD throughout.
-CURRENCY = "USD"
 
 InventoryArg = Annotated[str, Field(max_length=100, pattern=r"^[\w\-]+$")]
 EndpointArg = Annotated[
@@ -57,15 +53,15 @@ def app_result(model: BaseModel, text: str, *, proof: str | None = None) -> Call
 
 
 def _label(deps: Deps, verdict: RuleVerdict, spent_24h_cents: int) -> str:
-    policy = deps.policy
+    policy, cur = deps.policy, deps.settings.currency  # the operator's limits, in its currency
     if verdict.code == "BUDGET_EXCEEDED" and policy.daily_budget_cents is not None:
         left = max(policy.daily_budget_cents - spent_24h_cents, 0)
         return (
-            f"Over your daily budget: {usd(left)} left of {usd(policy.daily_budget_cents)} "
+            f"Over your daily budget: {money(left, cur)} left of {money(policy.daily_budget_cents, cur)} "
             "in the last 24 hours"
         )
     if verdict.code == "MONTHLY_COST_TOO_HIGH" and policy.max_monthly_cost_cents is not None:
-        return f"Over the operator's limit of {usd(policy.max_monthly_cost_cents)} a month"
+        return f"Over the operator's limit of {money(policy.max_monthly_cost_cents, cur)} a month"
     if verdict.code == "COUNTRY_NOT_ALLOWED":
         return "The operator does not allow buying numbers in this country"
     if verdict.code == "NUMBER_PROTECTED":

@@ -17,7 +17,7 @@ from ..errors import to_tool_error
 from ..quotes import offer_from
 from ..tools._params import Country, NumberType
 from ._adapter import purchase_verdicts, spent_today
-from .common import CURRENCY, app_result, person_verdicts, require_app_client
+from .common import app_result, person_verdicts, require_app_client
 from .models import AppActions, AppContext, AppOffer, OfferPage
 
 __all__ = ["app_context", "app_offers"]
@@ -40,7 +40,7 @@ async def app_context(ctx: Context) -> Annotated[CallToolResult, AppContext]:
         raise to_tool_error(exc) from exc
     countries = deps.policy.allowed_countries
     context = AppContext(
-        currency=CURRENCY,
+        currency=deps.settings.currency,
         backend=deps.backend,
         actions=AppActions(
             buy=enabled["purchase_number"],
@@ -53,7 +53,7 @@ async def app_context(ctx: Context) -> Annotated[CallToolResult, AppContext]:
         allowed_countries=sorted(countries) if countries is not None else None,
         quote_ttl_seconds=int(deps.tokens.ttl_seconds),
     )
-    return app_result(context, f"kros-mcp app ({deps.backend}), amounts in {CURRENCY}.")
+    return app_result(context, f"kros-mcp app ({deps.backend}), amounts in {context.currency}.")
 
 
 async def app_offers(
@@ -71,6 +71,7 @@ async def app_offers(
     require_app_client(ctx, "app_offers")
     deps = deps_of(ctx)
     country = country.upper()
+    currency = deps.settings.currency  # KrosAI states none; an offer that does keeps its own
 
     def keep(item: AvailableNumber) -> bool:
         setup, monthly = item.setup_cost_cents or 0, item.monthly_cost_cents or 0
@@ -88,7 +89,7 @@ async def app_offers(
         found, next_offset, total = await _scan(
             deps.client, country, type, area_code, offset, limit, keep if filtered else None
         )
-        offers = [offer_from(item, country, query) for item, query in found]
+        offers = [offer_from(item, country, query, currency) for item, query in found]
         await deps.store.remember_offers(deps.tenant, offers, deps.settings.offer_ttl)
         spent = await spent_today(deps)
     except (KrosAIError, StoreError) as exc:
@@ -96,13 +97,18 @@ async def app_offers(
     shown = [_with_verdicts(deps, offer, spent) for offer in offers]
     page = OfferPage(
         offers=shown,
-        currency=CURRENCY,
+        currency=_page_currency(offers, currency),
         offset=offset,
         next_offset=next_offset,
         total=total,
         filtered=filtered,
     )
     return app_result(page, f"{len(shown)} offers in {country} shown in the kros-mcp app.")
+
+
+def _page_currency(offers: list[StoredOffer], default: str) -> str:
+    stated = {offer.currency for offer in offers}
+    return stated.pop() if len(stated) == 1 else default
 
 
 def _with_verdicts(deps: Deps, offer: StoredOffer, spent_24h_cents: int) -> AppOffer:

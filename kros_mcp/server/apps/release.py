@@ -17,7 +17,7 @@ from ..errors import to_tool_error
 from ..tools._params import NumberId
 from ..wording import iso_time, release_effects
 from . import _adapter as core
-from .common import CURRENCY, ProofArg, app_result, person_verdicts, require_app_client
+from .common import ProofArg, app_result, person_verdicts, require_app_client
 from .models import ReleaseOutcome, ReleaseQuote
 from .proof import ReleaseTerms, issue_proof, refusal_text, verify_proof
 
@@ -45,8 +45,8 @@ async def app_preview_release(
         status=number.status,
         endpoint_id=number.endpoint_id,
         monthly_cost_cents=number.monthly_cost_cents,
-        currency=CURRENCY,
-        effects=release_effects(number),
+        currency=number.currency or deps.settings.currency,
+        effects=release_effects(number, deps.settings.currency),
         releasable=verdict.allowed,
         refusals=refusals,
     )
@@ -111,7 +111,9 @@ async def _release(
     except BaseException:
         await core.free_click(deps, key)  # nothing was released under this proof
         raise
-    result = await core.execute_release(ctx, deps, attempt, number, release_effects(number))
+    result = await core.execute_release(
+        ctx, deps, attempt, number, release_effects(number, deps.settings.currency)
+    )
     return ReleaseOutcome(
         status="released",
         executed=True,

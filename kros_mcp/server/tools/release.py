@@ -62,7 +62,9 @@ async def release_number(
     number, verdict = plan.number, plan.verdict
     if number is None or verdict is None:  # looked up whenever no token is claimed
         raise ToolError("The number could not be looked up. Nothing was released.")
-    effects = release_effects(number) + state_lines(number, "release", strict=not plan.dry_run)
+    effects = release_effects(number, deps.settings.currency) + state_lines(
+        number, "release", strict=not plan.dry_run
+    )
     if plan.dry_run:
         return _result(
             number,
@@ -169,7 +171,12 @@ async def _release_by_token(
             raise to_tool_error(exc, write="released") from exc
         raise
     return await _release(
-        ctx, deps, number, release_effects(number), confirmation="token", dedupe=dedupe
+        ctx,
+        deps,
+        number,
+        release_effects(number, deps.settings.currency),
+        confirmation="token",
+        dedupe=dedupe,
     )
 
 
