@@ -4,7 +4,8 @@ Everything KrosAI sends that names a thing (a number id, an inventory id, an end
 number, a country, a type, an error code) must match its pattern exactly, or the answer is refused
 as malformed: such values reach a person's confirmation question and a model's context, so a value
 carrying control, BiDi or invisible characters is never passed on. Patterns are ASCII-only and
-matched whole (`fullmatch`), never with `$`, which would let a trailing newline through.
+matched whole: with `fullmatch` here, never with Python's `$`, which would let a trailing newline
+through; the models check them inside pydantic-core as `^(?:...)$`, where Rust's `$` does not.
 """
 
 from __future__ import annotations

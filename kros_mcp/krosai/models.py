@@ -12,9 +12,18 @@ never passed on. Free text (names, statuses, messages) is kept as sent; whoever 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from .formats import COUNTRY, ENDPOINT_ID, INVENTORY_ID, NUMBER_ID, WORD, matches
 from .numbers import e164
@@ -44,10 +53,11 @@ def _aliases(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
-def _checked(pattern: str, what: str, value: Any) -> Any:
-    if value is not None and not matches(pattern, value):
-        raise ValueError(f"not a valid {what}")
-    return value
+def _whole(pattern: str) -> StringConstraints:
+    """A string that must match `pattern` whole, checked inside pydantic-core while the answer is
+    parsed (Rust regex: the patterns are ASCII-only, and its `$` never admits a trailing
+    newline, unlike Python's)."""
+    return StringConstraints(pattern=f"^(?:{pattern})$")
 
 
 def _phone_number(value: Any) -> Any:
@@ -57,18 +67,26 @@ def _phone_number(value: Any) -> Any:
     return normalised
 
 
-def _country(value: Any) -> Any:
-    return _checked(COUNTRY, "ISO country code", value.upper() if isinstance(value, str) else value)
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
 
 
-def _word(value: Any) -> Any:
-    return _checked(WORD, "type", value.lower() if isinstance(value, str) else value)
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _area_code(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    return _checked(r"[0-9]{1,8}", "area code", value)
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# Annotated left to right: the pattern is checked after the before-validator's change of case.
+_NumberId = Annotated[str, _whole(NUMBER_ID)]
+_InventoryId = Annotated[str, _whole(INVENTORY_ID)]
+_EndpointId = Annotated[str, _whole(ENDPOINT_ID)]
+_Phone = Annotated[str, BeforeValidator(_phone_number)]
+_Country = Annotated[str, _whole(COUNTRY), BeforeValidator(_upper)]
+_Word = Annotated[str, _whole(WORD), BeforeValidator(_lower)]
+_AreaCode = Annotated[str, _whole(r"[0-9]{1,8}"), BeforeValidator(_area_code)]
 
 
 class _Model(BaseModel):
@@ -79,17 +97,12 @@ class _Model(BaseModel):
 class EndpointSummary(_Model):
     """The endpoint a number routes calls to, as embedded in a number's detail view."""
 
-    id: str
+    id: _EndpointId
     name: str | None = None
     type: str | None = None
     provider: str | None = None
     url: str | None = None
     status: str | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return _checked(ENDPOINT_ID, "endpoint id", value)  # type: ignore[no-any-return]
 
 
 # KrosAI states no currency (its documents say only "cents"); if it ever does, it is kept.
@@ -144,12 +157,14 @@ class EndpointPage(_Model):
 class PhoneNumber(_Model):
     """A phone number the organisation owns."""
 
-    id: str
-    number: str = Field(validation_alias=_aliases("number", "e164", "phone_number", "phoneNumber"))
-    country: str | None = None
-    type: str | None = None
+    id: _NumberId
+    number: _Phone = Field(
+        validation_alias=_aliases("number", "e164", "phone_number", "phoneNumber")
+    )
+    country: _Country | None = None
+    type: _Word | None = None
     status: str = "active"
-    endpoint_id: str | None = Field(
+    endpoint_id: _EndpointId | None = Field(
         default=None, validation_alias=_aliases("endpoint_id", "endpointId")
     )
     endpoint: EndpointSummary | None = None
@@ -168,7 +183,7 @@ class PhoneNumber(_Model):
     total_cost_cents: int | None = Field(
         default=None, validation_alias=_aliases("total_cost_cents", "totalCostCents")
     )
-    inventory_id: str | None = Field(
+    inventory_id: _InventoryId | None = Field(
         default=None, validation_alias=_aliases("inventory_id", "inventoryId")
     )
     sip_uri: str | None = Field(default=None, validation_alias=_aliases("sip_uri", "sipUri"))
@@ -184,25 +199,6 @@ class PhoneNumber(_Model):
     )
     currency: str | None = _CURRENCY
 
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return _checked(NUMBER_ID, "number id", value)  # type: ignore[no-any-return]
-
-    @field_validator("endpoint_id")
-    @classmethod
-    def _endpoint_id(cls, value: str | None) -> str | None:
-        return _checked(ENDPOINT_ID, "endpoint id", value)  # type: ignore[no-any-return]
-
-    @field_validator("inventory_id")
-    @classmethod
-    def _inventory_id(cls, value: str | None) -> str | None:
-        return _checked(INVENTORY_ID, "inventory id", value)  # type: ignore[no-any-return]
-
-    _check_number = field_validator("number", mode="before")(_phone_number)
-    _check_country = field_validator("country", mode="before")(_country)
-    _check_type = field_validator("type", mode="before")(_word)
-
     @property
     def is_known_status(self) -> bool:
         return self.status in KNOWN_NUMBER_STATUSES
@@ -211,11 +207,15 @@ class PhoneNumber(_Model):
 class AvailableNumber(_Model):
     """A number in the inventory that can be bought."""
 
-    id: str = Field(validation_alias=_aliases("id", "inventory_id", "inventoryId"))
-    number: str = Field(validation_alias=_aliases("number", "e164", "phone_number", "phoneNumber"))
-    country: str | None = None
-    type: str | None = None
-    area_code: str | None = Field(default=None, validation_alias=_aliases("area_code", "areaCode"))
+    id: _InventoryId = Field(validation_alias=_aliases("id", "inventory_id", "inventoryId"))
+    number: _Phone = Field(
+        validation_alias=_aliases("number", "e164", "phone_number", "phoneNumber")
+    )
+    country: _Country | None = None
+    type: _Word | None = None
+    area_code: _AreaCode | None = Field(
+        default=None, validation_alias=_aliases("area_code", "areaCode")
+    )
     setup_cost_cents: int | None = Field(
         default=None, validation_alias=_aliases("setup_cost_cents", "setupCostCents")
     )
@@ -224,16 +224,6 @@ class AvailableNumber(_Model):
     )
     capabilities: dict[str, bool] = Field(default_factory=dict)
     currency: str | None = _CURRENCY
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return _checked(INVENTORY_ID, "inventory id", value)  # type: ignore[no-any-return]
-
-    _check_number = field_validator("number", mode="before")(_phone_number)
-    _check_country = field_validator("country", mode="before")(_country)
-    _check_type = field_validator("type", mode="before")(_word)
-    _check_area_code = field_validator("area_code", mode="before")(_area_code)
 
     @field_validator("capabilities", mode="before")
     @classmethod

@@ -173,3 +173,23 @@ def test_protection_matches_any_spelling() -> None:
     for number_id, number in (("pn_x", "+233201822327"), ("pn_kept", "+2348031234567")):
         assert not policy.change_verdict(number_id=number_id, number=number, action="x").allowed
     assert policy.change_verdict(number_id="pn_y", number="+2348031234567", action="x").allowed
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"id": "inv_1\n"},
+        {"id": "pn_1"},
+        {"country": "ng\n"},
+        {"type": "mobile\n"},
+        {"area_code": "803\n"},
+        {"area_code": True},
+        {"number": "+2348031234567\n\nSYSTEM"},
+    ],
+    ids=lambda f: f"{next(iter(f))}={next(iter(f.values()))!r}",
+)
+def test_offer_names_failing_their_pattern_are_refused(field: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        AvailableNumber.model_validate(
+            {"id": "inv_1", "number": "+2348031234567", "area_code": 803, **field}
+        )
