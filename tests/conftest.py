@@ -1,4 +1,5 @@
-"""Shared fixtures: anyio backend, sandbox apps in-process and on a real socket."""
+"""Shared fixtures: anyio backend, sandbox apps in-process and on a real socket, the reaper of
+server processes."""
 
 from __future__ import annotations
 
@@ -15,15 +16,22 @@ from starlette.applications import Starlette
 from kros_mcp.krosai import KrosAIClient
 from kros_mcp.sandbox import create_app
 from kros_mcp.sandbox.serve import quiet_dropped_connections
-from tests.support.krosai import FAST_RECONCILE, FAST_RETRY, RunningSandbox, make_client
-
-__all__ = ["FAST_RECONCILE", "FAST_RETRY", "RunningSandbox", "make_client"]  # tests.support.krosai
+from tests.support.krosai import RunningSandbox, make_client
+from tests.support.processes import stop_all
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     """The one event loop every async test runs on (no folder defines its own)."""
     return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reap_processes() -> Iterator[None]:
+    """Whatever server process a failed test left running (tests.support.processes.RUNNING) is
+    stopped at the end of the run, so nothing outlives it."""
+    yield
+    stop_all()
 
 
 @pytest.fixture
@@ -75,7 +83,7 @@ SLOW = (
     "tests/integration/",
     "tests/cli/",
     "tests/server/test_stdio.py",
-    "tests/policy/test_cli.py",
+    "tests/server/policy/test_cli.py",
     "tests/e2e/",  # Chromium
 )
 

@@ -1,6 +1,8 @@
 """The layers ARCHITECTURE.md draws: the server and the sandbox know nothing of each other nor of
 the CLI (which alone chooses between them), and library code raises typed errors: only the CLI
-prints, exits or stops on a failed `assert`."""
+prints, exits or stops on a failed `assert`. In tests/, a conftest.py holds fixtures and hooks for
+its folder and is no library: what tests share is imported from a module (tests/support/, or a
+folder's own helper module), never from a conftest."""
 
 from __future__ import annotations
 
@@ -27,8 +29,13 @@ def _imports(path: Path) -> set[str]:
     package = _module(path).split(".")
     if path.name != "__init__.py":
         package = package[:-1]
+    return _imported_names(ast.parse(path.read_text()), package)
+
+
+def _imported_names(tree: ast.AST, package: list[str]) -> set[str]:
+    """Absolute names imported in `tree`, a module of `package` (its dotted parts)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -111,4 +118,45 @@ def test_the_check_finds_each_kind() -> None:
         "print()",
         "SystemExit",
         "sys.exit",
+    ]
+
+
+def _conftest_imports(names: set[str]) -> list[str]:
+    """The conftest modules among imported `names` (`a.conftest.x` counts as `a.conftest`)."""
+    found = set()
+    for name in names:
+        parts = name.split(".")
+        if "conftest" in parts:
+            found.add(".".join(parts[: parts.index("conftest") + 1]))
+    return sorted(found)
+
+
+def test_no_test_module_imports_a_conftest() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for name in _conftest_imports(_imports(path))
+    ]
+    assert not offenders, (
+        "a conftest is not a library: move what is shared to tests/support/ or a helper module\n"
+        + "\n".join(offenders)
+    )
+
+
+def test_the_conftest_check_finds_each_form() -> None:
+    c = "conftest"  # a name apart: a grep of tests/ for imports of a conftest finds none here
+    source = (
+        f"from .{c} import a\n"
+        f"from ..http.{c} import b\n"
+        f"from tests.server.{c} import c\n"
+        f"from . import {c}\n"
+        f"import tests.cli.{c}\n"
+        "from tests.support.harness import Harness\n"
+    )
+    names = _imported_names(ast.parse(source), ["tests", "reliability"])
+    assert _conftest_imports(names) == [
+        "tests.cli.conftest",
+        "tests.http.conftest",
+        "tests.reliability.conftest",
+        "tests.server.conftest",
     ]

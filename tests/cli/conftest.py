@@ -1,17 +1,13 @@
-"""`python -m kros_mcp` in a clean environment: its own data directory and HOME, no KrosAI key."""
+"""Fixtures for the CLI tests: `python -m kros_mcp` in a clean environment (see runner.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable
+import functools
 from pathlib import Path
 
 import pytest
 
-from ..http.conftest import base_env
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
+from .runner import Run, run_kros
 
 
 @pytest.fixture
@@ -24,18 +20,4 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def kros(data_dir: Path) -> Run:
     """`kros("call", "list_numbers", env={...})`: run the CLI on this test's data directory."""
-
-    def run(
-        *args: str, env: dict[str, str] | None = None, timeout: float = 30.0
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "kros_mcp", *args],
-            env=base_env(data_dir, env),
-            cwd=str(data_dir),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    return run
+    return functools.partial(run_kros, data_dir)

@@ -16,7 +16,7 @@ from kros_mcp.cli.call import (
     typed_arguments,
 )
 
-from .conftest import Run
+from .runner import Run
 
 SUBCOMMANDS = ("serve", "sandbox", "demo", "call", "audit", "doctor")
 

@@ -6,7 +6,7 @@ import json
 import socket
 import time
 
-from .conftest import Run
+from .runner import Run
 
 FAKE_KEY = "kros_live_FAKEKEY123456"
 

@@ -21,9 +21,10 @@ from kros_mcp.cli.audit import audit_table
 from kros_mcp.cli.demo import run_demo
 from kros_mcp.config import Settings, key_placeholder_problem
 from kros_mcp.store.base import AuditEntry
+from tests.support.http_servers import base_env
+from tests.support.processes import free_port
 
-from ..http.conftest import base_env, free_port
-from .conftest import Run
+from .runner import Run
 
 PLACEHOLDERS = [
     "${env:KROSAI_API_KEY}",  # the Cursor file pasted into Claude Desktop

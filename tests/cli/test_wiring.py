@@ -17,7 +17,7 @@ from kros_mcp.cli.wiring import (
 from kros_mcp.config import Settings
 from kros_mcp.server import TOOL_NAMES
 
-from .conftest import Run
+from .runner import Run
 
 pytestmark = pytest.mark.anyio
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from kros_mcp.server import TOOL_NAMES
+from tests.support.processes import free_port
 
-from ..http.conftest import free_port
 from .tools import INSPECTOR, NODE_22, node22_bin, npm_package, tool_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

@@ -27,8 +27,7 @@ from starlette.routing import Route
 from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
 from kros_mcp.server.transports.http import build_http_app, hosted_settings
-
-from .conftest import free_port
+from tests.support.processes import free_port
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import anyio
 import httpx2
 import pytest
 
-from .conftest import (
+from tests.support.http_servers import (
     LEGACY_HEADERS,
     LEGACY_VERSION,
     Server,
@@ -82,7 +82,7 @@ async def list_numbers(http: httpx2.AsyncClient, url: str, session: dict[str, st
 
 def _spec(name: str, env: dict[str, str] | None = None) -> ServerSpec:
     source = os.environ.get("KROS_MCP_FLOOD_SOURCE")
-    defaults = {  # the admission defaults, not the test rig's (see conftest.base_env)
+    defaults = {  # the admission defaults, not the test rig's (see http_servers.base_env)
         "KROS_MCP_INITIALIZE_RATE_PER_PRINCIPAL": "",
         "KROS_MCP_INITIALIZE_RATE_PER_ADDRESS": "",
         "KROS_MCP_MAX_SESSIONS_PER_PRINCIPAL": "",

@@ -13,8 +13,7 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from kros_mcp.server import TOOL_NAMES
 from kros_mcp.server.apps import PROOF_KEY, VIEW_URI
-
-from .conftest import ServerSpec, connect, start_servers
+from tests.support.http_servers import ServerSpec, connect, start_servers
 
 pytestmark = pytest.mark.anyio
 

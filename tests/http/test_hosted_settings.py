@@ -14,17 +14,10 @@ import pytest
 
 from kros_mcp.config import Settings
 from kros_mcp.store import StateURLError, describe_state_target, parse_state_target
+from tests.support.http_servers import POSTGRES_URL, ServerSpec, bearer, launch, pg_schema, run_cli
+from tests.support.postgres import with_search_path
+from tests.support.processes import free_port
 
-from .conftest import (
-    POSTGRES_URL,
-    ServerSpec,
-    bearer,
-    free_port,
-    launch,
-    pg_schema,
-    run_cli,
-    with_search_path,
-)
 from .hosted_rig import client_for, hosted
 
 PASSWORD = f"pw-{secrets.token_hex(8)}"

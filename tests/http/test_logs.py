@@ -14,8 +14,7 @@ import httpx2
 import pytest
 
 from kros_mcp.store import tenant_key
-
-from .conftest import (
+from tests.support.http_servers import (
     Server,
     ServerSpec,
     connect,

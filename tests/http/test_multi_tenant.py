@@ -22,8 +22,7 @@ from mcp import Client, MCPError
 from mcp.types import CallToolResult
 
 from kros_mcp.store import tenant_key
-
-from .conftest import (
+from tests.support.http_servers import (
     LEGACY_HEADERS,
     Server,
     ServerSpec,
@@ -37,8 +36,8 @@ from .conftest import (
     ok,
     read_json,
     rpc_messages,
-    text_of,
 )
+from tests.support.results import text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -20,8 +20,15 @@ from cryptography.hazmat.primitives import serialization
 from mcp.shared.auth import ProtectedResourceMetadata
 
 from kros_mcp.server.tools import READ_TOOLS, TOOL_NAMES
+from tests.support.http_servers import (
+    LEGACY_HEADERS,
+    initialize_body,
+    legacy_session,
+    rpc_messages,
+    run_cli,
+)
+from tests.support.processes import free_port
 
-from .conftest import LEGACY_HEADERS, free_port, initialize_body, legacy_session, rpc_messages
 from .hosted_rig import Hosted, Issuer, client_for, hosted, serve_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -221,8 +228,6 @@ async def test_the_users_token_never_goes_upstream(server: Hosted, issuer: Issue
 
 
 def test_oauth_needs_its_settings(tmp_path: Path) -> None:
-    from .conftest import run_cli
-
     done = run_cli(
         tmp_path,
         ["serve", "--transport", "streamable-http", "--port", str(free_port())],

@@ -20,7 +20,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestFormParams, ElicitResult
 
-from .conftest import (
+from tests.support.http_servers import (
     LEGACY_HEADERS,
     LEGACY_VERSION,
     bearer,
@@ -28,6 +28,7 @@ from .conftest import (
     make_orgs,
     rpc_messages,
 )
+
 from .hosted_rig import Hosted, hosted
 
 pytestmark = pytest.mark.anyio

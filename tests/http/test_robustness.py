@@ -19,7 +19,7 @@ import httpx2
 import pytest
 from anyio.abc import SocketStream
 
-from .conftest import (
+from tests.support.http_servers import (
     LEGACY_HEADERS,
     LEGACY_VERSION,
     Server,
@@ -32,8 +32,8 @@ from .conftest import (
     read_json,
     rpc_messages,
     servers_on_sandbox,
-    text_of,
 )
+from tests.support.results import text_of
 
 pytestmark = pytest.mark.anyio
 

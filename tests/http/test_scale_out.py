@@ -27,7 +27,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, ElicitRequestFormParams, ElicitResult
 
-from .conftest import (
+from tests.support.http_servers import (
     POSTGRES_SKIP_REASON,
     POSTGRES_URL,
     Server,
@@ -38,9 +38,9 @@ from .conftest import (
     ok,
     pg_schema,
     read_json,
-    text_of,
-    with_search_path,
 )
+from tests.support.postgres import with_search_path
+from tests.support.results import text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP_REASON)]
 

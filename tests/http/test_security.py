@@ -19,8 +19,7 @@ import httpx2
 import pytest
 
 from kros_mcp.server import TOOL_NAMES
-
-from .conftest import (
+from tests.support.http_servers import (
     LEGACY_HEADERS,
     POSTGRES_SKIP_REASON,
     POSTGRES_URL,
@@ -28,15 +27,15 @@ from .conftest import (
     ServerSpec,
     bearer,
     connect,
-    free_port,
     initialize_body,
     launch,
     ok,
     pg_schema,
     run_cli,
     start_servers,
-    with_search_path,
 )
+from tests.support.postgres import with_search_path
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.anyio
 

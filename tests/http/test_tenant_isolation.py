@@ -14,7 +14,14 @@ import httpx2
 import pytest
 from mcp.types import ResourceListChangedNotification, ResourceUpdatedNotification
 
-from .conftest import LEGACY_HEADERS, bearer, initialize_body, make_orgs, rpc_messages
+from tests.support.http_servers import (
+    LEGACY_HEADERS,
+    bearer,
+    initialize_body,
+    make_orgs,
+    rpc_messages,
+)
+
 from .hosted_rig import Hosted, client_for, hosted
 
 pytestmark = pytest.mark.anyio

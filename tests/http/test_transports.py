@@ -20,7 +20,7 @@ import pytest
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from .conftest import (
+from tests.support.http_servers import (
     LEGACY_HEADERS,
     LEGACY_VERSION,
     MODERN_VERSION,

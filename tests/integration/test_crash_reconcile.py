@@ -23,14 +23,13 @@ import pytest
 
 from kros_mcp.sandbox import SANDBOX_API_KEY
 from kros_mcp.store import AuditEntry, SQLiteStateStore, tenant_key
-
-from .conftest import (
+from tests.support.results import text_of
+from tests.support.sandbox_process import (
     RunningServer,
     SandboxProcess,
     process_gone,
     read_json_resource,
     stdio_server,
-    text_of,
     wait_until,
 )
 

@@ -24,14 +24,9 @@ from mcp.types import CallToolResult
 from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
 from kros_mcp.server import app as app_module
-
-from .conftest import (
-    POSTGRES_SKIP_REASON,
-    POSTGRES_URL,
-    SandboxProcess,
-    read_json_resource,
-    text_of,
-)
+from tests.support.postgres import POSTGRES_SKIP_REASON, POSTGRES_URL
+from tests.support.results import text_of
+from tests.support.sandbox_process import SandboxProcess, read_json_resource
 
 pytestmark = pytest.mark.anyio
 

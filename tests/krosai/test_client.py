@@ -10,7 +10,7 @@ import pytest
 
 from kros_mcp.krosai import InvalidRequestError, KrosAIClient, NotFoundError
 
-from .conftest import (
+from .fakes import (
     API_KEY,
     BASE_URL,
     FakeKrosAI,

@@ -27,7 +27,7 @@ from kros_mcp.krosai import (
 )
 from kros_mcp.sandbox import SANDBOX_API_KEY, SandboxTransport, create_app
 
-from .conftest import Scripted, error_response, make_client, number_json
+from .fakes import Scripted, error_response, make_client, number_json
 
 pytestmark = pytest.mark.anyio
 

@@ -31,7 +31,7 @@ from kros_mcp.krosai._errors_map import (
     translate_transport_errors,
 )
 
-from .conftest import error_response, make_client
+from .fakes import error_response, make_client
 
 # The codes the KrosAI guide documents, each with a status it is published with.
 DOCUMENTED = [

@@ -11,7 +11,7 @@ import pytest
 from kros_mcp.krosai import KrosAIClient
 from kros_mcp.krosai._singleflight import SingleFlight
 
-from .conftest import API_KEY, BASE_URL, FAST_RECONCILE, FAST_RETRY
+from .fakes import API_KEY, BASE_URL, FAST_RECONCILE, FAST_RETRY
 
 pytestmark = pytest.mark.anyio
 

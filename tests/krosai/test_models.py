@@ -16,7 +16,7 @@ from kros_mcp.krosai import (
     ResponseFormatError,
 )
 
-from .conftest import Scripted, make_client, number_json
+from .fakes import Scripted, make_client, number_json
 
 SIP_SECRET = "sip-pa55word-XYZ"
 

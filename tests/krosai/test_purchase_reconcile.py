@@ -19,7 +19,7 @@ from kros_mcp.krosai import (
     TransportError,
 )
 
-from .conftest import FAST_RETRY, FakeKrosAI, error_response, make_client, number_json
+from .fakes import FAST_RETRY, FakeKrosAI, error_response, make_client, number_json
 
 WANTED = {"id": "inv_1", "number": "+14155550100", "country": "US"}
 OTHER_OWNED = number_json("pn_old", "+442071234567", inventory_id=None)

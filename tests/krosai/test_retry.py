@@ -27,7 +27,7 @@ from kros_mcp.krosai import (
 )
 from kros_mcp.krosai._retry import Deadline
 
-from .conftest import Scripted, error_response, fresh, make_client, number_json
+from .fakes import Scripted, error_response, fresh, make_client, number_json
 
 Call = Callable[[KrosAIClient], Awaitable[Any]]
 

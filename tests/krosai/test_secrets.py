@@ -20,7 +20,7 @@ from kros_mcp.krosai import (
 )
 from kros_mcp.krosai._auth import ApiKeyAuth
 
-from .conftest import API_KEY, FakeKrosAI, Scripted, error_response, make_client, number_json
+from .fakes import API_KEY, FakeKrosAI, Scripted, error_response, make_client, number_json
 
 LOGGERS = ("httpx2", "httpcore2", "kros_mcp")
 

@@ -11,7 +11,7 @@ import pytest
 
 from kros_mcp.krosai import KrosAIClient
 
-from .conftest import API_KEY, BASE_URL, FAST_RECONCILE, FAST_RETRY, number_json
+from .fakes import API_KEY, BASE_URL, FAST_RECONCILE, FAST_RETRY, number_json
 
 pytestmark = pytest.mark.anyio
 

@@ -1,24 +1,20 @@
 """The reliability campaign: bounded in CI, big with KROS_MCP_RELIABILITY=big. Figures are printed
-at the end of the run (pytest's terminal summary) and written to tests/reliability/results/."""
+at the end of the run (pytest's terminal summary) and written to tests/reliability/results/. The
+campaign's size is in sizes.py."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-BIG = os.environ.get("KROS_MCP_RELIABILITY", "").lower() == "big"
+from .sizes import BIG
+
 RESULTS = Path(__file__).parent / "results"
 _FIGURES: dict[str, dict[str, Any]] = {}
-
-
-def size(ci: int, big: int) -> int:
-    """How many of something to run: `ci` normally, `big` with KROS_MCP_RELIABILITY=big."""
-    return big if BIG else ci
 
 
 @pytest.fixture

@@ -25,15 +25,10 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from ..http.conftest import (
-    Server,
-    ServerSpec,
-    _reap_processes,  # noqa: F401  (session reaper for the subprocesses below)
-    connect,
-    servers_on_sandbox,
-    text_of,
-)
-from .conftest import size
+from tests.support.http_servers import Server, ServerSpec, connect, servers_on_sandbox
+from tests.support.results import text_of
+
+from .sizes import size
 
 pytestmark = pytest.mark.anyio
 

@@ -31,19 +31,19 @@ from typing import Any
 import anyio
 import pytest
 
-from tests.integration.conftest import (
+from tests.support.results import text_of
+from tests.support.sandbox_process import (
     RunningServer,
     SandboxProcess,
-    _start_sandbox,
-    _stop,
     process_gone,
     read_json_resource,
+    start_sandbox,
     stdio_server,
+    stop_sandbox,
     wait_until,
 )
-from tests.support.results import text_of
 
-from .conftest import BIG, size
+from .sizes import BIG, size
 
 pytestmark = pytest.mark.anyio
 
@@ -221,7 +221,7 @@ async def test_crash_campaign_keeps_the_books_straight(
     stats["_faults"] = rng.sample(["latency", "latency_after", "random"], 3)
     violations: list[str] = []
     started = time.monotonic()
-    sandbox = _start_sandbox(tmp_path)
+    sandbox = start_sandbox(tmp_path)
     try:
         await sandbox.request("PATCH", "/_sandbox/org", {"balance_cents": 10**9})
         data_dir = tmp_path / "server-data"
@@ -229,7 +229,7 @@ async def test_crash_campaign_keeps_the_books_straight(
             for i in range(rounds):
                 violations += await _round(tmp_path, sandbox, data_dir, rng, i, stats)
     finally:
-        _stop(sandbox.process)
+        stop_sandbox(sandbox)
         stats.pop("_faults")
         figures.update(
             {

@@ -34,9 +34,10 @@ import anyio
 import httpx2
 import pytest
 
-from tests.http.conftest import ServerSpec, connect, start_servers
-from tests.reliability.conftest import BIG, size
+from tests.support.http_servers import ServerSpec, connect, start_servers
 from tests.support.results import text_of
+
+from .sizes import BIG, size
 
 TIMEOUT = 1.0  # KROSAI_TIMEOUT: seconds per KrosAI answer
 DEADLINE = 4.0  # KROSAI_DEADLINE

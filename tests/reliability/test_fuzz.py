@@ -35,16 +35,11 @@ from mcp.types import CallToolResult
 
 from kros_mcp.cli.wiring import build_server
 from kros_mcp.config import Settings
+from tests.support.compact_text import assert_text_carries
+from tests.support.http_servers import ServerSpec, connect, servers_on_sandbox
 from tests.support.results import text_of
 
-from ..http.conftest import (
-    ServerSpec,
-    _reap_processes,  # noqa: F401  (session reaper for the subprocesses below)
-    connect,
-    servers_on_sandbox,
-)
-from ..server.compact_text import assert_text_carries
-from .conftest import BIG, size
+from .sizes import BIG, size
 
 TOOLS = (
     "list_numbers",

@@ -28,7 +28,8 @@ import anyio
 import httpx2
 import pytest
 
-from tests.http.conftest import (
+from tests.http.test_robustness import PROMPT, _raw, heartbeat
+from tests.support.http_servers import (
     LEGACY_HEADERS,
     LEGACY_VERSION,
     Server,
@@ -38,9 +39,8 @@ from tests.http.conftest import (
     rpc_messages,
     servers_on_sandbox,
 )
-from tests.http.test_robustness import PROMPT, _raw, heartbeat
 
-from .conftest import BIG, size
+from .sizes import BIG, size
 
 pytestmark = pytest.mark.anyio
 

@@ -20,7 +20,7 @@ from kros_mcp.safety import (
 )
 from kros_mcp.store import AuditEntry, StateStore
 
-from .conftest import TENANT, scope_for
+from .helpers import TENANT, scope_for
 
 pytestmark = pytest.mark.anyio
 

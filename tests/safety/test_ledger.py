@@ -7,7 +7,7 @@ import pytest
 from kros_mcp.safety import DAY, Outcome, PolicyError, ProcessIdentity
 from kros_mcp.store import StateStore
 
-from .conftest import TENANT, scope_for
+from .helpers import TENANT, scope_for
 
 pytestmark = pytest.mark.anyio
 

@@ -30,7 +30,7 @@ from kros_mcp.safety.purchase import (
 )
 from kros_mcp.store import StateStore, StoredOffer
 
-from .conftest import TENANT, FakeKrosAI, scope_for
+from .helpers import TENANT, FakeKrosAI, scope_for
 
 pytestmark = pytest.mark.anyio
 

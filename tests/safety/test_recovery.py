@@ -12,7 +12,7 @@ from kros_mcp.krosai import KrosAIClient
 from kros_mcp.safety import DAY, ProcessIdentity, Scope, Sweep, possibly_live, reconcile
 from kros_mcp.store import AuditEntry, ProcessBeat, StateStore
 
-from .conftest import TENANT, FakeKrosAI, scope_for
+from .helpers import TENANT, FakeKrosAI, scope_for
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ from mcp.client.extension import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from kros_mcp.server.apps import PROOF_KEY
-
-from .conftest import Session, text_of
+from tests.support.harness import Session
+from tests.support.results import text_of
 
 
 def apps_client() -> dict[str, Any]:

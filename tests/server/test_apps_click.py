@@ -16,9 +16,10 @@ from kros_mcp.safety import ConfirmationTokens, Policy
 from kros_mcp.server import TOOL_NAMES
 from kros_mcp.server.apps import PROOF_KEY
 from kros_mcp.server.deps import load_signing_keys
+from tests.support.harness import Harness, Session, assert_clean_error
+from tests.support.results import text_of
 
 from ._apps import AppAnswer, app_ok, apps_client
-from .conftest import Harness, Session, assert_clean_error, text_of
 
 pytestmark = pytest.mark.anyio
 

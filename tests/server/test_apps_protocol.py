@@ -17,9 +17,10 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from kros_mcp.server import TOOL_NAMES
 from kros_mcp.server.apps import APP_TOOLS, UI_BOUND_TOOLS, VIEW_URI
+from tests.support.harness import Harness
+from tests.support.results import text_of
 
 from ._apps import app_ok, apps_client
-from .conftest import Harness, text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -22,8 +22,7 @@ from kros_mcp.config import Settings
 from kros_mcp.krosai import BaseURLError
 from kros_mcp.server.completions import MAX_VALUES
 from kros_mcp.server.errors import to_tool_error
-
-from .conftest import Harness, Session, assert_clean_error
+from tests.support.harness import Harness, Session, assert_clean_error
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,7 @@ import pytest
 
 from kros_mcp.safety import ConfirmationTokens
 from kros_mcp.server.deps import load_signing_key
-
-from .conftest import START_BALANCE, Harness, Session, elicitation
+from tests.support.harness import START_BALANCE, Harness, Session, elicitation
 
 pytestmark = pytest.mark.anyio
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.harness import Harness, elicitation
+
 from ._apps import app_ok, apps_client
-from .conftest import Harness, elicitation
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from kros_mcp.server.offer_search import MAX_PAGES, PAGE_SIZE
-
-from .conftest import Harness, Session
+from tests.support.harness import Harness, Session
 
 pytestmark = pytest.mark.anyio
 

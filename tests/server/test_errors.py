@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import START_BALANCE, Harness, Session, assert_clean_error, elicitation
+from tests.support.harness import START_BALANCE, Harness, Session, assert_clean_error, elicitation
 
 pytestmark = pytest.mark.anyio
 

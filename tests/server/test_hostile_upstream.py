@@ -16,8 +16,8 @@ import httpx2
 import pytest
 
 from kros_mcp.krosai import KrosAIClient, ReconcilePolicy, RetryPolicy
-
-from .conftest import Harness, Session, elicitation, text_of
+from tests.support.harness import Harness, Session, elicitation
+from tests.support.results import text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from .conftest import Harness, Session
+from tests.support.harness import Harness, Session
 
 pytestmark = pytest.mark.anyio
 

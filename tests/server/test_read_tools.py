@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from .conftest import Harness, assert_clean_error, elicitation, text_of
+from tests.support.harness import Harness, assert_clean_error, elicitation
+from tests.support.results import text_of
 
 pytestmark = pytest.mark.anyio
 

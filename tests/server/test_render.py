@@ -1,6 +1,6 @@
 """The compact text block: every field of the structured result, read back by a parser that knows
-only the documented format (compact_text.py), for each tool and for hostile values; and the
-operator's switch back to JSON text."""
+only the documented format (tests/support/compact_text.py), for each tool and for hostile values;
+and the operator's switch back to JSON text."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ from kros_mcp.server.models import (
 )
 from kros_mcp.server.render import render
 from kros_mcp.server.results import tool_result
-
-from .compact_text import parse_text
-from .conftest import Harness, elicitation, text_of
+from tests.support.compact_text import parse_text
+from tests.support.harness import Harness, elicitation
+from tests.support.results import text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ from mcp import MCPDeprecationWarning, MCPError
 from mcp.shared.subscriptions import ResourcesListChanged, ResourceUpdated
 from mcp.types import ResourceListChangedNotification, ResourceUpdatedNotification
 
-from .conftest import Harness
+from tests.support.harness import Harness
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from mcp.types import CallToolResult, ElicitResult, InputRequiredResult, InputResponse
 
-from .conftest import START_BALANCE, Harness, Session, elicitation
+from tests.support.harness import START_BALANCE, Harness, Session, elicitation
 
 pytestmark = pytest.mark.anyio
 

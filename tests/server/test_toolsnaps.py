@@ -19,9 +19,8 @@ import pytest
 from mcp import Client
 
 from kros_mcp.server import TOOL_NAMES, WRITE_TOOLS
+from tests.support.harness import Harness
 from tests.support.tokens import count_tokens
-
-from .conftest import Harness
 
 pytestmark = pytest.mark.anyio
 

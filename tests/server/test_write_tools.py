@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import START_BALANCE, Harness, elicitation
+from tests.support.harness import START_BALANCE, Harness, elicitation
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ import pytest
 
 from kros_mcp.store import AuditEntry
 
-from .conftest import Backend, FakeClock
+from .backends import Backend, FakeClock
 
 pytestmark = pytest.mark.anyio
 

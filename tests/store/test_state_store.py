@@ -1,4 +1,5 @@
-"""The state store, one suite for every backend (see conftest.py: `backend`, `store`, `clock`)."""
+"""The state store, one suite for every backend (see conftest.py: `backend`, `store`, `clock`;
+backends.py: the storage behind them)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from kros_mcp.store import (
 from kros_mcp.store import postgres as pg_module
 from kros_mcp.store import sqlite as sqlite_module
 
-from .conftest import POSTGRES_SKIP_REASON, POSTGRES_URL, Backend, FakeClock
+from .backends import POSTGRES_SKIP_REASON, POSTGRES_URL, Backend, FakeClock
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import socket
 import subprocess
 
-__all__ = ["free_port", "stop_process"]
+__all__ = ["RUNNING", "free_port", "stop_all", "stop_process"]
+
+# Every server process a rig starts, so the session reaper (tests/conftest.py) can stop whatever a
+# failed test left behind.
+RUNNING: list[subprocess.Popen[bytes]] = []
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -24,3 +28,9 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 3.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+def stop_all() -> None:
+    """Stop every process in RUNNING that still runs."""
+    for process in RUNNING:
+        stop_process(process)

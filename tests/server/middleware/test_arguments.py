@@ -6,7 +6,7 @@ from pydantic import BaseModel, ValidationError
 
 from kros_mcp.server.middleware import ArgumentErrors
 
-from .conftest import Handler, call_for
+from .calls import Handler, call_for
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ from mcp.types import CallToolResult, InputRequiredResult
 from kros_mcp.server.middleware import CallLog
 from kros_mcp.server.tools import TOOL_NAMES
 
-from .conftest import Handler, call_for, ok
+from .calls import Handler, call_for, ok
 
 pytestmark = pytest.mark.anyio
 

@@ -20,7 +20,7 @@ from kros_mcp.server.middleware import (
     run_chain,
 )
 
-from .conftest import Handler, call_for
+from .calls import Handler, call_for
 
 pytestmark = pytest.mark.anyio
 

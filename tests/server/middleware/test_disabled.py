@@ -7,7 +7,7 @@ from kros_mcp.safety import Policy
 from kros_mcp.server.middleware import DisabledTools
 from kros_mcp.server.tools import TOOL_NAMES
 
-from .conftest import Handler, call_for
+from .calls import Handler, call_for
 
 pytestmark = pytest.mark.anyio
 

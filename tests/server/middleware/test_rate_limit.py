@@ -8,7 +8,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from kros_mcp.server.middleware import ToolCall, ToolRateLimit
 from kros_mcp.server.middleware.rate_limit import per_window
 
-from .conftest import Handler, call_for
+from .calls import Handler, call_for
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ import pytest
 from kros_mcp.server.middleware import FirstCallReconcile
 from kros_mcp.server.middleware import reconcile as module
 
-from .conftest import Handler, call_for
+from .calls import Handler, call_for
 
 pytestmark = pytest.mark.anyio
 

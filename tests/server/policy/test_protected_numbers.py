@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import Harness, elicitation
+from tests.support.harness import Harness, elicitation
 
-from .conftest import line_for, other_harness, policy_of
+from .helpers import line_for, other_harness, policy_of
 
 pytestmark = pytest.mark.anyio
 

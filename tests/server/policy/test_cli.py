@@ -10,7 +10,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from .conftest import READ_TOOLS, run_cli, subprocess_env
+from .helpers import READ_TOOLS, run_cli, subprocess_env
 
 pytestmark = pytest.mark.anyio
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.server.conftest import START_BALANCE, Harness, elicitation
+from tests.support.clocks import OffsetClock
+from tests.support.harness import START_BALANCE, Harness, elicitation
 
-from .conftest import FakeClock, line_for, policy_lines, policy_of
+from .helpers import line_for, policy_lines, policy_of
 
 pytestmark = pytest.mark.anyio
 
@@ -187,7 +188,7 @@ async def _cheap_offers(s, count: int) -> list[dict]:
     return offers[:count]
 
 
-async def test_daily_budget(harness: Harness, store_clock: FakeClock) -> None:
+async def test_daily_budget(harness: Harness, store_clock: OffsetClock) -> None:
     harness.configure(KROS_MCP_DAILY_BUDGET_CENTS=700, KROS_MCP_CONFIRMATION="none")
     async with harness.connect() as s:
         policy = await policy_of(s)

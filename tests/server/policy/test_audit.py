@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from kros_mcp.server.resources import AUDIT_PAGE
-from tests.server.conftest import SANDBOX_KEY, START_BALANCE, Harness, elicitation
+from tests.support.harness import SANDBOX_KEY, START_BALANCE, Harness, elicitation
 
-from .conftest import audit_of, other_harness, policy_of, run_cli
+from .helpers import audit_of, other_harness, policy_of, run_cli
 
 pytestmark = pytest.mark.anyio
 

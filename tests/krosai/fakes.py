@@ -1,4 +1,5 @@
-"""Shared fixtures and fakes for the KrosAI client tests."""
+"""Fakes for the KrosAI client tests: scripted and in-memory KrosAI answers, and clients wired to
+them with fast retry and reconcile rules."""
 
 from __future__ import annotations
 

@@ -10,9 +10,9 @@ import pytest
 import kros_mcp.sandbox as sandbox_module
 from kros_mcp.sandbox.faults import Fault
 from kros_mcp.store import AuditEntry, SQLiteStateStore
-from tests.server.conftest import Harness
+from tests.support.harness import Harness
 
-from .conftest import audit_of, other_harness, policy_of, run_cli
+from .helpers import audit_of, other_harness, policy_of, run_cli
 
 pytestmark = pytest.mark.anyio
 

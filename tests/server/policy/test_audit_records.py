@@ -20,9 +20,9 @@ from kros_mcp.krosai import ReconcilePolicy
 from kros_mcp.safety import caller_fingerprint
 from kros_mcp.server import context as context_module
 from kros_mcp.store import AuditEntry, SQLiteStateStore
-from tests.server.conftest import START_BALANCE, Harness, Session
+from tests.support.harness import START_BALANCE, Harness, Session
 
-from .conftest import audit_of, other_harness, policy_of
+from .helpers import audit_of, other_harness, policy_of
 
 pytestmark = pytest.mark.anyio
 

@@ -1,9 +1,5 @@
-"""Fixtures for the operator-policy tests: the server harness of tests/server, plus helpers.
-
-The harness (both protocol eras through `mode`, the server's own Deps, the sandbox controls) is
-reused as is; this file only adds what policy tests need on top: a clean policy environment, a
-store clock the tests can move, resource readers, and running `python -m kros_mcp` as a process.
-"""
+"""Helpers for the operator-policy tests: resource readers, a second server on the same data
+directory, the policy lines of a dry run, and running `python -m kros_mcp` as a process."""
 
 from __future__ import annotations
 
@@ -11,61 +7,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.harness import Harness, Session
 
-from kros_mcp.server import deps as deps_module
-from kros_mcp.store import open_store as real_open_store
-from tests.server.conftest import (  # noqa: F401  (fixtures are found by name)
-    Harness,
-    Session,
-    _clean_env,
-    harness,
-    mode,
-    opened_deps,
-)
-from tests.support.clocks import OffsetClock
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 READ_TOOLS = ["get_number", "list_endpoints", "list_numbers", "search_available"]
 WRITE_TOOLS = ["purchase_number", "release_number", "update_routing"]
-POLICY_ENV = (
-    "KROS_MCP_READ_ONLY",
-    "KROS_MCP_TOOLS",
-    "KROS_MCP_EXCLUDE_TOOLS",
-    "KROS_MCP_ALLOWED_COUNTRIES",
-    "KROS_MCP_MAX_MONTHLY_COST_CENTS",
-    "KROS_MCP_DAILY_BUDGET_CENTS",
-    "KROS_MCP_PROTECTED_NUMBERS",
-    "KROS_MCP_STATE_URL",
-)
-
-
-@pytest.fixture(autouse=True)
-def _clean_policy_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tests/server's clean-up leaves the policy variables alone; an operator's shell must not leak in."""
-    for name in POLICY_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-# The state store's clock: real time plus an offset the test moves forward.
-FakeClock = OffsetClock
-
-
-@pytest.fixture
-def store_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """Make every state store the server opens use a clock this test controls (the ledger window,
-    offer expiry). The store takes its clock as an argument, so nothing global is patched."""
-    clock = FakeClock()
-
-    async def open_with_clock(url_or_path: Any, **kwargs: Any) -> Any:
-        return await real_open_store(url_or_path, clock=clock)
-
-    monkeypatch.setattr(deps_module, "open_store", open_with_clock)
-    return clock
 
 
 def other_harness(first: Harness, **options: Any) -> Harness:
@@ -130,10 +79,3 @@ def subprocess_env(data_dir: Path, **extra: str) -> dict[str, str]:
         env["PATH"] = os.environ["PATH"]
     env.update(extra)
     return env
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "cli-data"
-    path.mkdir()
-    yield path

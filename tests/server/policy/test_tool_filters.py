@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kros_mcp.cli.wiring import build_server
-from tests.server.conftest import START_BALANCE, Harness, settings_for
+from tests.support.harness import START_BALANCE, Harness, settings_for
 
-from .conftest import READ_TOOLS, WRITE_TOOLS, policy_of, tool_names
+from .helpers import READ_TOOLS, WRITE_TOOLS, policy_of, tool_names
 
 pytestmark = pytest.mark.anyio
 
