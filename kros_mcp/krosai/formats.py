@@ -14,6 +14,7 @@ import re
 
 __all__ = [
     "COUNTRY",
+    "CURRENCY",
     "E164",
     "ENDPOINT_ID",
     "ERROR_CODE",
@@ -34,6 +35,7 @@ INVENTORY_ID = rf"(?:inv_{_TAIL}|{_UUID})"
 ENDPOINT_ID = rf"(?:ep_{_TAIL}|{_UUID})"
 E164 = r"\+[1-9][0-9]{1,14}"
 COUNTRY = r"[A-Z]{2}"  # ISO 3166-1 alpha-2
+CURRENCY = r"[A-Z]{3}"  # ISO 4217
 WORD = r"[a-z][a-z0-9_]{0,31}"  # enum-like values: number types, capability names
 ERROR_CODE = r"[A-Za-z][A-Za-z0-9_]{0,63}"
 

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from .formats import COUNTRY, ENDPOINT_ID, INVENTORY_ID, NUMBER_ID, WORD, matches
+from .formats import COUNTRY, CURRENCY, ENDPOINT_ID, INVENTORY_ID, NUMBER_ID, WORD, matches
 from .numbers import e164
 
 __all__ = [
@@ -85,6 +85,7 @@ _InventoryId = Annotated[str, _whole(INVENTORY_ID)]
 _EndpointId = Annotated[str, _whole(ENDPOINT_ID)]
 _Phone = Annotated[str, BeforeValidator(_phone_number)]
 _Country = Annotated[str, _whole(COUNTRY), BeforeValidator(_upper)]
+_Currency = Annotated[str, _whole(CURRENCY), BeforeValidator(_upper)]
 _Word = Annotated[str, _whole(WORD), BeforeValidator(_lower)]
 _AreaCode = Annotated[str, _whole(r"[0-9]{1,8}"), BeforeValidator(_area_code)]
 
@@ -105,7 +106,8 @@ class EndpointSummary(_Model):
     status: str | None = None
 
 
-# KrosAI states no currency (its documents say only "cents"); if it ever does, it is kept.
+# KrosAI states no currency (its documents say only "cents"); if it ever does, it is kept: an
+# ISO 4217 code, since it is written into the person's confirmation question beside the amount.
 _CURRENCY = Field(
     default=None, validation_alias=_aliases("currency", "currency_code", "currencyCode")
 )
@@ -197,7 +199,7 @@ class PhoneNumber(_Model):
     updated_at: datetime | None = Field(
         default=None, validation_alias=_aliases("updated_at", "updatedAt")
     )
-    currency: str | None = _CURRENCY
+    currency: _Currency | None = _CURRENCY
 
     @property
     def is_known_status(self) -> bool:
@@ -223,7 +225,7 @@ class AvailableNumber(_Model):
         default=None, validation_alias=_aliases("monthly_cost_cents", "monthlyCostCents")
     )
     capabilities: dict[str, bool] = Field(default_factory=dict)
-    currency: str | None = _CURRENCY
+    currency: _Currency | None = _CURRENCY
 
     @field_validator("capabilities", mode="before")
     @classmethod
@@ -271,7 +273,7 @@ class AvailableNumberPage(_Model):
 
     items: list[AvailableNumber]
     total: int | None = None
-    currency: str | None = _CURRENCY
+    currency: _Currency | None = _CURRENCY
 
     @model_validator(mode="before")
     @classmethod
