@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from .runner import Run, run_kros
+from tests.support.http_servers import run_kros
+
+from .runner import Run
 
 
 @pytest.fixture

@@ -266,12 +266,10 @@ def servers_on_sandbox(
             yield servers, sandbox
 
 
-def run_cli(
-    tmp: Path, args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 20.0
+def run_kros(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 30.0
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m kros_mcp ARGS` to completion (bounded), for commands expected to exit."""
-    data_dir = tmp / f"cli-{secrets.token_hex(3)}"
-    data_dir.mkdir(parents=True)
+    """`python -m kros_mcp ARGS` to completion (bounded) on `data_dir`, in `base_env`."""
     return subprocess.run(
         [sys.executable, "-m", "kros_mcp", *args],
         env=base_env(data_dir, env),
@@ -281,6 +279,15 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def run_cli(
+    tmp: Path, args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 20.0
+) -> subprocess.CompletedProcess[str]:
+    """`run_kros` on a data directory of its own under `tmp`, for commands expected to exit."""
+    data_dir = tmp / f"cli-{secrets.token_hex(3)}"
+    data_dir.mkdir(parents=True)
+    return run_kros(data_dir, *args, env=env, timeout=timeout)
 
 
 # -- clients ---------------------------------------------------------------------------------
