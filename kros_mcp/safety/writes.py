@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..krosai import KrosAIError, ServerError, TransportError
 from ..store import AuditEntry, RequestClaim, StateStore
-from .audit import AuditTrail
+from .audit import AuditTrail, error_code_of
 from .ledger import Outcome, SpendLedger
 from .policy import Policy, PolicyError
 from .process import THIS_PROCESS, ProcessIdentity
@@ -120,6 +121,14 @@ class WriteAttempt:
             self.entry.id, "unknown", {"error": message}, error_code=code
         )
         self.abandon()
+
+    async def upstream_error(self, error: KrosAIError) -> None:
+        """Settle a write KrosAI answered with `error`: a lost connection or a server error may
+        have acted (unknown, for recovery to settle); any other error means nothing happened."""
+        if isinstance(error, (TransportError, ServerError)):
+            await self.unknown(error.message, error_code_of(error))
+        else:
+            await self.failed(error.message, error_code_of(error))
 
     def abandon(self) -> None:
         """This process no longer works on the write: recovery may settle what is unsettled."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 
-from ...krosai import KrosAIError, PhoneNumber, ServerError, TransportError
+from ...krosai import KrosAIError, PhoneNumber
 from ...safety import (
     ConfirmationError,
     PolicyError,
@@ -15,7 +15,6 @@ from ...safety import (
     Step,
     TokenClaims,
     WriteAttempt,
-    error_code_of,
 )
 from ...safety import release as releasing
 from ...safety.confirmation import step_after
@@ -211,10 +210,7 @@ async def settle_release(
     try:
         released = await deps.client.release_number(number.id)
     except KrosAIError as exc:
-        if isinstance(exc, (TransportError, ServerError)):
-            await attempt.unknown(exc.message, error_code_of(exc))
-        else:
-            await attempt.failed(exc.message, error_code_of(exc))
+        await attempt.upstream_error(exc)
         raise to_tool_error(exc, write="released") from exc
     except BaseException:
         attempt.abandon()  # cancelled mid-call: recovery settles it

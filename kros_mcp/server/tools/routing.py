@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from ...krosai import UNSET, KrosAIError, PhoneNumber, ServerError, TransportError
-from ...safety import PolicyError, RuleVerdict, WriteAttempt, error_code_of
+from ...krosai import UNSET, KrosAIError, PhoneNumber
+from ...safety import PolicyError, RuleVerdict, WriteAttempt
 from ...safety.text import ENDPOINT_OR_KEEP_ARGUMENT
 from ...store import StoreError
 from ..context import deps_of, resolve_number_id
@@ -118,10 +118,7 @@ async def _update(
     try:
         updated = await deps.client.update_number(number_id, **changes)
     except KrosAIError as exc:
-        if isinstance(exc, (TransportError, ServerError)):
-            await attempt.unknown(exc.message, error_code_of(exc))
-        else:
-            await attempt.failed(exc.message, error_code_of(exc))
+        await attempt.upstream_error(exc)
         raise to_tool_error(exc, write="changed") from exc
     except BaseException:
         attempt.abandon()  # cancelled mid-call: recovery settles it
