@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..krosai import AvailableNumber, PhoneNumber
 from ..krosai import Endpoint as KrosEndpoint
+from ..krosai import PhoneNumber
 from ..safety.text import ENDPOINT_ID_ARGUMENT, INVENTORY_ID_ARGUMENT, clean_text
 from ..store import StoredOffer
 
@@ -189,18 +189,18 @@ class Offer(_Out):
     capabilities: list[str]
 
     @classmethod
-    def of(cls, o: AvailableNumber, country: str | None = None) -> Offer:
-        setup, monthly = o.setup_cost_cents or 0, o.monthly_cost_cents or 0
+    def of(cls, offer: StoredOffer) -> Offer:
+        """The offer as shown: exactly the one remembered for pricing a purchase."""
         return cls(
-            inventory_id=o.id,
-            number=o.number,
-            country=o.country or country,
-            type=o.type,
-            area_code=o.area_code,
-            setup_cost_cents=setup,
-            monthly_cost_cents=monthly,
-            first_charge_cents=setup + monthly,
-            capabilities=sorted(k for k, v in o.capabilities.items() if v),
+            inventory_id=offer.inventory_id,
+            number=offer.number,
+            country=offer.country,
+            type=offer.type,
+            area_code=offer.area_code,
+            setup_cost_cents=offer.setup_cost_cents,
+            monthly_cost_cents=offer.monthly_cost_cents,
+            first_charge_cents=offer.first_charge_cents,
+            capabilities=list(offer.capabilities),
         )
 
 

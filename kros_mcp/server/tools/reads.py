@@ -104,16 +104,13 @@ async def search_available(
     except KrosAIError as exc:
         raise to_tool_error(exc) from exc
     currency = page.currency or deps.settings.currency
-    await deps.store.remember_offers(
-        deps.tenant,
-        [
-            offer_from(i, country, {"type": type, "area_code": area_code, "offset": at}, currency)
-            for i, at in zip(page.items, page.page_offsets, strict=True)
-        ],
-        deps.settings.offer_ttl,
-    )
+    shown = [
+        offer_from(i, country, {"type": type, "area_code": area_code, "offset": at}, currency)
+        for i, at in zip(page.items, page.page_offsets, strict=True)
+    ]
+    await deps.store.remember_offers(deps.tenant, shown, deps.settings.offer_ttl)
     return OfferList(
-        offers=[Offer.of(i, country) for i in page.items],
+        offers=[Offer.of(offer) for offer in shown],
         total=None if where.active else page.total,
         next_offset=page.next_offset,
         note=filter_note(where, offset, page) if where.active else None,
